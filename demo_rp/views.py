@@ -1,0 +1,195 @@
+"""The demo's pages: each view parses the request, asks :class:`ClaveProvider`, and renders."""
+
+from __future__ import annotations
+
+import hmac
+import re
+import secrets
+from collections.abc import Mapping
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from werkzeug.wrappers import Response
+
+from . import presenting
+from .oidc import ClaveProvider, ProviderProblem, TokensRefused
+
+bp = Blueprint("demo", __name__)
+
+LEVEL_URIS = {
+    "low": "http://eidas.europa.eu/LoA/low",
+    "substantial": "http://eidas.europa.eu/LoA/substantial",
+}
+PROMPTS = frozenset({"none", "login", "consent"})
+LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
+
+# What an error code from the authorization endpoint means for the citizen (RFC 6749 §4.1.2.1,
+# OIDC Core §3.1.2.6), and the status this site answers with.
+AUTHORIZATION_ERRORS: dict[str, tuple[int, str]] = {
+    "access_denied": (400, "You cancelled the login, or chose not to share your details with "
+                           "this site."),
+    "login_required": (400, "You asked to continue without logging in again, but you have no "
+                            "active Cl@ve session."),
+    "interaction_required": (400, "Cl@ve needs you to interact with it before logging you in."),
+    "consent_required": (400, "Cl@ve needs your consent before sharing your details."),
+    "invalid_request": (400, "Cl@ve rejected the login request sent by this site."),
+    "invalid_scope": (400, "This site asked for details Cl@ve will not release to it."),
+    "unauthorized_client": (400, "This site is not allowed to log citizens in this way."),
+    "server_error": (502, "Cl@ve met an internal error."),
+    "temporarily_unavailable": (503, "Cl@ve is temporarily unavailable."),
+}
+MAX_SHOWN_DESCRIPTION = 300
+
+
+def provider() -> ClaveProvider:
+    return current_app.extensions["demo_rp"]
+
+
+@bp.app_context_processor
+def template_helpers() -> dict[str, object]:
+    return {"csrf_token": csrf_token, "settings": provider().settings}
+
+
+@bp.get("/")
+def home() -> str:
+    bundle = session.get("login")
+    return render_template(
+        "home.html",
+        login=presenting.present_login(bundle, session.get("requested_acr")) if bundle else None,
+        default_level=next((name for name, uri in LEVEL_URIS.items()
+                            if uri == provider().settings.acr), "substantial"),
+        languages=presenting.LANGUAGES,
+    )
+
+
+@bp.get("/login")
+def login() -> Response:
+    settings = provider().settings
+    if not settings.is_client_configured:
+        raise ProviderProblem(
+            503,
+            "Demo not configured",
+            "This site has no Cl@ve client credentials yet. Run `idp init --demo` (it writes "
+            f"{settings.client_file}) or set DEMO_RP_CLIENT_ID and DEMO_RP_CLIENT_SECRET.",
+        )
+    acr = _requested_acr(request.args.get("acr"), default=settings.acr)
+    prompt = request.args.get("prompt") or None
+    if prompt is not None and prompt not in PROMPTS:
+        abort(400, f"Unknown prompt {prompt!r}; use one of: {', '.join(sorted(PROMPTS))}.")
+    response = provider().login_redirect(acr, prompt, _ui_locales(request.args.get("lang")))
+    # Kept to tell the citizen when Cl@ve answered with a lower level than this site asked for.
+    session["requested_acr"] = acr
+    return response
+
+
+@bp.get("/callback")
+def callback() -> Response:
+    clave = provider()
+    # RFC 9207 asks to check the issuer before anything else, error responses included.
+    clave.check_response_issuer(request.args, required=False)
+    if "error" in request.args:
+        clave.forget_pending_login(request.args.get("state"))
+        raise _authorization_error(request.args)
+    bundle = clave.complete_login(request.args)
+    requested_acr = session.get("requested_acr")
+    session.clear()
+    session["login"] = bundle
+    session["requested_acr"] = requested_acr
+    return redirect(url_for(".home"))
+
+
+@bp.post("/refresh")
+def refresh() -> Response:
+    _check_csrf()
+    bundle = session.get("login")
+    if not bundle:
+        flash("You are not logged in.", "warning")
+        return redirect(url_for(".home"))
+    try:
+        refreshed = provider().refresh(bundle)
+    except TokensRefused:
+        # A refused refresh token is revoked for good (rotation, replay detection).
+        session.pop("login", None)
+        raise
+    session["login"] = refreshed
+    flash("Tokens refreshed. " + presenting.expiry_sentence(refreshed), "success")
+    return redirect(url_for(".home"))
+
+
+@bp.get("/logout")
+def logout() -> Response:
+    bundle = session.get("login")
+    session.clear()
+    if not bundle:
+        return redirect(url_for(".home"))
+    try:
+        return provider().logout_redirect(bundle["id_token"])
+    except ProviderProblem as problem:
+        raise ProviderProblem(
+            problem.status,
+            "Logged out of this site only",
+            "You are logged out of this site, but Cl@ve could not be told: your Cl@ve session "
+            "may still be open. " + problem.message,
+            problem.detail,
+        ) from problem
+
+
+@bp.get("/logged-out")
+def logged_out() -> str:
+    provider().check_logout_response()
+    return render_template("logged_out.html")
+
+
+def csrf_token() -> str:
+    if "csrf_token" not in session:
+        session["csrf_token"] = secrets.token_urlsafe(32)
+    return session["csrf_token"]
+
+
+def _check_csrf() -> None:
+    expected = session.get("csrf_token")
+    sent = request.form.get("csrf_token", "")
+    if not expected or not hmac.compare_digest(expected, sent):
+        abort(400, "This form has expired. Go back to the home page and try again.")
+
+
+def _requested_acr(value: str | None, *, default: str) -> str:
+    if not value:
+        return default
+    if value in LEVEL_URIS:
+        return LEVEL_URIS[value]
+    if value in LEVEL_URIS.values():
+        return value
+    abort(400, f"Unknown level of assurance {value!r}; use low or substantial.")
+
+
+def _ui_locales(value: str | None) -> str | None:
+    tags = (value or "").split()
+    if not tags:
+        return None
+    if not all(LANGUAGE_TAG.match(tag) for tag in tags):
+        abort(400, f"{value!r} is not a list of language tags.")
+    return " ".join(tags)
+
+
+def _authorization_error(args: Mapping[str, str]) -> ProviderProblem:
+    error = args["error"]
+    status, meaning = AUTHORIZATION_ERRORS.get(
+        error, (400, "Cl@ve could not log you in.")
+    )
+    description = (args.get("error_description") or "")[:MAX_SHOWN_DESCRIPTION]
+    return ProviderProblem(
+        status,
+        "Login not completed",
+        meaning,
+        f"{error}: {description}" if description else error,
+    )

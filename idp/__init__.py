@@ -1,0 +1,82 @@
+"""Clave IdP: an OpenID Connect identity provider for public services."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from idp import settings
+
+
+def create_app(**overrides: Any) -> Flask:
+    """Build the app from the ``IDP_*`` environment; keyword overrides win (tests)."""
+    app = Flask(__name__, instance_path=str(Path.cwd() / "instance"))
+    config = settings.load(**overrides)
+    app.config.update(config)
+    _ensure_secret_key(app)
+    app.config.update(
+        SECRET_KEY=app.config["IDP_SECRET_KEY"],
+        SQLALCHEMY_DATABASE_URI=_database_url(app),
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        SESSION_COOKIE_NAME="idp_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=config["IDP_SECURE_COOKIES"],
+        PERMANENT_SESSION_LIFETIME=config["IDP_SESSION_TTL"],
+        WTF_CSRF_TIME_LIMIT=config["IDP_INTERACTION_TTL"],
+        WTF_CSRF_SSL_STRICT=False,
+        MAX_CONTENT_LENGTH=64 * 1024,
+        BABEL_DEFAULT_LOCALE=config["IDP_DEFAULT_LOCALE"],
+        BABEL_TRANSLATION_DIRECTORIES=str(Path(__file__).parent / "translations"),
+    )
+
+    if config["IDP_PROXY_COUNT"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        count = config["IDP_PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)  # type: ignore[method-assign]
+
+    from idp import web
+    from idp.extensions import babel, csrf, db
+
+    db.init_app(app)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=web.select_locale)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        web.configure_sqlite(app)
+    web.init_web(app)
+
+    from idp.oidc import init_oidc
+
+    init_oidc(app)
+
+    from idp.flows import register_flows
+
+    register_flows(app)
+    return app
+
+
+def _ensure_secret_key(app: Flask) -> None:
+    if app.config["IDP_SECRET_KEY"]:
+        return
+    path = Path(app.instance_path) / "secret_key"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        import secrets
+
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    app.config["IDP_SECRET_KEY"] = path.read_text().strip()
+
+
+def _database_url(app: Flask) -> str:
+    url: str = app.config["IDP_DATABASE_URL"]
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+        relative = url[len(prefix) :]
+        absolute = Path.cwd() / relative
+        absolute.parent.mkdir(parents=True, exist_ok=True)
+        return prefix + str(absolute)
+    return url

@@ -1,0 +1,67 @@
+"""The audit trail: every security-relevant outcome is one event with a tag from ``EventTag``.
+
+Events never carry secrets: no password, OTP, activation code or token goes in ``detail``.
+"""
+
+from __future__ import annotations
+
+import logging
+from enum import StrEnum
+from typing import Any
+
+from flask import g, has_request_context, request
+
+from idp.extensions import db
+from idp.models import AuditEvent, Citizen
+
+log = logging.getLogger("idp.audit")
+
+
+class EventTag(StrEnum):
+    REGISTRATION = "registration"
+    ACTIVATION_CODE_FAILED = "activation_code_failed"
+    ACTIVATION_CODE_BLOCKED = "activation_code_blocked"
+    ACTIVATION_STARTED = "activation_started"
+    ACTIVATED = "activated"
+    LOGIN_SUCCEEDED = "login_succeeded"
+    LOGIN_FAILED = "login_failed"
+    PASSWORD_BLOCKED = "password_blocked"
+    PASSWORD_EXPIRED = "password_expired"
+    PASSWORD_CHANGED = "password_changed"
+    PASSWORD_RESET = "password_reset"
+    OTP_SENT = "otp_sent"
+    OTP_SEND_FAILED = "otp_send_failed"
+    OTP_FAILED = "otp_failed"
+    OTP_EXHAUSTED = "otp_exhausted"
+    OTP_VERIFIED = "otp_verified"
+    CONSENT_GRANTED = "consent_granted"
+    CONSENT_DENIED = "consent_denied"
+    CODE_ISSUED = "code_issued"
+    CODE_REUSED = "code_reused"
+    TOKEN_ISSUED = "token_issued"
+    REFRESH_REPLAYED = "refresh_replayed"
+    TOKEN_REVOKED = "token_revoked"
+    LOGOUT = "logout"
+    CLIENT_REGISTERED = "client_registered"
+    KEYS_ROTATED = "keys_rotated"
+
+
+def record_event(
+    tag: EventTag,
+    citizen: Citizen | None = None,
+    *,
+    client_id: str | None = None,
+    commit: bool = True,
+    **detail: Any,
+) -> AuditEvent:
+    event = AuditEvent(tag=tag.value, citizen_id=citizen.id if citizen else None, client_id=client_id,
+                       detail=detail)
+    if has_request_context():
+        event.ip = request.remote_addr
+        event.user_agent = (request.user_agent.string or "")[:256]
+        event.request_id = g.get("request_id")
+    db.session.add(event)
+    if commit:
+        db.session.commit()
+    log.info("audit %s citizen=%s client=%s", tag.value, event.citizen_id, client_id)
+    return event

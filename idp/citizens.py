@@ -1,0 +1,186 @@
+"""The citizen's credential: registration act, password checks and changes, activation code.
+
+Counters (wrong passwords, wrong activation codes) move with conditional UPDATEs so
+that parallel attempts on several processes block exactly at the threshold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from enum import StrEnum
+
+from flask import current_app
+from sqlalchemy import case, update
+
+from idp import secrets
+from idp.audit import EventTag, record_event
+from idp.clock import clock
+from idp.documents import Document
+from idp.extensions import db
+from idp.models import Citizen, CitizenStatus
+from idp.passwords import PasswordHasher, PersonalData, check_password
+
+ACTIVATION = "activation_code"
+CONTRAST = "contrast_data"
+
+
+def hasher() -> PasswordHasher:
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if "idp.hasher" not in app.extensions:
+        app.extensions["idp.hasher"] = PasswordHasher(
+            memory_kib=app.config["IDP_ARGON2_MEMORY_KIB"],
+            time_cost=app.config["IDP_ARGON2_TIME_COST"],
+            parallelism=app.config["IDP_ARGON2_PARALLELISM"],
+        )
+    return app.extensions["idp.hasher"]
+
+
+def normalise_contrast(raw: str) -> str:
+    return "".join(ch for ch in (raw or "").upper() if ch.isalnum())
+
+
+def find(document: Document) -> Citizen | None:
+    return db.session.scalar(db.select(Citizen).filter_by(document=document.number))
+
+
+@dataclass(frozen=True)
+class Registration:
+    citizen: Citizen
+    activation_code: str
+
+
+def register(document: Document, *, given_name: str, first_surname: str,
+             second_surname: str | None, email: str, phone: str, contrast_data: str,
+             birthdate: date | None = None, channel: str = "office") -> Registration:
+    """The registration act: a new citizen, or a fresh start for an unsubscribed one."""
+    code = secrets.activation_code()
+    citizen = find(document)
+    if citizen is None:
+        citizen = Citizen(document=document.number, document_type=document.type.value)
+        db.session.add(citizen)
+    elif citizen.status != CitizenStatus.UNSUBSCRIBED:
+        raise AlreadyRegistered(document.number)
+    citizen.given_name, citizen.first_surname = given_name, first_surname
+    citizen.second_surname, citizen.birthdate = second_surname or None, birthdate
+    citizen.email, citizen.phone = email, phone
+    citizen.contrast_data_hash = secrets.keyed_hash(normalise_contrast(contrast_data), CONTRAST)
+    citizen.status = CitizenStatus.REGISTERED
+    citizen.password_hash = citizen.previous_password_hash = None
+    citizen.password_set_at = citizen.password_expires_at = None
+    citizen.password_failures, citizen.password_blocked = 0, False
+    _new_activation_code(citizen, code)
+    db.session.flush()
+    record_event(EventTag.REGISTRATION, citizen, channel=channel)
+    return Registration(citizen, code)
+
+
+class AlreadyRegistered(Exception):
+    pass
+
+
+def _new_activation_code(citizen: Citizen, code: str) -> None:
+    citizen.activation_code_hash = secrets.keyed_hash(secrets.normalise_activation_code(code), ACTIVATION)
+    citizen.activation_failures = 0
+    citizen.activation_code_blocked = False
+
+
+def personal_data(citizen: Citizen) -> PersonalData:
+    return PersonalData(given_name=citizen.given_name, first_surname=citizen.first_surname,
+                        second_surname=citizen.second_surname, document=citizen.document,
+                        birthdate=citizen.birthdate, phone=citizen.phone)
+
+
+# -- passwords ---------------------------------------------------------------------------
+
+class PasswordCheck(StrEnum):
+    OK = "ok"
+    WRONG = "wrong"
+    BLOCKED = "blocked"
+
+
+def verify_password(citizen: Citizen | None, password: str) -> PasswordCheck:
+    """Check a login password; an unknown citizen costs one argon2 run all the same."""
+    if citizen is None or citizen.password_hash is None or not citizen.is_active:
+        hasher().burn(password)
+        return PasswordCheck.WRONG
+    correct = hasher().verify(citizen.password_hash, password)
+    if citizen.password_blocked:
+        return PasswordCheck.BLOCKED
+    if correct:
+        if citizen.password_failures:
+            db.session.execute(update(Citizen).where(Citizen.id == citizen.id)
+                               .values(password_failures=0))
+        if hasher().needs_rehash(citizen.password_hash):
+            citizen.password_hash = hasher().hash(password)
+        db.session.commit()
+        return PasswordCheck.OK
+    limit = current_app.config["IDP_PASSWORD_MAX_FAILURES"]
+    db.session.execute(
+        update(Citizen).where(Citizen.id == citizen.id, Citizen.password_blocked.is_(False))
+        .values(password_failures=Citizen.password_failures + 1,
+                password_blocked=case((Citizen.password_failures + 1 >= limit, True), else_=False))
+    )
+    db.session.commit()
+    db.session.refresh(citizen)
+    if citizen.password_blocked:
+        record_event(EventTag.PASSWORD_BLOCKED, citizen)
+        return PasswordCheck.BLOCKED
+    return PasswordCheck.WRONG
+
+
+def password_problems(citizen: Citizen, new_password: str, confirmation: str) -> list[str]:
+    """Every rule the new password breaks, plus a mismatched confirmation."""
+    previous = [h for h in (citizen.password_hash, citizen.previous_password_hash) if h]
+    problems = check_password(
+        new_password, personal_data(citizen),
+        is_previous=lambda candidate: any(hasher().verify(h, candidate) for h in previous))
+    if new_password != confirmation:
+        problems.append("password_mismatch")
+    return problems
+
+
+def set_password(citizen: Citizen, new_password: str) -> None:
+    citizen.previous_password_hash = citizen.password_hash
+    citizen.password_hash = hasher().hash(new_password)
+    citizen.password_set_at = clock.now()
+    citizen.password_expires_at = clock.now() + timedelta(
+        days=current_app.config["IDP_PASSWORD_LIFETIME_DAYS"])
+    citizen.password_failures = 0
+    citizen.password_blocked = False
+    citizen.status = CitizenStatus.ACTIVE
+
+
+# -- activation code ----------------------------------------------------------------------
+
+class CodeCheck(StrEnum):
+    OK = "ok"
+    WRONG = "wrong"
+    BLOCKED = "blocked"
+
+
+def verify_activation_code(citizen: Citizen, code: str) -> CodeCheck:
+    """More than the allowed wrong entries block the code, even for a correct one after."""
+    if citizen.activation_code_blocked:
+        return CodeCheck.BLOCKED
+    if secrets.matches(secrets.normalise_activation_code(code), citizen.activation_code_hash,
+                       ACTIVATION):
+        return CodeCheck.OK
+    limit = current_app.config["IDP_ACTIVATION_MAX_FAILURES"]
+    db.session.execute(
+        update(Citizen).where(Citizen.id == citizen.id, Citizen.activation_code_blocked.is_(False))
+        .values(activation_failures=Citizen.activation_failures + 1,
+                activation_code_blocked=case((Citizen.activation_failures + 1 >= limit, True),
+                                             else_=False))
+    )
+    db.session.commit()
+    db.session.refresh(citizen)
+    record_event(EventTag.ACTIVATION_CODE_FAILED, citizen, failures=citizen.activation_failures)
+    if citizen.activation_code_blocked:
+        record_event(EventTag.ACTIVATION_CODE_BLOCKED, citizen)
+        return CodeCheck.BLOCKED
+    return CodeCheck.WRONG
+
+
+def matches_contrast(citizen: Citizen, contrast_data: str) -> bool:
+    return secrets.matches(normalise_contrast(contrast_data), citizen.contrast_data_hash, CONTRAST)

@@ -1,0 +1,222 @@
+"""The ``idp`` operator command. Operators script it, so these forms are stable."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+
+import click
+from flask import Flask
+
+from idp import create_app
+
+
+def _app() -> Flask:
+    return create_app()
+
+
+def _emit(data: dict, as_json: bool, lines: list[str]) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2) if as_json else "\n".join(lines))
+
+
+@click.group()
+def main() -> None:
+    """Clave IdP operator commands (configured by the IDP_* environment)."""
+
+
+@main.command()
+@click.option("--demo", is_flag=True, help="Also seed a demo relying party and citizen.")
+def init(demo: bool) -> None:
+    """Migrate the database and create signing keys (idempotent)."""
+    from idp.database import upgrade
+    from idp.oidc.keys import ensure_keys
+
+    app = _app()
+    with app.app_context():
+        upgrade(app)
+        ensure_keys(Path(app.config["IDP_KEYS_DIR"]))
+        click.echo(f"Database ready: {app.config['SQLALCHEMY_DATABASE_URI'].split('@')[-1]}")
+        click.echo(f"Signing keys in {app.config['IDP_KEYS_DIR']}/")
+        if demo:
+            from idp.demo import seed_demo
+
+            seed_demo(app)
+
+
+# -- clients -----------------------------------------------------------------------------
+
+@main.group()
+def client() -> None:
+    """Relying parties."""
+
+
+@client.command("create")
+@click.option("--name", required=True)
+@click.option("--redirect-uri", "redirect_uris", multiple=True, required=True)
+@click.option("--post-logout-redirect-uri", "post_logout_redirect_uris", multiple=True)
+@click.option("--scope", default="openid profile email phone national_id", show_default=True)
+@click.option("--auth-method", default="client_secret_basic", show_default=True,
+              type=click.Choice(["client_secret_basic", "client_secret_post", "private_key_jwt",
+                                 "none"]))
+@click.option("--jwks-uri")
+@click.option("--jwks-file", type=click.Path(exists=True, dir_okay=False),
+              help="The client's public JWKS, registered inline (private_key_jwt).")
+@click.option("--default-acr")
+@click.option("--subject-type", type=click.Choice(["pairwise", "public"]), default="pairwise")
+@click.option("--id-token-alg", type=click.Choice(["RS256", "ES256"]))
+@click.option("--backchannel-logout-uri")
+@click.option("--json", "as_json", is_flag=True)
+def client_create(as_json: bool, jwks_file: str | None, **options) -> None:  # type: ignore[no-untyped-def]
+    """Register a relying party; prints its client_id and (once) its secret."""
+    from idp.clients import ClientError, register_client
+
+    app = _app()
+    with app.app_context():
+        try:
+            registered = register_client(
+                jwks=json.loads(Path(jwks_file).read_text()) if jwks_file else None, **options)
+        except ClientError as error:
+            raise click.UsageError(str(error)) from error
+    data = {"client_id": registered.client.client_id, "client_secret": registered.secret}
+    _emit(data, as_json, [f"client_id:     {data['client_id']}",
+                          f"client_secret: {data['client_secret'] or '(none: public or key-based client)'}"])
+
+
+# -- citizens ----------------------------------------------------------------------------
+
+@main.group()
+def citizen() -> None:
+    """Citizens (registration office acts)."""
+
+
+def _document(raw: str):  # type: ignore[no-untyped-def]
+    from idp.documents import InvalidDocument, parse_document
+    from idp.messages import message
+
+    try:
+        return parse_document(raw)
+    except InvalidDocument as invalid:
+        with _app().test_request_context():
+            raise click.BadParameter(message(invalid.reason)) from invalid
+
+
+@citizen.command("register")
+@click.option("--document", required=True)
+@click.option("--given-name", required=True)
+@click.option("--first-surname", required=True)
+@click.option("--second-surname")
+@click.option("--birthdate", type=click.DateTime(["%Y-%m-%d"]))
+@click.option("--email", required=True)
+@click.option("--phone", required=True, help="E.164, e.g. +34600111222")
+@click.option("--contrast-data", required=True, help="DNI validity date or NIE support number")
+@click.option("--json", "as_json", is_flag=True)
+def citizen_register(document: str, birthdate, as_json: bool, **fields) -> None:  # type: ignore[no-untyped-def]
+    """The registration act: records the citizen and prints the activation code once."""
+    from idp import citizens
+    from idp.extensions import db
+    from idp.registration import RegistrationError, validate_registration
+
+    app = _app()
+    with app.test_request_context():
+        parsed = _document(document)
+        try:
+            clean = validate_registration(**fields)
+            registration = citizens.register(
+                parsed, birthdate=birthdate.date() if birthdate else None, **clean)
+        except (RegistrationError, citizens.AlreadyRegistered) as error:
+            raise click.UsageError(str(error) or "This document is already registered.") from error
+        db.session.commit()
+    data = {"document": parsed.number, "activation_code": registration.activation_code}
+    _emit(data, as_json, [f"Registered {parsed.number}.",
+                          f"Activation code (shown once): {registration.activation_code}"])
+
+
+@citizen.command("show")
+@click.argument("document")
+@click.option("--json", "as_json", is_flag=True)
+def citizen_show(document: str, as_json: bool) -> None:
+    """Status, blocks and expiry of a citizen — never a secret."""
+    from idp import citizens
+
+    app = _app()
+    with app.test_request_context():
+        found = citizens.find(_document(document))
+        if found is None:
+            raise click.ClickException("No citizen with that document.")
+        data = {
+            "document": found.document, "document_type": found.document_type,
+            "given_name": found.given_name, "first_surname": found.first_surname,
+            "second_surname": found.second_surname, "email": found.email, "phone": found.phone,
+            "status": found.status, "password_blocked": found.password_blocked,
+            "password_failures": found.password_failures,
+            "activation_code_blocked": found.activation_code_blocked,
+            "activation_failures": found.activation_failures,
+            "password_expires_at": found.password_expires_at.isoformat() + "Z"
+            if found.password_expires_at else None,
+        }
+    _emit(data, as_json, [f"{k}: {v}" for k, v in data.items()])
+
+
+# -- keys, audit, serving ----------------------------------------------------------------
+
+@main.group()
+def keys() -> None:
+    """ID-token signing keys."""
+
+
+@keys.command("rotate")
+def keys_rotate() -> None:
+    """Publish new keys; retired ones stay in the JWKS until their tokens expire."""
+    from idp.audit import EventTag, record_event
+    from idp.oidc.keys import rotate_keys
+
+    app = _app()
+    with app.app_context():
+        entries = rotate_keys(Path(app.config["IDP_KEYS_DIR"]),
+                              retention=timedelta(seconds=app.config["IDP_ID_TOKEN_TTL"]))
+        record_event(EventTag.KEYS_ROTATED)
+    for entry in entries:
+        click.echo(f"{entry.kid}  {entry.alg}  {'retired ' + entry.retired_at if entry.retired_at else 'active'}")
+
+
+@main.group()
+def audit() -> None:
+    """The audit trail."""
+
+
+@audit.command("tail")
+@click.option("-n", "count", default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def audit_tail(count: int, as_json: bool) -> None:
+    """The latest security events, oldest first."""
+    from idp.extensions import db
+    from idp.models import AuditEvent
+
+    app = _app()
+    with app.app_context():
+        events = db.session.scalars(
+            db.select(AuditEvent).order_by(AuditEvent.id.desc()).limit(count)).all()
+        for event in reversed(events):
+            row = {"at": event.created_at.isoformat() + "Z", "tag": event.tag,
+                   "citizen_id": event.citizen_id, "client_id": event.client_id, "ip": event.ip,
+                   "request_id": event.request_id, "detail": event.detail}
+            click.echo(json.dumps(row, ensure_ascii=False) if as_json else
+                       f"{row['at']}  {event.tag:<24} citizen={event.citizen_id} "
+                       f"client={event.client_id} ip={event.ip} req={event.request_id}")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True)
+@click.option("--workers", default=2, show_default=True)
+def serve(host: str, port: int, workers: int) -> None:
+    """Serve the IdP with gunicorn."""
+    from idp.serving import serve_app
+
+    serve_app(create_app, host, port, workers)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,73 @@
+"""Registering relying parties (operator act)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from idp import secrets
+from idp.audit import EventTag, record_event
+from idp.extensions import db
+from idp.oidc.claims import ACR_LEVELS, SCOPES
+from idp.oidc.models import CLIENT_SECRET, Client
+
+
+class ClientError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class RegisteredClient:
+    client: Client
+    secret: str | None
+
+
+def _check_uri(uri: str, what: str) -> str:
+    parts = urlsplit(uri)
+    if parts.scheme not in ("https", "http") or not parts.netloc or parts.fragment:
+        raise ClientError(f"{what} must be an absolute http(s) URI without fragment: {uri}")
+    if parts.scheme == "http" and parts.hostname not in ("127.0.0.1", "localhost", "::1"):
+        raise ClientError(f"{what} must use https outside localhost: {uri}")
+    return uri
+
+
+def register_client(*, name: str, redirect_uris: tuple[str, ...] | list[str],
+                    post_logout_redirect_uris: tuple[str, ...] | list[str] = (),
+                    scope: str = "openid", auth_method: str = "client_secret_basic",
+                    jwks_uri: str | None = None, jwks: dict[str, Any] | None = None,
+                    default_acr: str | None = None, subject_type: str = "pairwise",
+                    id_token_alg: str | None = None, backchannel_logout_uri: str | None = None,
+                    client_id: str | None = None) -> RegisteredClient:
+    scopes = scope.split()
+    if "openid" not in scopes or not set(scopes) <= set(SCOPES):
+        raise ClientError(f"scope must include openid and only: {' '.join(SCOPES)}")
+    if default_acr and default_acr not in ACR_LEVELS:
+        raise ClientError(f"default acr must be one of {', '.join(ACR_LEVELS)}")
+    if auth_method == "private_key_jwt" and not (jwks or jwks_uri):
+        raise ClientError("private_key_jwt needs --jwks-uri or --jwks-file")
+    metadata: dict[str, Any] = {
+        "redirect_uris": [_check_uri(u, "redirect URI") for u in redirect_uris],
+        "post_logout_redirect_uris": [_check_uri(u, "post-logout redirect URI")
+                                      for u in post_logout_redirect_uris],
+        "scope": " ".join(scopes),
+        "token_endpoint_auth_method": auth_method,
+        "subject_type": subject_type,
+    }
+    if not metadata["redirect_uris"]:
+        raise ClientError("at least one redirect URI is needed")
+    hosts = {urlsplit(u).netloc for u in metadata["redirect_uris"]}
+    if subject_type == "pairwise" and len(hosts) > 1:
+        raise ClientError("pairwise clients need all redirect URIs on one host (one sector)")
+    optional = {"jwks_uri": jwks_uri, "jwks": jwks, "default_acr": default_acr,
+                "id_token_signed_response_alg": id_token_alg,
+                "backchannel_logout_uri": backchannel_logout_uri}
+    metadata.update({k: v for k, v in optional.items() if v})
+    secret = None if auth_method in ("none", "private_key_jwt") else secrets.random_token()
+    client = Client(client_id=client_id or secrets.random_token(18), name=name,
+                    client_secret_hash=secrets.keyed_hash(secret, CLIENT_SECRET) if secret else None,
+                    client_metadata=metadata)
+    db.session.add(client)
+    db.session.commit()
+    record_event(EventTag.CLIENT_REGISTERED, client_id=client.client_id)
+    return RegisteredClient(client, secret)

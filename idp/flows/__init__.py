@@ -1,0 +1,12 @@
+"""Citizen flows: one module (blueprint) per flow; views parse, call steps and render."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def register_flows(app: Flask) -> None:
+    from idp.flows import activation, consent, home, login
+
+    for module in (home, login, activation, consent):
+        app.register_blueprint(module.blueprint)

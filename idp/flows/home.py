@@ -1,0 +1,51 @@
+"""The IdP's own pages: home (with the citizen services), language choice, health."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, redirect, render_template, request, url_for
+from sqlalchemy import text
+
+from idp.audit import EventTag, record_event
+from idp.extensions import db
+from idp.sessions import current_session, end_session
+from idp.web import LANGUAGE_COOKIE, LANGUAGES
+
+blueprint = Blueprint("home", __name__)
+
+
+@blueprint.get("/")
+def index():  # type: ignore[no-untyped-def]
+    return render_template("home.html", login_session=current_session())
+
+
+@blueprint.post("/session/end")
+def logout():  # type: ignore[no-untyped-def]
+    login_session = current_session()
+    if login_session is not None:
+        record_event(EventTag.LOGOUT, login_session.citizen, commit=False)
+    end_session(login_session)
+    return render_template("oidc/logged_out.html")
+
+
+@blueprint.post("/language")
+def language():  # type: ignore[no-untyped-def]
+    chosen = request.form.get("lang", "")
+    back = request.form.get("next", "")
+    local = back.startswith("/") and not back.startswith("//") and "\\" not in back
+    target = back if local else url_for("home.index")
+    response = redirect(target)
+    if chosen in LANGUAGES:
+        response.set_cookie(LANGUAGE_COOKIE, chosen, max_age=365 * 86400, samesite="Lax",
+                            httponly=True)
+    return response
+
+
+@blueprint.get("/healthz")
+def healthz():  # type: ignore[no-untyped-def]
+    return jsonify(status="ok")
+
+
+@blueprint.get("/readyz")
+def readyz():  # type: ignore[no-untyped-def]
+    db.session.execute(text("SELECT 1"))
+    return jsonify(status="ready")

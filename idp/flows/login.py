@@ -1,0 +1,162 @@
+"""Permanent Cl@ve login: DNI/NIE + password, then an SMS code when the level asks for it.
+
+The password step hands out only a "second factor pending" flow state; the single sign-on
+session starts after the last factor. A session at a lower level is stepped up by asking
+only for the missing SMS code.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, g, redirect, render_template, request, url_for
+
+from idp import citizens
+from idp.audit import EventTag, record_event
+from idp.extensions import db
+from idp.flows import forms, otp_step
+from idp.flows import state as flow_state
+from idp.models import Citizen
+from idp.oidc import interaction
+from idp.oidc.claims import ACR_LOW, ACR_SUBSTANTIAL, acr_rank
+from idp.oidc.endpoints.authorization import resume
+from idp.sessions import current_session, start_session
+
+blueprint = Blueprint("login", __name__, url_prefix="/login")
+FLOW = "login"
+OTP_PURPOSE = "login"
+
+
+def _pending() -> interaction.Pending | None:
+    pending = interaction.load(request.values.get("ir"))
+    if pending is not None:
+        g.ui_locale = g.get("ui_locale") or _locale(pending)
+    return pending
+
+
+def _locale(pending: interaction.Pending) -> str | None:
+    from idp.web import locale_from_tags
+
+    return locale_from_tags(pending.params.get("ui_locales"))
+
+
+def _target_acr(pending: interaction.Pending | None) -> str:
+    return pending.required_acr if pending else ACR_LOW
+
+
+def _render_login(pending: interaction.Pending | None, errors: forms.FormErrors | None = None,
+                  document: str = "", status: int = 200):  # type: ignore[no-untyped-def]
+    return render_template("login/password.html", pending=pending, errors=errors or {},
+                           document=document or (pending.params.get("login_hint", "") if pending else ""),
+                           ir=pending.request.id if pending else ""), status
+
+
+@blueprint.get("")
+def start():  # type: ignore[no-untyped-def]
+    pending = _pending()
+    if request.args.get("ir") and pending is None:
+        return render_template("error.html", message_key="session_expired", status=400), 400
+    session_now = current_session()
+    if pending and session_now and interaction.needed(pending) == interaction.Interaction(
+            "step_up", "interaction_required"):
+        return _start_otp(session_now.citizen, pending, amr=list(session_now.amr))
+    return _render_login(pending)
+
+
+@blueprint.post("")
+def password():  # type: ignore[no-untyped-def]
+    pending = _pending()
+    errors = forms.FormErrors()
+    document = forms.document(errors)
+    secret = forms.text("password", errors, strip=False)
+    if errors:
+        return _render_login(pending, errors, request.form.get("document", "")[:32], 400)
+    assert document is not None
+    citizen = citizens.find(document)
+    outcome = citizens.verify_password(citizen, secret)
+    if outcome != citizens.PasswordCheck.OK:
+        record_event(EventTag.LOGIN_FAILED, citizen if citizen and citizen.is_active else None,
+                     reason=outcome.value, client_id=pending.client.client_id if pending else None)
+        errors.add("password", "login_failed")
+        return _render_login(pending, errors, document.number, 401)
+    assert citizen is not None
+    if citizen.password_expired():
+        record_event(EventTag.PASSWORD_EXPIRED, citizen)
+        flow_state.start(FLOW, "expired", citizen, ir=pending.request.id if pending else None)
+        return redirect(url_for("login.expired"))
+    return _after_password(citizen, pending)
+
+
+def _after_password(citizen: Citizen, pending: interaction.Pending | None):  # type: ignore[no-untyped-def]
+    if acr_rank(_target_acr(pending)) >= acr_rank(ACR_SUBSTANTIAL):
+        return _start_otp(citizen, pending, amr=["pwd"])
+    flow_state.finish(FLOW)
+    return finish_login(citizen, pending, acr=ACR_LOW, amr=["pwd"])
+
+
+def _start_otp(citizen: Citizen, pending: interaction.Pending | None, amr: list[str]):  # type: ignore[no-untyped-def]
+    state = flow_state.start(FLOW, "otp", citizen, ir=pending.request.id if pending else None,
+                             amr=amr)
+    problem = otp_step.send(state, citizen, OTP_PURPOSE)
+    return redirect(url_for("login.otp", problem=problem) if problem else url_for("login.otp"))
+
+
+def finish_login(citizen: Citizen, pending: interaction.Pending | None, *, acr: str,
+                 amr: list[str]):  # type: ignore[no-untyped-def]
+    login_session = start_session(citizen, acr=acr, amr=amr)
+    record_event(EventTag.LOGIN_SUCCEEDED, citizen, acr=acr, amr=amr,
+                 client_id=pending.client.client_id if pending else None)
+    if pending is None:
+        return redirect(url_for("home.index"))
+    pending = interaction.load(pending.request.id)
+    if pending is None:
+        return redirect(url_for("home.index"))
+    pending.request.authenticated_sid = login_session.id
+    db.session.commit()
+    return resume(pending)
+
+
+@blueprint.route("/otp", methods=["GET", "POST"])
+def otp():  # type: ignore[no-untyped-def]
+    state = flow_state.current(FLOW, "otp")
+    if state is None or state.citizen is None:
+        return render_template("error.html", message_key="session_expired", status=400), 400
+    citizen = state.citizen
+    pending = interaction.load(state.data.get("ir"))
+    problem = request.args.get("problem") if request.method == "GET" else None
+    if request.method == "POST":
+        if request.form.get("action") == "resend":
+            problem = otp_step.send(state, citizen, OTP_PURPOSE) or "otp_resent"
+        else:
+            errors = forms.FormErrors()
+            code = forms.text("otp", errors)
+            problem = errors["otp"][0] if errors else otp_step.check(state, citizen, OTP_PURPOSE, code)
+            if problem is None:
+                amr = sorted({*state.data.get("amr", ["pwd"]), "sms", "mfa"})
+                flow_state.finish(FLOW)
+                return finish_login(citizen, pending, acr=ACR_SUBSTANTIAL, amr=amr)
+    status = 400 if problem and problem not in ("otp_resent",) else 200
+    return render_template("login/otp.html", problem=problem, pending=pending,
+                           last_digits=otp_step.masked_phone(citizen),
+                           action=url_for("login.otp")), status
+
+
+@blueprint.route("/expired", methods=["GET", "POST"])
+def expired():  # type: ignore[no-untyped-def]
+    state = flow_state.current(FLOW, "expired")
+    if state is None or state.citizen is None:
+        return render_template("error.html", message_key="session_expired", status=400), 400
+    citizen = state.citizen
+    pending = interaction.load(state.data.get("ir"))
+    errors = forms.FormErrors()
+    if request.method == "POST":
+        new = forms.text("new_password", errors, strip=False)
+        confirm = forms.text("new_password_confirm", errors, strip=False)
+        if not errors:
+            for key in citizens.password_problems(citizen, new, confirm):
+                errors.add("new_password", key)
+        if not errors:
+            citizens.set_password(citizen, new)
+            db.session.commit()
+            record_event(EventTag.PASSWORD_CHANGED, citizen, reason="expired")
+            return _after_password(citizen, pending)
+    return render_template("login/expired.html", errors=errors, pending=pending), (
+        400 if errors else 200)

@@ -1,0 +1,56 @@
+"""Server-side state of multi-step flows, keyed by a random token in the session cookie."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from flask import current_app, session
+
+from idp import secrets
+from idp.clock import clock
+from idp.extensions import db
+from idp.models import Citizen, FlowState
+
+_PURPOSE = "flow_state"
+
+
+def _session_key(kind: str) -> str:
+    return f"flow:{kind}"
+
+
+def start(kind: str, step: str, citizen: Citizen | None, **data: Any) -> FlowState:
+    finish(kind)
+    token = secrets.random_token()
+    state = FlowState(id=secrets.keyed_hash(token, _PURPOSE), kind=kind, step=step,
+                      citizen_id=citizen.id if citizen else None, data=data,
+                      expires_at=clock.now() + timedelta(seconds=current_app.config["IDP_INTERACTION_TTL"]))
+    db.session.add(state)
+    db.session.commit()
+    session[_session_key(kind)] = token
+    return state
+
+
+def current(kind: str, step: str) -> FlowState | None:
+    """The flow of this browser, if it exists, is unexpired and is at ``step``."""
+    token = session.get(_session_key(kind))
+    if not isinstance(token, str):
+        return None
+    state = db.session.get(FlowState, secrets.keyed_hash(token, _PURPOSE))
+    if state is None or state.kind != kind or state.step != step or state.expires_at <= clock.now():
+        return None
+    return state
+
+
+def advance(state: FlowState, step: str, **data: Any) -> None:
+    state.step = step
+    state.data = {**state.data, **data}
+    db.session.commit()
+
+
+def finish(kind: str) -> None:
+    token = session.pop(_session_key(kind), None)
+    if isinstance(token, str):
+        db.session.execute(db.delete(FlowState).where(
+            FlowState.id == secrets.keyed_hash(token, _PURPOSE)))
+        db.session.commit()

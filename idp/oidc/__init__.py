@@ -1,0 +1,59 @@
+"""The OpenID Connect provider: Authlib is wired here and only here."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from authlib.integrations.flask_oauth2 import AuthorizationServer
+from flask import Flask, current_app
+
+from idp.extensions import csrf, db
+from idp.oidc import grants, tokens
+from idp.oidc.keys import KeyStore
+from idp.oidc.models import Client
+from idp.sms import gateway_from_settings
+
+
+class ClaveAuthorizationServer(AuthorizationServer):
+    def query_client(self, client_id: str) -> Client | None:
+        if not isinstance(client_id, str) or len(client_id) > 64:
+            return None
+        return db.session.scalar(db.select(Client).filter_by(client_id=client_id))
+
+    def save_token(self, token: dict, request) -> None:  # type: ignore[no-untyped-def]
+        tokens.save_token(token, request)
+
+
+def server() -> ClaveAuthorizationServer:
+    return current_app.extensions["idp.oidc"]
+
+
+def init_oidc(app: Flask) -> None:
+    from idp.oidc.endpoints import blueprint, register_endpoints
+
+    config = app.config
+    authorization_server = ClaveAuthorizationServer()
+    authorization_server.init_app(app)
+    authorization_server.register_token_generator("default", tokens.generate_bearer_token)
+    authorization_server.register_client_auth_method(
+        grants.PrivateKeyJwt.CLIENT_AUTH_METHOD, grants.PrivateKeyJwt())
+    openid = grants.ClaveOpenIDCode(require_nonce=False)
+    authorization_server.register_grant(
+        grants.AuthorizationCodeGrant, [grants.S256CodeChallenge(required=True), openid])
+    authorization_server.register_grant(grants.RefreshTokenGrant, [openid])
+    register_endpoints(authorization_server)
+
+    app.extensions["idp.oidc"] = authorization_server
+    app.extensions["idp.keys"] = KeyStore(
+        Path(config["IDP_KEYS_DIR"]),
+        retention=timedelta(seconds=config["IDP_ID_TOKEN_TTL"]),
+    )
+    app.extensions["idp.sms"] = gateway_from_settings(
+        config["IDP_SMS_BACKEND"],
+        http_url=config["IDP_SMS_HTTP_URL"],
+        http_token=config["IDP_SMS_HTTP_TOKEN"],
+        http_timeout=config["IDP_SMS_HTTP_TIMEOUT"],
+    )
+    csrf.exempt(blueprint)
+    app.register_blueprint(blueprint)

@@ -1,0 +1,75 @@
+"""Discovery document and JWKS, built once per process and cached by clients."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from functools import cache
+
+from flask import Response, current_app, request
+
+from idp.oidc import claims as claim_rules
+from idp.oidc.endpoints import blueprint
+from idp.web import LANGUAGES
+
+CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
+
+
+@cache
+def _metadata(issuer: str) -> bytes:
+    document = {
+        "issuer": issuer,
+        "authorization_endpoint": f"{issuer}/authorize",
+        "token_endpoint": f"{issuer}/token",
+        "userinfo_endpoint": f"{issuer}/userinfo",
+        "jwks_uri": f"{issuer}/jwks.json",
+        "revocation_endpoint": f"{issuer}/revoke",
+        "introspection_endpoint": f"{issuer}/introspect",
+        "end_session_endpoint": f"{issuer}/logout",
+        "scopes_supported": list(claim_rules.SCOPES),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query", "form_post"],
+        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "subject_types_supported": ["pairwise", "public"],
+        "id_token_signing_alg_values_supported": ["RS256", "ES256"],
+        "token_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
+        "token_endpoint_auth_signing_alg_values_supported": ["RS256", "ES256"],
+        "revocation_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
+        "introspection_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS[:3],
+        "code_challenge_methods_supported": ["S256"],
+        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "acr", "amr", "sid",
+                             "nonce", *sorted(claim_rules.RELEASABLE)],
+        "claims_parameter_supported": True,
+        "request_parameter_supported": False,
+        "request_uri_parameter_supported": False,
+        "acr_values_supported": list(claim_rules.ACR_LEVELS),
+        "prompt_values_supported": ["none", "login", "consent"],
+        "display_values_supported": ["page", "touch"],
+        "claim_types_supported": ["normal"],
+        "ui_locales_supported": [tag.replace("_", "-") for tag in LANGUAGES],
+        "authorization_response_iss_parameter_supported": True,
+    }
+    return json.dumps(document, indent=2).encode()
+
+
+def cached_json(body: bytes, max_age: int) -> Response:
+    etag = hashlib.sha256(body).hexdigest()[:32]
+    if request.if_none_match.contains(etag):
+        response = Response(status=304)
+    else:
+        response = Response(body, mimetype="application/json")
+    response.set_etag(etag)
+    response.headers["Cache-Control"] = f"public, max-age={max_age}"
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+@blueprint.get("/.well-known/openid-configuration")
+def openid_configuration() -> Response:
+    return cached_json(_metadata(current_app.config["IDP_ISSUER"]), max_age=3600)
+
+
+@blueprint.get("/jwks.json")
+def jwks() -> Response:
+    body = json.dumps(current_app.extensions["idp.keys"].public_jwks()).encode()
+    return cached_json(body, max_age=300)

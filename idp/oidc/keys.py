@@ -1,0 +1,151 @@
+"""ID-token signing keys: generated at init, rotated by ``idp keys rotate``.
+
+Keys live as PEM files (mode 0600) in ``IDP_KEYS_DIR`` beside a manifest
+``keys.json`` listing each key's ``kid``, ``alg`` and when it was retired. A retired
+key stays in the published JWKS until every ID token it signed has expired.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from joserfc.jwk import ECKey, RSAKey
+
+from idp.clock import clock
+from idp.secrets import random_token
+
+ALGORITHMS = ("RS256", "ES256")
+MANIFEST = "keys.json"
+
+
+@dataclass(frozen=True)
+class KeyEntry:
+    kid: str
+    alg: str
+    created_at: str
+    retired_at: str | None = None
+
+
+def _generate_pem(alg: str) -> bytes:
+    if alg == "RS256":
+        private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    else:
+        private = ec.generate_private_key(ec.SECP256R1())
+    return private.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+
+
+def _now_iso() -> str:
+    return clock.now().replace(tzinfo=UTC).isoformat()
+
+
+def _parse_iso(value: str) -> datetime:
+    return datetime.fromisoformat(value).astimezone(UTC).replace(tzinfo=None)
+
+
+def read_manifest(keys_dir: Path) -> list[KeyEntry]:
+    path = keys_dir / MANIFEST
+    if not path.exists():
+        return []
+    return [KeyEntry(**entry) for entry in json.loads(path.read_text())]
+
+
+def _write_manifest(keys_dir: Path, entries: list[KeyEntry]) -> None:
+    tmp = keys_dir / (MANIFEST + ".tmp")
+    tmp.write_text(json.dumps([entry.__dict__ for entry in entries], indent=2))
+    tmp.replace(keys_dir / MANIFEST)
+
+
+def _new_key(keys_dir: Path, alg: str) -> KeyEntry:
+    kid = f"{alg.lower()}-{random_token(9)}"
+    _write_private(keys_dir / f"{kid}.pem", _generate_pem(alg))
+    return KeyEntry(kid=kid, alg=alg, created_at=_now_iso())
+
+
+def ensure_keys(keys_dir: Path) -> list[KeyEntry]:
+    """Create an active key for each algorithm that has none (idempotent)."""
+    keys_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    entries = read_manifest(keys_dir)
+    active = {entry.alg for entry in entries if entry.retired_at is None}
+    added = [_new_key(keys_dir, alg) for alg in ALGORITHMS if alg not in active]
+    if added:
+        entries += added
+        _write_manifest(keys_dir, entries)
+    return entries
+
+
+def rotate_keys(keys_dir: Path, retention: timedelta) -> list[KeyEntry]:
+    """Retire the active keys, create new ones, forget keys retired past ``retention``."""
+    now = _now_iso()
+    entries = []
+    for entry in read_manifest(keys_dir):
+        if entry.retired_at is None:
+            entry = KeyEntry(entry.kid, entry.alg, entry.created_at, now)
+        if _parse_iso(entry.retired_at) + retention <= clock.now():
+            (keys_dir / f"{entry.kid}.pem").unlink(missing_ok=True)
+            continue
+        entries.append(entry)
+    entries += [_new_key(keys_dir, alg) for alg in ALGORITHMS]
+    _write_manifest(keys_dir, entries)
+    return entries
+
+
+class KeyStore:
+    """Process-wide cache of the keys, reloaded when the manifest changes on disk."""
+
+    def __init__(self, keys_dir: Path, retention: timedelta) -> None:
+        self.keys_dir = keys_dir
+        self.retention = retention
+        self._lock = threading.Lock()
+        self._mtime: float | None = None
+        self._signing: dict[str, RSAKey | ECKey] = {}
+        self._jwks: dict[str, Any] = {"keys": []}
+        self._all: dict[str, RSAKey | ECKey] = {}
+
+    def _refresh(self) -> None:
+        mtime = (self.keys_dir / MANIFEST).stat().st_mtime
+        if mtime == self._mtime:
+            return
+        with self._lock:
+            signing, published, every = {}, [], {}
+            for entry in read_manifest(self.keys_dir):
+                if entry.retired_at and _parse_iso(entry.retired_at) + self.retention <= clock.now():
+                    continue
+                pem = (self.keys_dir / f"{entry.kid}.pem").read_bytes()
+                key_cls = RSAKey if entry.alg == "RS256" else ECKey
+                key = key_cls.import_key(pem, {"kid": entry.kid, "alg": entry.alg, "use": "sig"})
+                every[entry.kid] = key
+                published.append(key.as_dict(private=False))
+                if entry.retired_at is None:
+                    signing[entry.alg] = key
+            self._signing, self._all, self._jwks = signing, every, {"keys": published}
+            self._mtime = mtime
+
+    def signing_key(self, alg: str) -> RSAKey | ECKey:
+        self._refresh()
+        return self._signing[alg]
+
+    def public_jwks(self) -> dict[str, Any]:
+        self._refresh()
+        return self._jwks
+
+    def verification_keys(self) -> dict[str, RSAKey | ECKey]:
+        self._refresh()
+        return self._all

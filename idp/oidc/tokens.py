@@ -1,0 +1,135 @@
+"""Access and refresh tokens: generated random, stored as keyed hashes, rotated atomically."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import requests
+from flask import current_app
+from sqlalchemy import or_, update
+
+from idp import secrets
+from idp.audit import EventTag, record_event
+from idp.clock import clock
+from idp.extensions import db
+from idp.oidc.models import Client, Token
+
+ACCESS = "access_token"
+REFRESH = "refresh_token"
+
+
+def generate_bearer_token(grant_type, client, user=None, scope=None, expires_in=None,  # noqa: ANN001
+                          include_refresh_token=True) -> dict[str, Any]:
+    token = {
+        "token_type": "Bearer",
+        "access_token": secrets.random_token(),
+        "expires_in": expires_in or current_app.config["IDP_ACCESS_TOKEN_TTL"],
+        "scope": scope or "",
+    }
+    if include_refresh_token:
+        token["refresh_token"] = secrets.random_token()
+    return token
+
+
+def save_token(token: dict[str, Any], request) -> None:  # type: ignore[no-untyped-def]
+    """Store what was issued; the family carries over from the refresh token it replaces."""
+    context = request.auth_context
+    previous: Token | None = request.refresh_token
+    code = request.authorization_code
+    now = clock.now()
+    refresh = token.get("refresh_token")
+    db.session.add(Token(
+        client_id=request.client.client_id,
+        citizen_id=request.user.id,
+        access_token_hash=secrets.keyed_hash(token["access_token"], ACCESS),
+        refresh_token_hash=secrets.keyed_hash(refresh, REFRESH) if refresh else None,
+        scope=token["scope"],
+        family_id=previous.family_id if previous else secrets.random_token(16),
+        authorization_code_id=previous.authorization_code_id if previous else code.id,
+        sid=context.sid,
+        acr=context.acr,
+        amr=context.amr,
+        auth_time=context.auth_time,
+        claims_request=context.claims_request,
+        issued_at=now,
+        access_expires_at=now + timedelta(seconds=token["expires_in"]),
+        refresh_expires_at=(now + timedelta(seconds=current_app.config["IDP_REFRESH_TOKEN_TTL"])
+                            if refresh else None),
+    ))
+    db.session.commit()
+    record_event(EventTag.TOKEN_ISSUED, request.user, client_id=request.client.client_id,
+                 grant_type=request.payload.grant_type)
+
+
+def find_token(value: str, hint: str | None = None) -> Token | None:
+    access_hash = secrets.keyed_hash(value, ACCESS)
+    refresh_hash = secrets.keyed_hash(value, REFRESH)
+    condition = {ACCESS: Token.access_token_hash == access_hash,
+                 REFRESH: Token.refresh_token_hash == refresh_hash}.get(hint or "")
+    if condition is None:
+        condition = or_(Token.access_token_hash == access_hash, Token.refresh_token_hash == refresh_hash)
+    return db.session.scalar(db.select(Token).where(condition))
+
+
+def claim_refresh_token(value: str) -> Token | None:
+    """Mark a refresh token used, exactly once; a replay revokes its whole family."""
+    token = db.session.scalar(db.select(Token).filter_by(
+        refresh_token_hash=secrets.keyed_hash(value, REFRESH)))
+    if token is None:
+        return None
+    now = clock.now()
+    if token.refresh_used_at is not None:
+        revoke_family(token.family_id)
+        record_event(EventTag.REFRESH_REPLAYED, token.citizen, client_id=token.client_id)
+        return None
+    if token.revoked_at is not None or (token.refresh_expires_at or now) <= now:
+        return None
+    if not token.citizen.is_active:
+        return None
+    claimed = db.session.execute(
+        update(Token)
+        .where(Token.id == token.id, Token.refresh_used_at.is_(None), Token.revoked_at.is_(None))
+        .values(refresh_used_at=now)
+    ).rowcount
+    db.session.commit()
+    if claimed != 1:
+        revoke_family(token.family_id)
+        record_event(EventTag.REFRESH_REPLAYED, token.citizen, client_id=token.client_id)
+        return None
+    return token
+
+
+def revoke_family(family_id: str) -> None:
+    db.session.execute(update(Token).where(Token.family_id == family_id, Token.revoked_at.is_(None))
+                       .values(revoked_at=clock.now()))
+    db.session.commit()
+
+
+def revoke_issued_from_code(code_id: int) -> None:
+    db.session.execute(update(Token).where(Token.authorization_code_id == code_id,
+                                           Token.revoked_at.is_(None))
+                       .values(revoked_at=clock.now()))
+    db.session.commit()
+
+
+def revoke_citizen_tokens(citizen_id: int) -> None:
+    db.session.execute(update(Token).where(Token.citizen_id == citizen_id, Token.revoked_at.is_(None))
+                       .values(revoked_at=clock.now()))
+
+
+def client_jwks(client: Client) -> dict[str, Any]:
+    """The client's public keys: registered inline, or fetched from its ``jwks_uri``."""
+    metadata = client.client_metadata
+    if metadata.get("jwks"):
+        return metadata["jwks"]
+    uri = metadata.get("jwks_uri")
+    if not uri:
+        return {"keys": []}
+    try:
+        response = requests.get(uri, timeout=3, allow_redirects=False)
+        response.raise_for_status()
+        data = response.json()
+    except (requests.RequestException, ValueError):
+        return {"keys": []}
+    return data if isinstance(data, dict) else {"keys": []}

@@ -1,0 +1,29 @@
+"""Running the app under gunicorn from our own console scripts."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from gunicorn.app.base import BaseApplication
+
+
+class _Server(BaseApplication):
+    def __init__(self, factory: Callable[[], Any], options: dict[str, Any]) -> None:
+        self.factory = factory
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+        if "control_socket_disable" in self.cfg.settings:
+            # One control socket per user would make several servers on a host collide.
+            self.cfg.set("control_socket_disable", True)
+
+    def load(self) -> Any:
+        return self.factory()
+
+
+def serve_app(factory: Callable[[], Any], host: str, port: int, workers: int) -> None:
+    _Server(factory, {"bind": f"{host}:{port}", "workers": workers, "accesslog": "-",
+                      "timeout": 30, "graceful_timeout": 10}).run()

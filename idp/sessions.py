@@ -1,0 +1,90 @@
+"""Single sign-on sessions: created after the last factor, ended by logout or by a
+password change (the citizen's ``session_epoch`` moves on)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import current_app, g, request, session
+from sqlalchemy import update
+
+from idp import secrets
+from idp.clock import clock
+from idp.extensions import db
+from idp.models import Citizen, CitizenStatus, LoginSession
+
+SESSION_TOKEN = "session_token"
+_PURPOSE = "login_session"
+
+
+def start_session(citizen: Citizen, *, acr: str, amr: list[str]) -> LoginSession:
+    """A fresh session id for a fresh login: the old cookie contents are dropped."""
+    previous = current_session()
+    if previous is not None:
+        previous.ended_at = clock.now()
+    kept = {key: session[key] for key in ("interactions",) if key in session}
+    session.clear()
+    session.update(kept)
+    token = secrets.random_token()
+    login_session = LoginSession(
+        id=secrets.random_token(16),
+        token_hash=secrets.keyed_hash(token, _PURPOSE),
+        citizen_id=citizen.id,
+        acr=acr,
+        amr=amr,
+        auth_time=clock.timestamp(),
+        epoch=citizen.session_epoch,
+        expires_at=clock.now() + timedelta(seconds=current_app.config["IDP_SESSION_TTL"]),
+        ip=request.remote_addr,
+        user_agent=(request.user_agent.string or "")[:256],
+    )
+    db.session.add(login_session)
+    db.session.commit()
+    session[SESSION_TOKEN] = token
+    session.permanent = True
+    g.login_session = login_session
+    return login_session
+
+
+def current_session() -> LoginSession | None:
+    if "login_session" in g:
+        return g.login_session
+    token = session.get(SESSION_TOKEN)
+    login_session = None
+    if isinstance(token, str):
+        candidate = db.session.scalar(
+            db.select(LoginSession).filter_by(token_hash=secrets.keyed_hash(token, _PURPOSE))
+        )
+        if candidate is not None and is_valid(candidate):
+            login_session = candidate
+    g.login_session = login_session
+    return login_session
+
+
+def is_valid(login_session: LoginSession) -> bool:
+    citizen = login_session.citizen
+    return (
+        login_session.ended_at is None
+        and login_session.expires_at > clock.now()
+        and citizen.status == CitizenStatus.ACTIVE
+        and not citizen.password_blocked
+        and login_session.epoch == citizen.session_epoch
+    )
+
+
+def end_session(login_session: LoginSession | None) -> None:
+    if login_session is not None and login_session.ended_at is None:
+        login_session.ended_at = clock.now()
+        db.session.commit()
+    session.pop(SESSION_TOKEN, None)
+    g.login_session = None
+
+
+def end_all_sessions(citizen: Citizen) -> None:
+    """Every session of this citizen is over (password change, reset, unsubscribe)."""
+    citizen.session_epoch += 1
+    db.session.execute(
+        update(LoginSession)
+        .where(LoginSession.citizen_id == citizen.id, LoginSession.ended_at.is_(None))
+        .values(ended_at=clock.now())
+    )

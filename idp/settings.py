@@ -1,0 +1,92 @@
+"""Every ``IDP_*`` setting, its default and what it means, in one place.
+
+The README's configuration table is checked against ``SETTINGS`` by a test, so a setting
+added here without documentation (or documented but gone) fails the suite.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Callable
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    help: str
+    parse: Callable[[str], Any] = str
+
+
+def _bool(raw: str) -> bool:
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("IDP_ISSUER", "http://127.0.0.1:5000", "Public issuer URL (no trailing slash)."),
+    Setting(
+        "IDP_DATABASE_URL",
+        "sqlite:///instance/idp.sqlite3",
+        "SQLAlchemy URL; SQLite by default, `postgresql+psycopg://…` in production.",
+    ),
+    Setting(
+        "IDP_SECRET_KEY",
+        "",
+        "Signs cookies and keys the hashes of codes, tokens and OTPs. Generated into "
+        "`instance/secret_key` when empty.",
+    ),
+    Setting("IDP_KEYS_DIR", "keys", "Directory of the ID-token signing keys (created at init)."),
+    Setting(
+        "IDP_SMS_BACKEND",
+        "console",
+        "`console` (development: prints the SMS to stderr), `file:PATH` (one JSON line per SMS) or `http` (gateway).",
+    ),
+    Setting("IDP_SMS_HTTP_URL", "", "URL the `http` SMS backend POSTs `{to, text}` to."),
+    Setting("IDP_SMS_HTTP_TOKEN", "", "Bearer token sent to the HTTP SMS gateway."),
+    Setting("IDP_SMS_HTTP_TIMEOUT", 5.0, "Seconds before the HTTP SMS gateway counts as down.", float),
+    Setting("IDP_TRUSTED_CA_FILE", "", "PEM bundle of CAs trusted for certificate registration."),
+    Setting("IDP_REDIS_URL", "", "Redis URL for shared rate limits (optional)."),
+    Setting("IDP_ARGON2_MEMORY_KIB", 19456, "argon2id memory cost in KiB (OWASP minimum).", int),
+    Setting("IDP_ARGON2_TIME_COST", 2, "argon2id iterations.", int),
+    Setting("IDP_ARGON2_PARALLELISM", 1, "argon2id lanes.", int),
+    Setting("IDP_ACCESS_TOKEN_TTL", 600, "Access-token lifetime in seconds.", int),
+    Setting("IDP_ID_TOKEN_TTL", 600, "ID-token lifetime in seconds.", int),
+    Setting("IDP_REFRESH_TOKEN_TTL", 2592000, "Refresh-token lifetime in seconds (30 days).", int),
+    Setting("IDP_CODE_TTL", 60, "Authorization-code lifetime in seconds.", int),
+    Setting("IDP_SESSION_TTL", 28800, "Single sign-on session lifetime in seconds.", int),
+    Setting("IDP_INTERACTION_TTL", 900, "Seconds a pending authorization request waits.", int),
+    Setting("IDP_OTP_TTL", 300, "SMS one-time code lifetime in seconds.", int),
+    Setting("IDP_OTP_MAX_TRIES", 3, "Wrong tries allowed per SMS code.", int),
+    Setting("IDP_OTP_RESEND_INTERVAL", 30, "Seconds before another SMS code can be sent.", int),
+    Setting("IDP_PASSWORD_MAX_FAILURES", 5, "Consecutive wrong passwords that block it.", int),
+    Setting("IDP_ACTIVATION_MAX_FAILURES", 5, "Wrong activation codes tolerated before blocking.", int),
+    Setting("IDP_PASSWORD_LIFETIME_DAYS", 730, "Days a password stays valid (2 years).", int),
+    Setting("IDP_SIGNING_ALG", "RS256", "Default ID-token algorithm (`RS256` or `ES256`).") ,
+    Setting("IDP_DEFAULT_LOCALE", "es", "Language when nothing else chooses one."),
+    Setting(
+        "IDP_PROXY_COUNT",
+        0,
+        "Reverse proxies in front of the app whose `X-Forwarded-*` headers are trusted.",
+        int,
+    ),
+    Setting("IDP_SECURE_COOKIES", False, "Mark cookies `Secure` (turn on behind HTTPS).", _bool),
+    Setting("IDP_LOG_JSON", False, "Write logs as one JSON object per line.", _bool),
+)
+
+BY_NAME = {setting.name: setting for setting in SETTINGS}
+
+
+def load(environ: dict[str, str] | None = None, **overrides: Any) -> dict[str, Any]:
+    """Read every setting from the environment; keyword overrides win (tests use them)."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for setting in SETTINGS:
+        raw = environ.get(setting.name)
+        values[setting.name] = setting.default if raw in (None, "") else setting.parse(raw)
+    for name, value in overrides.items():
+        if name not in BY_NAME:
+            raise KeyError(f"unknown setting {name}")
+        values[name] = value
+    values["IDP_ISSUER"] = values["IDP_ISSUER"].rstrip("/")
+    return values

@@ -1,0 +1,124 @@
+"""What every request and response goes through: request ids, security headers,
+locale choice, error pages that never leak a stack trace."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from flask import Flask, Response, g, render_template, request
+from flask_wtf.csrf import CSRFError
+from sqlalchemy import event
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException
+
+from idp.secrets import random_token
+
+log = logging.getLogger("idp")
+
+LANGUAGES = {"es": "Español", "ca": "Català", "gl": "Galego", "eu": "Euskara",
+             "ca_ES_VALENCIA": "Valencià", "en": "English"}
+LANGUAGE_COOKIE = "idp_lang"
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "form-action 'self' http: https:; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+)
+
+
+def locale_from_tags(tags: str | None) -> str | None:
+    """First supported language of a space-separated BCP 47 list (``ui_locales``)."""
+    for tag in (tags or "").replace(",", " ").split():
+        tag = tag.replace("-", "_")
+        lowered = tag.lower()
+        if lowered in ("ca_es_valencia", "ca_valencia", "va"):
+            return "ca_ES_VALENCIA"
+        base = lowered.split("_")[0]
+        if base in LANGUAGES:
+            return base
+    return None
+
+
+def select_locale() -> str:
+    return (
+        g.get("ui_locale")
+        or locale_from_tags(request.args.get("ui_locales"))
+        or locale_from_tags(request.cookies.get(LANGUAGE_COOKIE))
+        or request.accept_languages.best_match(["es", "ca", "gl", "eu", "en"])
+        or "es"
+    )
+
+
+def configure_sqlite(app: Flask) -> None:
+    from idp.extensions import db
+
+    with app.app_context():
+        engine = db.engine
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+
+def init_web(app: Flask) -> None:
+    @app.before_request
+    def _request_id() -> None:
+        incoming = request.headers.get("X-Request-Id", "")
+        g.request_id = incoming if _REQUEST_ID.match(incoming) else random_token(12)
+
+    @app.after_request
+    def _headers(response: Response) -> Response:
+        response.headers["X-Request-Id"] = g.get("request_id", "")
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        if app.config["IDP_SECURE_COOKIES"]:
+            response.headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
+        if response.mimetype == "text/html":
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    @app.errorhandler(CSRFError)
+    def _csrf(error: CSRFError):  # type: ignore[no-untyped-def]
+        return render_template("error.html", message_key="csrf_failed", status=400), 400
+
+    @app.errorhandler(HTTPException)
+    def _http(error: HTTPException):  # type: ignore[no-untyped-def]
+        return render_template("error.html", http_error=error, status=error.code), error.code
+
+    @app.errorhandler(OperationalError)
+    def _database_down(error: OperationalError):  # type: ignore[no-untyped-def]
+        log.error("database unavailable: %s", error.__class__.__name__)
+        _rollback()
+        return render_template("error.html", unavailable=True, status=503), 503
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception):  # type: ignore[no-untyped-def]
+        log.exception("unhandled error (request %s)", g.get("request_id"))
+        _rollback()
+        return render_template("error.html", status=500), 500
+
+    @app.context_processor
+    def _template_globals() -> dict[str, object]:
+        from flask_babel import get_locale
+
+        return {"languages": LANGUAGES, "current_locale": str(get_locale() or "es")}
+
+    from idp.messages import claim_label, message
+
+    app.jinja_env.globals.update(message=message, claim_label=claim_label)
+
+
+def _rollback() -> None:
+    from idp.extensions import db
+
+    try:
+        db.session.rollback()
+    except Exception:  # noqa: BLE001 - the session may be unusable; nothing more to do
+        log.warning("rollback failed")

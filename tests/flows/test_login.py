@@ -1,0 +1,126 @@
+"""Permanent Cl@ve login through the real forms."""
+
+from __future__ import annotations
+
+from idp.audit import EventTag
+from idp.clock import clock
+from idp.extensions import db
+from idp.models import AuditEvent, LoginSession
+from idp.sms import latest_code, read_sms_file
+from tests.factories import make_citizen, new_dni
+from tests.support.browser import submit
+
+
+def post_login(browser, document: str, password: str):  # type: ignore[no-untyped-def]
+    page = browser.get("/login")
+    return submit(browser, page, "/login", document=document, password=password)
+
+
+def tags() -> list[str]:
+    return [event.tag for event in db.session.scalars(db.select(AuditEvent).order_by(AuditEvent.id))]
+
+
+def test_correct_password_without_rp_starts_a_session_and_goes_home(app, browser):
+    person = make_citizen()
+    response = post_login(browser, person.document, person.password)
+    assert response.status_code == 302 and response.headers["Location"] == "/"
+    assert db.session.scalar(db.select(LoginSession).filter_by(citizen_id=person.citizen.id))
+    assert EventTag.LOGIN_SUCCEEDED in tags()
+
+
+def test_wrong_control_letter_is_a_form_error_not_a_lookup(app, browser):
+    response = post_login(browser, "12345678A", "whatever")
+    assert response.status_code == 400
+    assert "does not match its number" in response.get_data(as_text=True)
+    assert EventTag.LOGIN_FAILED not in tags()
+
+
+def test_malformed_document_is_refused_with_a_clear_message(app, browser):
+    response = post_login(browser, "not-a-dni", "whatever")
+    assert response.status_code == 400
+    assert "8 digits and a letter" in response.get_data(as_text=True)
+
+
+def test_unknown_document_and_wrong_password_get_the_same_answer(app, browser):
+    person = make_citizen()
+    unknown = post_login(browser, new_dni(), "Buen-Dia-2026!")
+    wrong = post_login(browser, person.document, "Otra-Clave-2026!")
+    assert unknown.status_code == wrong.status_code == 401
+    strip = lambda r: r.get_data(as_text=True).replace(person.document, "").split("<main")[1]  # noqa: E731
+    assert _without_tokens(strip(unknown)) == _without_tokens(strip(wrong))
+
+
+def _without_tokens(html: str) -> str:
+    import re
+
+    return re.sub(r'value="[^"]*"', 'value=""', html)
+
+
+def test_fifth_wrong_password_blocks_it_and_then_even_the_right_one_is_refused(app, browser):
+    person = make_citizen()
+    for _ in range(4):
+        post_login(browser, person.document, "Mala-Clave-99")
+    db.session.refresh(person.citizen)
+    assert not person.citizen.password_blocked and person.citizen.password_failures == 4
+    post_login(browser, person.document, "Mala-Clave-99")
+    db.session.refresh(person.citizen)
+    assert person.citizen.password_blocked
+    refused = post_login(browser, person.document, person.password)
+    assert refused.status_code == 401
+    assert EventTag.PASSWORD_BLOCKED in tags()
+
+
+def test_a_correct_password_resets_the_failure_count(app, browser):
+    person = make_citizen()
+    for _ in range(3):
+        post_login(browser, person.document, "Mala-Clave-99")
+    post_login(browser, person.document, person.password)
+    db.session.refresh(person.citizen)
+    assert person.citizen.password_failures == 0
+
+
+def test_registered_but_not_activated_citizen_cannot_log_in_and_looks_unknown(app, browser):
+    person = make_citizen(active=False)
+    response = post_login(browser, person.document, "Buen-Dia-2026!")
+    assert response.status_code == 401
+
+
+def test_expired_password_forces_a_change_before_the_login_completes(app, browser):
+    person = make_citizen()
+    clock.advance(days=731)
+    response = post_login(browser, person.document, person.password)
+    assert response.headers["Location"] == "/login/expired"
+    page = browser.get("/login/expired")
+    same = submit(browser, page, "/login/expired", new_password=person.password,
+                  new_password_confirm=person.password)
+    assert same.status_code == 400
+    assert "different from the previous" in same.get_data(as_text=True)
+    done = submit(browser, same, "/login/expired", new_password="Nueva-Clave-2028!",
+                  new_password_confirm="Nueva-Clave-2028!")
+    assert done.status_code == 302 and done.headers["Location"] == "/"
+    db.session.refresh(person.citizen)
+    assert not person.citizen.password_expired()
+
+
+def test_login_form_without_csrf_token_is_refused_and_counts_nothing(app, browser):
+    person = make_citizen()
+    response = browser.post("/login", data={"document": person.document, "password": "x"})
+    assert response.status_code == 400
+    db.session.refresh(person.citizen)
+    assert person.citizen.password_failures == 0
+
+
+def test_oversized_fields_are_refused_without_error_page_500(app, browser):
+    page = browser.get("/login")
+    response = submit(browser, page, "/login", document="1" * 5000, password="x" * 5000)
+    assert response.status_code == 400
+
+
+def test_no_secret_appears_in_audit_events(app, browser, sms_file):
+    person = make_citizen()
+    post_login(browser, person.document, person.password)
+    post_login(browser, person.document, "Mala-Clave-99")
+    rendered = " ".join(str(e.detail) for e in db.session.scalars(db.select(AuditEvent)))
+    assert person.password not in rendered and "Mala-Clave-99" not in rendered
+    assert all(m.get("text", "") not in rendered for m in read_sms_file(sms_file)) if sms_file.exists() else True
+    assert latest_code(sms_file) is None or latest_code(sms_file) not in rendered

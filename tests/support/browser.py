@@ -1,0 +1,96 @@
+"""Driving the IdP's real forms through Flask's test client, as a browser would."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+from idp.sms import latest_code
+
+_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+_IR = re.compile(r'name="ir" value="([^"]*)"')
+
+
+def csrf_token(html: str) -> str:
+    match = _CSRF.search(html)
+    assert match, "page has no CSRF token"
+    return match.group(1)
+
+
+def submit(browser: FlaskClient, page: TestResponse, url: str, **fields: str) -> TestResponse:
+    """POST a form of ``page`` with its CSRF token and hidden interaction id."""
+    html = page.get_data(as_text=True)
+    data = {"csrf_token": csrf_token(html), **fields}
+    ir = _IR.search(html)
+    if ir and "ir" not in fields:
+        data["ir"] = ir.group(1)
+    return browser.post(url, data=data)
+
+
+def query(response: TestResponse) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(urlsplit(response.headers["Location"]).query).items()}
+
+
+def pkce_pair() -> tuple[str, str]:
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
+    return verifier, challenge
+
+
+@dataclass
+class AuthorizationAttempt:
+    """One authorization request from a test RP, with its PKCE verifier, state and nonce."""
+
+    client_id: str
+    redirect_uri: str
+    scope: str = "openid profile"
+    extra: dict[str, str] = field(default_factory=dict)
+    state: str = field(default_factory=lambda: secrets.token_urlsafe(12))
+    nonce: str = field(default_factory=lambda: secrets.token_urlsafe(12))
+    verifier: str = ""
+    challenge: str = ""
+
+    def __post_init__(self) -> None:
+        self.verifier, self.challenge = pkce_pair()
+
+    def params(self) -> dict[str, str]:
+        return {"response_type": "code", "client_id": self.client_id,
+                "redirect_uri": self.redirect_uri, "scope": self.scope, "state": self.state,
+                "nonce": self.nonce, "code_challenge": self.challenge,
+                "code_challenge_method": "S256", **self.extra}
+
+    def start(self, browser: FlaskClient) -> TestResponse:
+        return browser.get("/authorize", query_string=self.params())
+
+
+def log_in(browser: FlaskClient, response: TestResponse, document: str, password: str,
+           sms_file: Path | None = None) -> TestResponse:
+    """From a redirect to the login page, through password (and SMS code), to what follows."""
+    assert response.status_code == 302, response.get_data(as_text=True)
+    page = browser.get(response.headers["Location"])
+    result = submit(browser, page, "/login", document=document, password=password)
+    if result.status_code == 302 and result.headers["Location"].startswith("/login/otp"):
+        assert sms_file is not None, "an SMS step needs the SMS file"
+        otp_page = browser.get(result.headers["Location"])
+        result = submit(browser, otp_page, "/login/otp", otp=latest_code(sms_file))
+    return result
+
+
+def consent(browser: FlaskClient, response: TestResponse, decision: str = "allow") -> TestResponse:
+    assert response.status_code == 302 and "/consent" in response.headers["Location"], (
+        response.status_code, response.headers.get("Location"))
+    page = browser.get(response.headers["Location"])
+    return submit(browser, page, "/consent", decision=decision)
+
+
+def code_from(response: TestResponse) -> str:
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return query(response)["code"]
