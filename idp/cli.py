@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import click
@@ -79,7 +79,7 @@ def client_create(as_json: bool, jwks_file: str | None, **options) -> None:  # t
                 jwks=json.loads(Path(jwks_file).read_text()) if jwks_file else None, **options)
         except ClientError as error:
             raise click.UsageError(str(error)) from error
-    data = {"client_id": registered.client.client_id, "client_secret": registered.secret}
+        data = {"client_id": registered.client.client_id, "client_secret": registered.secret}
     _emit(data, as_json, [f"client_id:     {data['client_id']}",
                           f"client_secret: {data['client_secret'] or '(none: public or key-based client)'}"])
 

@@ -118,16 +118,22 @@ class KeyStore:
         self._signing: dict[str, RSAKey | ECKey] = {}
         self._jwks: dict[str, Any] = {"keys": []}
         self._all: dict[str, RSAKey | ECKey] = {}
+        self._stale_after: datetime | None = None
 
     def _refresh(self) -> None:
+        """Reload when the manifest changed or a retired key's retention has run out."""
         mtime = (self.keys_dir / MANIFEST).stat().st_mtime
-        if mtime == self._mtime:
+        if mtime == self._mtime and (self._stale_after is None or clock.now() < self._stale_after):
             return
         with self._lock:
             signing, published, every = {}, [], {}
+            ends = []
             for entry in read_manifest(self.keys_dir):
-                if entry.retired_at and _parse_iso(entry.retired_at) + self.retention <= clock.now():
-                    continue
+                if entry.retired_at:
+                    end = _parse_iso(entry.retired_at) + self.retention
+                    if end <= clock.now():
+                        continue
+                    ends.append(end)
                 pem = (self.keys_dir / f"{entry.kid}.pem").read_bytes()
                 key_cls = RSAKey if entry.alg == "RS256" else ECKey
                 key = key_cls.import_key(pem, {"kid": entry.kid, "alg": entry.alg, "use": "sig"})
@@ -136,7 +142,7 @@ class KeyStore:
                 if entry.retired_at is None:
                     signing[entry.alg] = key
             self._signing, self._all, self._jwks = signing, every, {"keys": published}
-            self._mtime = mtime
+            self._mtime, self._stale_after = mtime, min(ends, default=None)
 
     def signing_key(self, alg: str) -> RSAKey | ECKey:
         self._refresh()

@@ -353,3 +353,16 @@ def test_key_rotation_keeps_the_retired_key_published_until_its_tokens_expire(ap
     assert id_token_claims(browser, old_token)["sub"]
     kids = {k["kid"] for k in browser.get("/jwks.json").get_json()["keys"]}
     assert len(kids) == 4
+
+
+def test_retired_key_leaves_the_jwks_once_its_tokens_have_expired(app, browser):
+    from datetime import timedelta
+    from pathlib import Path
+
+    from idp.oidc.keys import rotate_keys
+
+    browser.get("/jwks.json")
+    rotate_keys(Path(app.config["IDP_KEYS_DIR"]), timedelta(seconds=app.config["IDP_ID_TOKEN_TTL"]))
+    assert len(browser.get("/jwks.json").get_json()["keys"]) == 4
+    clock.advance(seconds=app.config["IDP_ID_TOKEN_TTL"] + 1)
+    assert len(browser.get("/jwks.json").get_json()["keys"]) == 2

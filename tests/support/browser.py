@@ -94,3 +94,13 @@ def consent(browser: FlaskClient, response: TestResponse, decision: str = "allow
 def code_from(response: TestResponse) -> str:
     assert response.status_code == 302, response.get_data(as_text=True)
     return query(response)["code"]
+
+
+def shows_message(response: TestResponse, key: str, **params: object) -> bool:
+    """Whether the page shows catalogue message ``key``, in the locale of the test's context
+    (the product default, Spanish, unless the test chose another)."""
+    from markupsafe import escape
+
+    from idp.messages import message
+
+    return str(escape(message(key, **params))) in response.get_data(as_text=True)

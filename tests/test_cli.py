@@ -1,0 +1,82 @@
+"""The ``idp`` operator command, run against the test's own database and keys."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from idp.cli import main
+from idp.extensions import db
+from idp.oidc.models import Client
+from tests.factories import new_dni
+
+
+@pytest.fixture
+def run(app, monkeypatch):  # type: ignore[no-untyped-def]
+    for name in ("IDP_DATABASE_URL", "IDP_KEYS_DIR", "IDP_SECRET_KEY", "IDP_SMS_BACKEND",
+                 "IDP_ISSUER", "IDP_ARGON2_MEMORY_KIB", "IDP_ARGON2_TIME_COST"):
+        monkeypatch.setenv(name, str(app.config[name]))
+
+    def invoke(*args: str):  # type: ignore[no-untyped-def]
+        return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+    return invoke
+
+
+def test_init_is_idempotent(run):
+    assert run("init").exit_code == 0
+    assert run("init").exit_code == 0
+
+
+def test_client_create_prints_the_id_and_secret_once_and_stores_only_a_hash(run):
+    result = run("client", "create", "--name", "Sede", "--redirect-uri", "https://sede.example/cb",
+                 "--json")
+    data = json.loads(result.output)
+    client = db.session.scalar(db.select(Client).filter_by(client_id=data["client_id"]))
+    assert client.client_secret_hash and data["client_secret"] not in client.client_secret_hash
+    assert client.check_client_secret(data["client_secret"])
+
+
+def test_client_create_refuses_a_plain_http_redirect_outside_localhost(run):
+    result = CliRunner().invoke(main, ["client", "create", "--name", "X", "--redirect-uri",
+                                       "http://evil.example/cb"])
+    assert result.exit_code != 0 and "https" in result.output
+
+
+def test_citizen_register_prints_the_activation_code_and_show_reveals_no_secret(run):
+    document = new_dni()
+    registered = json.loads(run(
+        "citizen", "register", "--document", document.lower(), "--given-name", "Ana",
+        "--first-surname", "Ruiz", "--email", "ana@example.org", "--phone", "+34 600 111 333",
+        "--contrast-data", "CAA000111", "--json").output)
+    assert registered["document"] == document
+    shown = run("citizen", "show", document, "--json").output
+    assert json.loads(shown)["status"] == "registered"
+    assert registered["activation_code"] not in shown and "hash" not in shown
+
+
+def test_citizen_register_refuses_a_wrong_control_letter(run):
+    result = CliRunner().invoke(main, ["citizen", "register", "--document", "12345678A",
+                                       "--given-name", "A", "--first-surname", "B", "--email",
+                                       "a@example.org", "--phone", "+34600111333",
+                                       "--contrast-data", "X"])
+    assert result.exit_code != 0
+
+
+def test_init_demo_seeds_a_client_and_an_active_citizen(run):
+    result = run("init", "--demo")
+    assert "12345678Z" in result.output
+    assert json.loads(run("citizen", "show", "12345678Z", "--json").output)["status"] == "active"
+
+
+def test_keys_rotate_lists_active_and_retired_keys(run):
+    output = run("keys", "rotate").output
+    assert output.count("active") == 2 and output.count("retired") == 2
+
+
+def test_audit_tail_shows_recent_events_without_secrets(run):
+    run("client", "create", "--name", "Sede", "--redirect-uri", "https://sede.example/cb")
+    lines = run("audit", "tail", "--json").output.strip().splitlines()
+    assert json.loads(lines[-1])["tag"] == "client_registered"
