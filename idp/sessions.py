@@ -13,7 +13,7 @@ from idp.clock import clock
 from idp.extensions import db
 from idp.models import Citizen, CitizenStatus, LoginSession
 
-SESSION_TOKEN = "session_token"
+SESSION_TOKEN = "session_token"  # noqa: S105 - a session key name, not a secret
 _PURPOSE = "login_session"
 
 

@@ -65,8 +65,10 @@ class ClientAndSecret:
 
 
 def make_client(*, redirect_uris: list[str] | None = None, default_acr: str | None = ACR_LOW,
-                auth_method: str = "client_secret_basic", scope: str = "openid profile email phone national_id",
-                post_logout_redirect_uris: list[str] | None = None, **options: object) -> ClientAndSecret:
+                auth_method: str = "client_secret_basic",
+                scope: str = "openid profile email phone national_id",
+                post_logout_redirect_uris: list[str] | None = None,
+                **options: object) -> ClientAndSecret:
     registered = register_client(
         name="Agencia de Pruebas", redirect_uris=redirect_uris or ["https://rp.example/cb"],
         post_logout_redirect_uris=post_logout_redirect_uris or ["https://rp.example/bye"],

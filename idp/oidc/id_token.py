@@ -11,9 +11,9 @@ from flask import current_app
 from joserfc import jwt
 
 from idp.clock import clock
+from idp.models import Citizen
 from idp.oidc import claims as claim_rules
 from idp.oidc.models import Client
-from idp.models import Citizen
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from idp.clock import clock
 from idp.extensions import db
 from idp.models import Citizen
 
-CLIENT_SECRET = "client_secret"
+CLIENT_SECRET = "client_secret"  # noqa: S105 - the label of a keyed hash, not a secret
 
 
 class Client(db.Model, ClientMixin):

@@ -157,7 +157,8 @@ def test_oidcc_claims_essential_releases_the_requested_id_token_claim(app, brows
 
 
 def test_request_object_is_rejected_rather_than_ignored(app, browser, rp):
-    response = AuthorizationAttempt(rp.client_id, rp.redirect_uri, extra={"request": "eyJ.x.y"}).start(browser)
+    response = AuthorizationAttempt(rp.client_id, rp.redirect_uri,
+                                    extra={"request": "eyJ.x.y"}).start(browser)
     assert query(response)["error"] == "request_not_supported"
     response = AuthorizationAttempt(rp.client_id, rp.redirect_uri,
                                     extra={"request_uri": "https://rp.example/r"}).start(browser)
@@ -288,7 +289,8 @@ def _id_token(browser, sms_file, rp, person):  # type: ignore[no-untyped-def]
     return redeem(browser, rp, attempt, code).get_json()["id_token"]
 
 
-def test_logout_with_id_token_hint_redirects_with_state_and_ends_the_session(app, browser, sms_file, rp, person):
+def test_logout_with_id_token_hint_redirects_with_state_and_ends_the_session(
+        app, browser, sms_file, rp, person):
     hint = _id_token(browser, sms_file, rp, person)
     response = browser.get("/logout", query_string={
         "id_token_hint": hint, "post_logout_redirect_uri": "https://rp.example/bye", "state": "s1"})
@@ -298,7 +300,8 @@ def test_logout_with_id_token_hint_redirects_with_state_and_ends_the_session(app
     assert query(after)["error"] == "login_required"
 
 
-def test_oidcc_rp_initiated_logout_bad_post_logout_redirect_uri_shows_our_page(app, browser, sms_file, rp, person):
+def test_oidcc_rp_initiated_logout_bad_post_logout_redirect_uri_shows_our_page(
+        app, browser, sms_file, rp, person):
     hint = _id_token(browser, sms_file, rp, person)
     response = browser.get("/logout", query_string={
         "id_token_hint": hint, "post_logout_redirect_uri": "https://evil.example/bye"})
@@ -342,7 +345,8 @@ def test_logout_without_hint_asks_for_confirmation_then_redirects_for_the_named_
     assert confirmed.headers["Location"] == "https://rp.example/bye?state=z"
 
 
-def test_key_rotation_keeps_the_retired_key_published_until_its_tokens_expire(app, browser, sms_file, rp, person):
+def test_key_rotation_keeps_the_retired_key_published_until_its_tokens_expire(
+        app, browser, sms_file, rp, person):
     from datetime import timedelta
     from pathlib import Path
 

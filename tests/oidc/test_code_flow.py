@@ -104,7 +104,8 @@ def test_pairwise_subjects_differ_between_clients_of_different_sectors(app, brow
         if "/login" in response.headers["Location"]:
             response = log_in(browser, response, person.document, person.password, sms_file)
         code = code_from(consent(browser, response))
-        subs.append(id_token_claims(browser, redeem(browser, rp, attempt, code).get_json()["id_token"])["sub"])
+        token = redeem(browser, rp, attempt, code).get_json()["id_token"]
+        subs.append(id_token_claims(browser, token)["sub"])
     assert subs[0] != subs[1]
 
 

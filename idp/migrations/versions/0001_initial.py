@@ -1,7 +1,7 @@
 """citizens, sessions, audit and protocol tables
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-22 22:54:13.603571
 """
 from alembic import op

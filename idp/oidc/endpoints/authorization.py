@@ -98,6 +98,10 @@ def authorize():  # type: ignore[no-untyped-def]
             _checked(check, params, grant)
     except OAuth2Error as error:
         return error_response(error, params)
+    except ValueError:
+        # Authlib refuses to build an error description from input holding characters
+        # RFC 6749 forbids there (quotes, backslash, non-ASCII): the request is invalid.
+        return render_template("oidc/error.html", error=InvalidRequestError(), status=400), 400
     pending = interaction.load(interaction.store(grant.client, params).id)
     assert pending is not None
     return resume(pending)
