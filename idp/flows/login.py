@@ -55,8 +55,8 @@ def start():  # type: ignore[no-untyped-def]
     if request.args.get("ir") and pending is None:
         return render_template("error.html", message_key="session_expired", status=400), 400
     session_now = current_session()
-    if pending and session_now and interaction.needed(pending) == interaction.Interaction(
-            "step_up", "interaction_required"):
+    needed = interaction.needed(pending) if pending and session_now else None
+    if session_now and needed is not None and needed.kind == "step_up":
         return _start_otp(session_now.citizen, pending, amr=list(session_now.amr))
     return _render_login(pending)
 
