@@ -42,6 +42,13 @@ class EventTag(StrEnum):
     REFRESH_REPLAYED = "refresh_replayed"
     TOKEN_REVOKED = "token_revoked"
     LOGOUT = "logout"
+    DEVICE_ENROLLED = "device_enrolled"
+    DEVICE_REVOKED = "device_revoked"
+    DEVICE_PROOF_REFUSED = "device_proof_refused"
+    MOBILE_PUSH_REQUESTED = "mobile_push_requested"
+    MOBILE_APPROVED = "mobile_approved"
+    MOBILE_DENIED = "mobile_denied"
+    MOBILE_WRONG_NUMBER = "mobile_wrong_number"
     CLIENT_REGISTERED = "client_registered"
     KEYS_ROTATED = "keys_rotated"
 

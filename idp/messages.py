@@ -27,6 +27,10 @@ MESSAGES = {
     "otp_resent": _l("We have sent you a new SMS code."),
     "otp_resend_wait": _l("Wait a few seconds before asking for another SMS code."),
     "sms_unavailable": _l("We could not send the SMS right now. Please try again in a few minutes."),
+    # Cl@ve mobile
+    "mobile_denied": _l("The request was denied in the Cl@ve app (or the wrong number was chosen). Nobody has logged in."),
+    "mobile_expired": _l("The request has expired or was already used. Start again to get a new one."),
+    "mobile_not_yet": _l("The app has not approved the request yet. Approve it in the app and continue."),
     # passwords (keys returned by idp.passwords.check_password)
     "password_too_short": _l("Use at least 8 characters."),
     "password_too_long": _l("Use at most 256 characters."),

@@ -6,7 +6,8 @@ from flask import Flask
 
 
 def register_flows(app: Flask) -> None:
-    from idp.flows import activation, consent, home, login
+    from idp.flows import activation, consent, home, login, mobile
+    from idp.mobile import api as mobile_api
 
-    for module in (home, login, activation, consent):
+    for module in (home, login, activation, consent, mobile, mobile_api):
         app.register_blueprint(module.blueprint)

@@ -44,9 +44,11 @@ def _target_acr(pending: interaction.Pending | None) -> str:
 
 def _render_login(pending: interaction.Pending | None, errors: forms.FormErrors | None = None,
                   document: str = "", status: int = 200):  # type: ignore[no-untyped-def]
+    from idp.flows.mobile import qr_context
+
     return render_template("login/password.html", pending=pending, errors=errors or {},
                            document=document or (pending.params.get("login_hint", "") if pending else ""),
-                           ir=pending.request.id if pending else ""), status
+                           ir=pending.request.id if pending else "", **qr_context(pending)), status
 
 
 @blueprint.get("")

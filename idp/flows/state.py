@@ -54,3 +54,23 @@ def finish(kind: str) -> None:
         db.session.execute(db.delete(FlowState).where(
             FlowState.id == secrets.keyed_hash(token, _PURPOSE)))
         db.session.commit()
+
+
+def start_for_token(kind: str, step: str, citizen: Citizen | None, **data: Any) -> str:
+    """Like ``start`` for a client without cookies (the mobile app): returns the token."""
+    token = secrets.random_token()
+    db.session.add(FlowState(id=secrets.keyed_hash(token, _PURPOSE), kind=kind, step=step,
+                             citizen_id=citizen.id if citizen else None, data=data,
+                             expires_at=clock.now() + timedelta(
+                                 seconds=current_app.config["IDP_INTERACTION_TTL"])))
+    db.session.commit()
+    return token
+
+
+def by_token(kind: str, step: str, token: object) -> FlowState | None:
+    if not isinstance(token, str) or len(token) > 128:
+        return None
+    state = db.session.get(FlowState, secrets.keyed_hash(token, _PURPOSE))
+    if state is None or state.kind != kind or state.step != step or state.expires_at <= clock.now():
+        return None
+    return state

@@ -1,0 +1,162 @@
+"""The Cl@ve mobile app's JSON API, ``/api/mobile/v1`` (described by ``openapi.json``).
+
+Enrollment proves the citizen with Permanent Cl@ve + SMS code and registers the app's
+public key; every later call is signed by that key (``idp.mobile.proofs``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from idp import citizens, otp, secrets
+from idp.audit import EventTag, record_event
+from idp.documents import InvalidDocument, parse_document
+from idp.extensions import csrf, db
+from idp.flows import state as flow_state
+from idp.mobile import challenges, proofs
+from idp.mobile.models import ChallengeKind, Device, MobileChallenge
+from idp.oidc.claims import ACR_SUBSTANTIAL
+from idp.sms import SmsDeliveryError
+
+blueprint = Blueprint("mobile_api", __name__, url_prefix="/api/mobile/v1")
+csrf.exempt(blueprint)
+ENROLLMENT = "enrollment"
+OPENAPI = Path(__file__).with_name("openapi.json")
+
+
+def _error(status: int, error: str, **extra: Any) -> tuple[Response, int]:
+    return jsonify(error=error, **extra), status
+
+
+@blueprint.errorhandler(HTTPException)
+def _http_error(error: HTTPException):  # type: ignore[no-untyped-def]
+    return _error(error.code or 500, (error.name or "error").lower().replace(" ", "_"))
+
+
+def _body() -> dict[str, Any]:
+    data = request.get_json(silent=True)
+    return data if isinstance(data, dict) else {}
+
+
+def _text(data: dict[str, Any], name: str, limit: int) -> str:
+    value = data.get(name)
+    return value.strip()[:limit] if isinstance(value, str) and len(value) <= limit else ""
+
+
+@blueprint.get("/openapi.json")
+def openapi():  # type: ignore[no-untyped-def]
+    return Response(OPENAPI.read_bytes(), mimetype="application/json")
+
+
+@blueprint.post("/enrollments")
+def start_enrollment():  # type: ignore[no-untyped-def]
+    data = _body()
+    try:
+        document = parse_document(_text(data, "document", 32))
+    except InvalidDocument as invalid:
+        return _error(400, invalid.reason)
+    citizen = citizens.find(document)
+    check = citizens.verify_password(citizen, _text(data, "password", 256))
+    if check != citizens.PasswordCheck.OK:
+        record_event(EventTag.LOGIN_FAILED, citizen if citizen and citizen.is_active else None,
+                     channel="mobile_enrollment", reason=check.value)
+        return _error(401, "invalid_credentials")
+    assert citizen is not None
+    token = flow_state.start_for_token(ENROLLMENT, "otp", citizen,
+                                       device_name=_text(data, "device_name", 100) or "Cl@ve app")
+    state = flow_state.by_token(ENROLLMENT, "otp", token)
+    assert state is not None
+    try:
+        code = otp.send_otp(citizen, ENROLLMENT)
+    except otp.ResendTooSoon:
+        return _error(429, "otp_resend_wait")
+    except SmsDeliveryError:
+        return _error(503, "sms_unavailable")
+    flow_state.advance(state, "otp", otp_id=code.id)
+    return jsonify(enrollment=token, phone_hint=citizen.phone[-3:], expires_in=300), 201
+
+
+@blueprint.post("/enrollments/<token>/device")
+def complete_enrollment(token: str):  # type: ignore[no-untyped-def]
+    state = flow_state.by_token(ENROLLMENT, "otp", token)
+    if state is None or state.citizen is None:
+        return _error(404, "enrollment_not_found")
+    data = _body()
+    try:
+        key = proofs.public_key_from_jwk(data.get("public_jwk"))
+    except proofs.ProofError as error:
+        return _error(400, error.reason)
+    result = otp.verify_otp(state.data.get("otp_id"), state.citizen, ENROLLMENT, _text(data, "otp", 16))
+    if result != otp.OtpResult.OK:
+        return _error(400, result.value)
+    device = Device(id=secrets.random_token(16), citizen_id=state.citizen.id,
+                    name=state.data.get("device_name", "Cl@ve app"),
+                    public_jwk=key.as_dict(private=False))
+    db.session.add(device)
+    db.session.delete(state)
+    db.session.commit()
+    record_event(EventTag.DEVICE_ENROLLED, state.citizen, device_id=device.id)
+    return jsonify(device_id=device.id, acr=ACR_SUBSTANTIAL), 201
+
+
+def device_call(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Only for a call signed by an enrolled, unrevoked device; passes it to the view."""
+
+    @wraps(view)
+    def signed(*args: Any, **kwargs: Any) -> Any:
+        try:
+            device, claims = proofs.verify(request.headers.get(proofs.HEADER),
+                                           method=request.method, path=request.path)
+        except proofs.ProofError as error:
+            record_event(EventTag.DEVICE_PROOF_REFUSED, reason=error.reason)
+            return _error(401, error.reason)
+        return view(device, claims, *args, **kwargs)
+
+    return signed
+
+
+def _describe(challenge: MobileChallenge) -> dict[str, Any]:
+    details: dict[str, Any] = {
+        "id": challenge.id, "kind": challenge.kind, "requester": challenge.client_name,
+        "requested_claims": challenge.requested_claims,
+        "origin": {"ip": challenge.origin_ip, "user_agent": challenge.origin_user_agent},
+        "verification_code": challenge.verification_code,
+        "expires_at": challenge.expires_at.isoformat() + "Z",
+    }
+    if challenge.kind == ChallengeKind.PUSH:
+        details["numbers"] = challenge.numbers
+    return details
+
+
+@blueprint.get("/challenges/<challenge_id>")
+@device_call
+def show_challenge(device: Device, claims: dict[str, Any], challenge_id: str):  # type: ignore[no-untyped-def]
+    challenge = db.session.get(MobileChallenge, challenge_id[:64])
+    if not challenges.visible_to(challenge, device):
+        return _error(404, "challenge_unavailable")
+    assert challenge is not None
+    return jsonify(_describe(challenge))
+
+
+@blueprint.post("/challenges/<challenge_id>/decision")
+@device_call
+def decide(device: Device, claims: dict[str, Any], challenge_id: str):  # type: ignore[no-untyped-def]
+    if claims.get("challenge") != challenge_id or claims.get("decision") not in ("approve", "deny"):
+        return _error(400, "invalid_decision")
+    challenge = db.session.get(MobileChallenge, challenge_id[:64])
+    outcome = challenges.decide(challenge, device, claims["decision"] == "approve", claims.get("number"))
+    if outcome == challenges.Decision.UNAVAILABLE:
+        return _error(404, "challenge_unavailable")
+    return jsonify(status=outcome.value)
+
+
+@blueprint.get("/pending")
+@device_call
+def pending(device: Device, claims: dict[str, Any]):  # type: ignore[no-untyped-def]
+    return jsonify(pending=[_describe(c) for c in challenges.pending_for(device)])

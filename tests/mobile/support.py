@@ -1,0 +1,46 @@
+"""A phone for the tests: enrolls through the API and signs calls with its own key."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+from idp.clock import clock
+from idp.sms import latest_code
+from idp_mobile.device import PROOF_HEADER, DeviceKey
+
+API = "/api/mobile/v1"
+
+
+def enroll(browser: FlaskClient, sms_file: Path, document: str, password: str,
+           issuer: str = "http://localhost") -> DeviceKey:
+    started = browser.post(f"{API}/enrollments", json={"document": document, "password": password,
+                                                       "device_name": "Test phone"})
+    assert started.status_code == 201, started.get_json()
+    device = DeviceKey.generate()
+    done = browser.post(f"{API}/enrollments/{started.get_json()['enrollment']}/device",
+                        json={"otp": latest_code(sms_file), "public_jwk": device.public_jwk()})
+    assert done.status_code == 201, done.get_json()
+    device.device_id, device.issuer = done.get_json()["device_id"], issuer
+    return device
+
+
+def signed_get(browser: FlaskClient, device: DeviceKey, path: str) -> TestResponse:
+    proof = device.proof("GET", device.issuer + path, iat=clock.timestamp())
+    return browser.get(path, headers={PROOF_HEADER: proof})
+
+
+def decide(browser: FlaskClient, device: DeviceKey, challenge_id: str, decision: str = "approve",
+           number: int | None = None, proof: str | None = None) -> TestResponse:
+    path = f"{API}/challenges/{challenge_id}/decision"
+    extra = {"number": number} if number is not None else {}
+    proof = proof or device.proof("POST", device.issuer + path, challenge=challenge_id,
+                                  decision=decision, iat=clock.timestamp(), **extra)
+    return browser.post(path, headers={PROOF_HEADER: proof})
+
+
+def qr_challenge_id(login_page: TestResponse) -> str:
+    return re.search(r'data-challenge="([^"]+)"', login_page.get_data(as_text=True)).group(1)

@@ -1,0 +1,65 @@
+"""Enrolling the app: Permanent Cl@ve + SMS code, and a public key the IdP keeps."""
+
+from __future__ import annotations
+
+from idp.extensions import db
+from idp.mobile.models import Device
+from idp.sms import latest_code
+from idp_mobile.device import DeviceKey
+from tests.factories import make_citizen, new_dni
+from tests.mobile.support import API, enroll, signed_get
+
+
+def test_app_enrolls_with_password_and_sms_and_only_the_public_key_is_stored(app, browser, sms_file):
+    person = make_citizen()
+    device = enroll(browser, sms_file, person.document, person.password)
+    stored = db.session.get(Device, device.device_id)
+    assert stored.citizen_id == person.citizen.id
+    assert "d" not in stored.public_jwk
+
+
+def test_wrong_password_and_unknown_document_get_the_same_refusal(app, browser):
+    person = make_citizen()
+    wrong = browser.post(f"{API}/enrollments", json={"document": person.document, "password": "x"})
+    unknown = browser.post(f"{API}/enrollments", json={"document": new_dni(), "password": "x"})
+    assert wrong.status_code == unknown.status_code == 401
+    assert wrong.get_json() == unknown.get_json() == {"error": "invalid_credentials"}
+
+
+def test_a_private_key_is_refused_at_enrollment(app, browser, sms_file):
+    person = make_citizen()
+    started = browser.post(f"{API}/enrollments", json={"document": person.document,
+                                                       "password": person.password}).get_json()
+    private = DeviceKey.generate().key.as_dict(private=True)
+    refused = browser.post(f"{API}/enrollments/{started['enrollment']}/device",
+                           json={"otp": latest_code(sms_file), "public_jwk": private})
+    assert refused.status_code == 400 and refused.get_json()["error"] == "invalid_key"
+    assert db.session.scalar(db.select(db.func.count()).select_from(Device)) == 0
+
+
+def test_wrong_sms_code_enrolls_nothing(app, browser, sms_file):
+    person = make_citizen()
+    started = browser.post(f"{API}/enrollments", json={"document": person.document,
+                                                       "password": person.password}).get_json()
+    code = latest_code(sms_file)
+    refused = browser.post(f"{API}/enrollments/{started['enrollment']}/device",
+                           json={"otp": "000000" if code != "000000" else "111111",
+                                 "public_jwk": DeviceKey.generate().public_jwk()})
+    assert refused.status_code == 400
+    assert db.session.scalar(db.select(db.func.count()).select_from(Device)) == 0
+
+
+def test_openapi_document_is_served(app, browser):
+    document = browser.get(f"{API}/openapi.json").get_json()
+    assert document["openapi"].startswith("3.")
+    assert "/enrollments" in document["paths"]
+
+
+def test_unsigned_call_is_refused(app, browser):
+    assert browser.get(f"{API}/pending").status_code == 401
+
+
+def test_pending_lists_nothing_for_a_fresh_device(app, browser, sms_file):
+    person = make_citizen()
+    device = enroll(browser, sms_file, person.document, person.password)
+    assert signed_get(browser, device, f"{API}/pending").get_json() == {"pending": []}

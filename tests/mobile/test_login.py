@@ -1,0 +1,201 @@
+"""Logging in with Cl@ve mobile: QR approval, number matching, and every refusal."""
+
+from __future__ import annotations
+
+from joserfc import jwt
+from joserfc.jwk import OctKey
+
+from idp.clock import clock
+from idp.extensions import db
+from idp.mobile.models import Device
+from idp.oidc.claims import ACR_SUBSTANTIAL
+from idp_mobile.device import DeviceKey
+from tests.factories import make_citizen, make_client, new_dni
+from tests.mobile.support import API, decide, enroll, qr_challenge_id, signed_get
+from tests.oidc.test_code_flow import id_token_claims, redeem
+from tests.support.browser import AuthorizationAttempt, code_from, consent, submit
+
+
+def _login_page(browser, rp):  # type: ignore[no-untyped-def]
+    attempt = AuthorizationAttempt(rp.client_id, rp.redirect_uri)
+    page = browser.get(attempt.start(browser).headers["Location"])
+    return attempt, page
+
+
+def _continue(browser, page, challenge_id: str):  # type: ignore[no-untyped-def]
+    return submit(browser, page, "/mobile/continue", challenge=challenge_id)
+
+
+def test_approved_qr_login_reaches_the_rp_with_a_mobile_acr_and_amr(app, browser, sms_file):
+    person = make_citizen()
+    device = enroll(app.test_client(), sms_file, person.document, person.password)
+    rp = make_client()
+    attempt, page = _login_page(browser, rp)
+    challenge_id = qr_challenge_id(page)
+    details = signed_get(browser, device, f"{API}/challenges/{challenge_id}").get_json()
+    assert details["requester"] == "Agencia de Pruebas" and len(details["verification_code"]) == 3
+    assert page.get_data(as_text=True).count(details["verification_code"]) >= 1
+    assert decide(browser, device, challenge_id).get_json() == {"status": "approved"}
+    assert browser.get(f"/mobile/status/{challenge_id}").get_json()["status"] == "approved"
+    code = code_from(consent(browser, _continue(browser, page, challenge_id)))
+    claims = id_token_claims(browser, redeem(browser, rp, attempt, code).get_json()["id_token"])
+    assert claims["acr"] == ACR_SUBSTANTIAL and claims["amr"] == ["mfa", "swk", "user"]
+
+
+def test_qr_image_is_a_png_only_for_the_browser_it_was_shown_to(app, browser, sms_file):
+    _, page = _login_page(browser, make_client())
+    challenge_id = qr_challenge_id(page)
+    image = browser.get(f"/mobile/qr/{challenge_id}.png")
+    assert image.status_code == 200 and image.data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert app.test_client().get(f"/mobile/qr/{challenge_id}.png").status_code == 404
+
+
+def test_approval_cannot_be_continued_from_another_browser(app, browser, sms_file):
+    person = make_citizen()
+    device = enroll(app.test_client(), sms_file, person.document, person.password)
+    _, page = _login_page(browser, make_client())
+    challenge_id = qr_challenge_id(page)
+    decide(browser, device, challenge_id)
+    thief = app.test_client()
+    thief_page = thief.get("/login")
+    assert _continue(thief, thief_page, challenge_id).status_code == 400
+
+
+def test_denied_request_is_shown_clearly_with_a_way_to_retry(app, browser, sms_file):
+    person = make_citizen()
+    device = enroll(app.test_client(), sms_file, person.document, person.password)
+    _, page = _login_page(browser, make_client())
+    challenge_id = qr_challenge_id(page)
+    assert decide(browser, device, challenge_id, "deny").get_json() == {"status": "denied"}
+    result = _continue(browser, page, challenge_id)
+    assert result.status_code == 400 and "/login?ir=" in result.get_data(as_text=True)
+
+
+def test_expired_challenge_cannot_be_approved_or_continued(app, browser, sms_file):
+    person = make_citizen()
+    device = enroll(app.test_client(), sms_file, person.document, person.password)
+    _, page = _login_page(browser, make_client())
+    challenge_id = qr_challenge_id(page)
+    clock.advance(minutes=5, seconds=1)
+    assert decide(browser, device, challenge_id).status_code == 404
+    assert browser.get(f"/mobile/status/{challenge_id}").get_json()["status"] == "expired"
+    assert _continue(browser, page, challenge_id).status_code == 400
+
+
+def test_a_challenge_is_used_once(app, browser, sms_file):
+    person = make_citizen()
+    device = enroll(app.test_client(), sms_file, person.document, person.password)
+    _, page = _login_page(browser, make_client())
+    challenge_id = qr_challenge_id(page)
+    decide(browser, device, challenge_id)
+    assert decide(browser, device, challenge_id, "deny").status_code == 404
+    _continue(browser, page, challenge_id)
+    assert _continue(browser, page, challenge_id).status_code == 400
+
+
+def test_replayed_approval_proof_is_refused(app, browser, sms_file):
+    person = make_citizen()
+    device = enroll(app.test_client(), sms_file, person.document, person.password)
+    _, page = _login_page(browser, make_client())
+    challenge_id = qr_challenge_id(page)
+    path = f"{API}/challenges/{challenge_id}/decision"
+    proof = device.proof("POST", device.issuer + path, challenge=challenge_id, decision="deny")
+    assert decide(browser, device, challenge_id, proof=proof).status_code == 200
+    replay = decide(browser, device, challenge_id, proof=proof)
+    assert replay.status_code == 401 and replay.get_json()["error"] == "replayed_proof"
+
+
+def test_proof_signed_by_another_key_is_refused(app, browser, sms_file):
+    person = make_citizen()
+    device = enroll(app.test_client(), sms_file, person.document, person.password)
+    impostor = DeviceKey(DeviceKey.generate().key, device.device_id, device.issuer)
+    refused = signed_get(browser, impostor, f"{API}/pending")
+    assert refused.status_code == 401 and refused.get_json()["error"] == "invalid_signature"
+
+
+def test_proof_for_another_url_or_too_old_is_refused(app, browser, sms_file):
+    person = make_citizen()
+    device = enroll(app.test_client(), sms_file, person.document, person.password)
+    other = device.proof("GET", device.issuer + f"{API}/challenges/x")
+    refused = browser.get(f"{API}/pending", headers={"Device-Proof": other})
+    assert refused.get_json()["error"] == "wrong_target"
+    old = device.proof("GET", device.issuer + f"{API}/pending")
+    clock.advance(minutes=2)
+    assert browser.get(f"{API}/pending", headers={"Device-Proof": old}).get_json()["error"] == "stale_proof"
+
+
+def test_revoked_device_can_no_longer_approve(app, browser, sms_file):
+    person = make_citizen()
+    device = enroll(app.test_client(), sms_file, person.document, person.password)
+    db.session.get(Device, device.device_id).revoked_at = clock.now()
+    db.session.commit()
+    _, page = _login_page(browser, make_client())
+    refused = decide(browser, device, qr_challenge_id(page))
+    assert refused.status_code == 401 and refused.get_json()["error"] == "unknown_device"
+
+
+def _push(browser, page, document: str, contrast: str):  # type: ignore[no-untyped-def]
+    return submit(browser, page, "/mobile/push", document=document, contrast_data=contrast)
+
+
+def _shown_number(response) -> int:  # type: ignore[no-untyped-def]
+    import re
+
+    return int(re.search(r'class="match-number"[^>]*>(\d+)<', response.get_data(as_text=True)).group(1))
+
+
+def test_push_request_with_the_right_number_logs_the_citizen_in(app, browser, sms_file):
+    person = make_citizen()
+    device = enroll(app.test_client(), sms_file, person.document, person.password)
+    rp = make_client()
+    attempt, page = _login_page(browser, rp)
+    waiting = _push(browser, page, person.document, person.contrast_data)
+    pending = signed_get(browser, device, f"{API}/pending").get_json()["pending"]
+    assert len(pending) == 1 and len(pending[0]["numbers"]) == 3
+    assert _shown_number(waiting) in pending[0]["numbers"]
+    decision = decide(browser, device, pending[0]["id"], number=_shown_number(waiting))
+    assert decision.get_json() == {"status": "approved"}
+    code = code_from(consent(browser, _continue(browser, waiting, pending[0]["id"])))
+    assert redeem(browser, rp, attempt, code).status_code == 200
+
+
+def test_push_request_with_a_wrong_number_is_denied_and_audited(app, browser, sms_file):
+    from idp.audit import EventTag
+    from idp.models import AuditEvent
+
+    person = make_citizen()
+    device = enroll(app.test_client(), sms_file, person.document, person.password)
+    _, page = _login_page(browser, make_client())
+    waiting = _push(browser, page, person.document, person.contrast_data)
+    request = signed_get(browser, device, f"{API}/pending").get_json()["pending"][0]
+    wrong = next(n for n in request["numbers"] if n != _shown_number(waiting))
+    assert decide(browser, device, request["id"], number=wrong).get_json() == {"status": "wrong_number"}
+    assert _continue(browser, waiting, request["id"]).status_code == 400
+    tags = [e.tag for e in db.session.scalars(db.select(AuditEvent))]
+    assert EventTag.MOBILE_WRONG_NUMBER in tags
+
+
+def test_push_page_looks_the_same_for_an_unknown_document_or_one_without_app(app, browser, sms_file):
+    person = make_citizen()
+    _, page = _login_page(browser, make_client())
+    without_app = _push(browser, page, person.document, person.contrast_data)
+    unknown = _push(browser, page, new_dni(), "01012031")
+    assert without_app.status_code == unknown.status_code == 200
+    assert _masked(without_app) == _masked(unknown)
+    assert 'class="match-number"' in without_app.get_data(as_text=True)
+
+
+def _masked(response) -> str:  # type: ignore[no-untyped-def]
+    """The page without what differs between any two requests: ids, tokens, numbers."""
+    import re
+
+    html = response.get_data(as_text=True).split("<main", 1)[1]
+    html = re.sub(r'(value|data-challenge|data-status-url|data-expires-in)="[^"]*"', "", html)
+    return re.sub(r"\d+", "N", html)
+
+
+def test_device_proof_garbage_never_causes_a_server_error(app, browser):
+    hmac_signed = jwt.encode({"alg": "HS256", "kid": "x"}, {"a": 1}, OctKey.import_key("k" * 32),
+                             ["HS256"])
+    for value in ["", "a.b.c", "x" * 5000, hmac_signed]:
+        assert browser.get(f"{API}/pending", headers={"Device-Proof": value}).status_code == 401
