@@ -2,7 +2,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-TEST_SYSTEM_PACKAGES := chromium chromium-driver fonts-dejavu-core
+TEST_SYSTEM_PACKAGES := chromium chromium-driver fonts-dejavu-core libzbar0
 
 .PHONY: run test lint bench clean install
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 import os
 import socket
 import subprocess
@@ -11,6 +12,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import requests
 
@@ -42,6 +44,7 @@ class LiveIdp:
     port: int
     env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen | None = None
+    log: IO[str] | None = None
 
     @property
     def url(self) -> str:
@@ -63,6 +66,8 @@ class LiveIdp:
         if self.process and self.process.poll() is None:
             self.process.terminate()
             self.process.wait(timeout=15)
+        if self.log:
+            self.log.close()
 
 
 def start_idp(base: Path, workers: int = 1, **settings: str) -> LiveIdp:
@@ -80,9 +85,10 @@ def start_idp(base: Path, workers: int = 1, **settings: str) -> LiveIdp:
         **settings,
     }
     idp.cli("init")
+    idp.log = (base / "idp.log").open("w")
     idp.process = subprocess.Popen(
         [str(BIN / "idp"), "serve", "--port", str(port), "--workers", str(workers)],
-        env=idp.env, cwd=base, stdout=subprocess.DEVNULL, stderr=(base / "idp.log").open("w"))
+        env=idp.env, cwd=base, stdout=subprocess.DEVNULL, stderr=idp.log)
     wait_until_up(f"{idp.url}/healthz", idp.process)
     return idp
 
@@ -98,3 +104,35 @@ def register_citizen(idp: LiveIdp, document: str, password: str, **fields: str) 
             "--phone", fields.get("phone", "+34600111222"),
             "--contrast-data", fields.get("contrast_data", "01012031")]
     return idp.cli_json(*args)["activation_code"]
+
+
+_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def form_post(session: requests.Session, page: requests.Response, url: str,
+              **fields: str) -> requests.Response:
+    """Submit a form of ``page`` over HTTP with its CSRF token (and hidden ``ir``)."""
+    data = {"csrf_token": _CSRF.search(page.text).group(1), **fields}  # type: ignore[union-attr]
+    ir = re.search(r'name="ir" value="([^"]*)"', page.text)
+    if ir and "ir" not in fields:
+        data["ir"] = ir.group(1)
+    return session.post(url, data=data, timeout=10)
+
+
+def activate(idp: LiveIdp, document: str, activation_code: str, password: str,
+             email: str = "lucia@example.org") -> None:
+    """Activation through the real forms over HTTP: details → SMS code → password."""
+    from idp.sms import latest_code
+
+    with requests.Session() as session:
+        page = session.get(f"{idp.url}/activate", timeout=10)
+        page = form_post(session, page, f"{idp.url}/activate", document=document, email=email,
+                         activation_code=activation_code)
+        page = form_post(session, page, f"{idp.url}/activate/otp", otp=latest_code(idp.sms_file) or "")
+        done = form_post(session, page, f"{idp.url}/activate/password", new_password=password,
+                         new_password_confirm=password)
+        assert done.status_code == 200, done.text[:500]
+
+
+def active_citizen(idp: LiveIdp, document: str, password: str) -> None:
+    activate(idp, document, register_citizen(idp, document, password), password)

@@ -1,0 +1,109 @@
+"""The reference client ``idp-mobile`` against a running IdP, as the phone in a demo."""
+
+from __future__ import annotations
+
+import re
+import stat
+import subprocess
+
+import pytest
+import requests
+
+from idp.sms import latest_code
+from tests.factories import new_dni
+from tests.support.live import BIN, active_citizen, start_idp
+
+PASSWORD = "Movil-Clave-2026!"
+pytestmark = pytest.mark.xdist_group("idp-mobile")
+
+
+@pytest.fixture(scope="module")
+def idp(tmp_path_factory):  # type: ignore[no-untyped-def]
+    server = start_idp(tmp_path_factory.mktemp("live-mobile"))
+    yield server
+    server.stop()
+
+
+def mobile(state, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:  # type: ignore[no-untyped-def]
+    return subprocess.run([str(BIN / "idp-mobile"), "--state", str(state), *args], input=stdin,
+                          capture_output=True, text=True, timeout=60)
+
+
+def enrolled(idp, tmp_path):  # type: ignore[no-untyped-def]
+    document = new_dni()
+    active_citizen(idp, document, PASSWORD)
+    state = tmp_path / "device.json"
+    process = subprocess.Popen(
+        [str(BIN / "idp-mobile"), "--state", str(state), "enroll", "--issuer", idp.url,
+         "--document", document, "--password", PASSWORD],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # The SMS arrives after the credentials were accepted; then the code is typed in.
+    code = _wait_for_new_code(idp, before=latest_code(idp.sms_file))
+    out, err = process.communicate(code + "\n", timeout=60)
+    assert process.returncode == 0, err
+    return document, state
+
+
+def _wait_for_new_code(idp, before):  # type: ignore[no-untyped-def]
+    import time
+
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        code = latest_code(idp.sms_file)
+        if code and code != before:
+            return code
+        time.sleep(0.05)
+    raise TimeoutError("no SMS code")
+
+
+def test_enroll_keeps_the_device_key_in_a_private_file(idp, tmp_path):
+    _, state = enrolled(idp, tmp_path)
+    assert stat.S_IMODE(state.stat().st_mode) == 0o600
+    assert '"d"' in state.read_text()
+
+
+def test_scan_of_the_qr_image_then_approve_logs_the_browser_in(idp, tmp_path):
+    _, state = enrolled(idp, tmp_path)
+    browser = requests.Session()
+    page = browser.get(f"{idp.url}/login", timeout=10)
+    image_url = re.search(r'class="qr" src="([^"]+)"', page.text).group(1)
+    png = tmp_path / "qr.png"
+    png.write_bytes(browser.get(idp.url + image_url, timeout=10).content)
+    shown = mobile(state, "scan", str(png), "--json")
+    assert shown.returncode == 0, shown.stderr
+    import json
+
+    challenge = json.loads(shown.stdout)
+    assert challenge["verification_code"] in page.text
+    assert mobile(state, "approve", challenge["id"]).stdout.strip() == "approved"
+    status = browser.get(f"{idp.url}/mobile/status/{challenge['id']}", timeout=10).json()
+    assert status["status"] == "approved"
+
+
+def test_pending_and_approve_with_the_number_shown_on_screen(idp, tmp_path):
+    document, state = enrolled(idp, tmp_path)
+    from tests.support.live import form_post
+
+    browser = requests.Session()
+    page = browser.get(f"{idp.url}/login", timeout=10)
+    waiting = form_post(browser, page, f"{idp.url}/mobile/push", document=document,
+                        contrast_data="01012031")
+    number = re.search(r'class="match-number"[^>]*>(\d+)<', waiting.text).group(1)
+    listed = mobile(state, "pending")
+    challenge_id = re.search(r"Request (\S+)", listed.stdout).group(1)
+    assert mobile(state, "approve", challenge_id, "--number", number).stdout.strip() == "approved"
+
+
+def test_deny_is_reported_and_a_second_decision_is_refused(idp, tmp_path):
+    _, state = enrolled(idp, tmp_path)
+    browser = requests.Session()
+    page = browser.get(f"{idp.url}/login", timeout=10)
+    challenge_id = re.search(r'data-challenge="([^"]+)"', page.text).group(1)
+    assert mobile(state, "deny", challenge_id).stdout.strip() == "denied"
+    again = mobile(state, "approve", challenge_id)
+    assert again.returncode != 0 and "challenge_unavailable" in again.stderr
+
+
+def test_commands_without_an_enrolled_device_explain_what_to_do(tmp_path):
+    result = mobile(tmp_path / "none.json", "pending")
+    assert result.returncode != 0 and "enroll" in result.stderr
