@@ -39,6 +39,9 @@ def create_app(**overrides: Any) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)  # type: ignore[method-assign]
 
     from idp import web
+    from idp.logs import configure_logging
+
+    configure_logging(app)
     from idp.extensions import babel, csrf, db
 
     db.init_app(app)

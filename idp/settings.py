@@ -46,7 +46,6 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("IDP_SMS_HTTP_TOKEN", "", "Bearer token sent to the HTTP SMS gateway."),
     Setting("IDP_SMS_HTTP_TIMEOUT", 5.0, "Seconds before the HTTP SMS gateway counts as down.", float),
     Setting("IDP_TRUSTED_CA_FILE", "", "PEM bundle of CAs trusted for certificate registration."),
-    Setting("IDP_REDIS_URL", "", "Redis URL for shared rate limits (optional)."),
     Setting("IDP_ARGON2_MEMORY_KIB", 19456, "argon2id memory cost in KiB (OWASP minimum).", int),
     Setting("IDP_ARGON2_TIME_COST", 2, "argon2id iterations.", int),
     Setting("IDP_ARGON2_PARALLELISM", 1, "argon2id lanes.", int),
