@@ -51,6 +51,10 @@ def create_app(**overrides: Any) -> Flask:
         web.configure_sqlite(app)
     web.init_web(app)
 
+    from idp.ratelimit import DatabaseRateLimiter
+
+    app.extensions["idp.ratelimiter"] = DatabaseRateLimiter()
+
     from idp.oidc import init_oidc
 
     init_oidc(app)

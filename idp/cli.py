@@ -178,7 +178,8 @@ def keys_rotate() -> None:
                               retention=timedelta(seconds=app.config["IDP_ID_TOKEN_TTL"]))
         record_event(EventTag.KEYS_ROTATED)
     for entry in entries:
-        click.echo(f"{entry.kid}  {entry.alg}  {'retired ' + entry.retired_at if entry.retired_at else 'active'}")
+        state = f"retired {entry.retired_at}" if entry.retired_at else "active"
+        click.echo(f"{entry.kid}  {entry.alg}  {state}")
 
 
 @main.group()

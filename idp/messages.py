@@ -51,6 +51,7 @@ MESSAGES = {
     "field_required": _l("This field is required."),
     "field_too_long": _l("This value is too long."),
     "email_invalid": _l("Enter a valid e-mail address."),
+    "rate_limited": _l("Too many attempts. Please wait a few minutes before trying again."),
     "session_expired": _l("This step has expired. Please start again."),
     "csrf_failed": _l("This form has expired or was already sent. Please try again."),
 }

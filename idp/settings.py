@@ -7,8 +7,9 @@ added here without documentation (or documented but gone) fails the suite.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "IDP_SMS_BACKEND",
         "console",
-        "`console` (development: prints the SMS to stderr), `file:PATH` (one JSON line per SMS) or `http` (gateway).",
+        "`console` (development: prints the SMS to stderr), `file:PATH` (one JSON line per SMS) "
+        "or `http` (gateway).",
     ),
     Setting("IDP_SMS_HTTP_URL", "", "URL the `http` SMS backend POSTs `{to, text}` to."),
     Setting("IDP_SMS_HTTP_TOKEN", "", "Bearer token sent to the HTTP SMS gateway."),
@@ -61,7 +63,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("IDP_PASSWORD_MAX_FAILURES", 5, "Consecutive wrong passwords that block it.", int),
     Setting("IDP_ACTIVATION_MAX_FAILURES", 5, "Wrong activation codes tolerated before blocking.", int),
     Setting("IDP_PASSWORD_LIFETIME_DAYS", 730, "Days a password stays valid (2 years).", int),
-    Setting("IDP_SIGNING_ALG", "RS256", "Default ID-token algorithm (`RS256` or `ES256`).") ,
+    Setting(
+        "IDP_RATE_LIMITS",
+        "login.ip=30/300 login.document=10/300 activation.ip=20/300 activation.document=10/3600 "
+        "otp.ip=30/300 push.ip=20/300 push.document=5/300 enrollment.ip=20/300 "
+        "enrollment.document=10/3600 reset.ip=20/300 reset.document=10/3600",
+        "Named limits `action.subject=COUNT/SECONDS`, counted on failed attempts.",
+    ),
+    Setting("IDP_SIGNING_ALG", "RS256", "Default ID-token algorithm (`RS256` or `ES256`)."),
     Setting("IDP_DEFAULT_LOCALE", "es", "Language when nothing else chooses one."),
     Setting(
         "IDP_PROXY_COUNT",

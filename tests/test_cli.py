@@ -33,7 +33,7 @@ def test_init_is_idempotent(run):
 def test_client_create_prints_the_id_and_secret_once_and_stores_only_a_hash(run):
     result = run("client", "create", "--name", "Sede", "--redirect-uri", "https://sede.example/cb",
                  "--json")
-    data = json.loads(result.output)
+    data = json.loads(result.stdout)
     client = db.session.scalar(db.select(Client).filter_by(client_id=data["client_id"]))
     assert client.client_secret_hash and data["client_secret"] not in client.client_secret_hash
     assert client.check_client_secret(data["client_secret"])
@@ -50,9 +50,9 @@ def test_citizen_register_prints_the_activation_code_and_show_reveals_no_secret(
     registered = json.loads(run(
         "citizen", "register", "--document", document.lower(), "--given-name", "Ana",
         "--first-surname", "Ruiz", "--email", "ana@example.org", "--phone", "+34 600 111 333",
-        "--contrast-data", "CAA000111", "--json").output)
+        "--contrast-data", "CAA000111", "--json").stdout)
     assert registered["document"] == document
-    shown = run("citizen", "show", document, "--json").output
+    shown = run("citizen", "show", document, "--json").stdout
     assert json.loads(shown)["status"] == "registered"
     assert registered["activation_code"] not in shown and "hash" not in shown
 
@@ -67,16 +67,16 @@ def test_citizen_register_refuses_a_wrong_control_letter(run):
 
 def test_init_demo_seeds_a_client_and_an_active_citizen(run):
     result = run("init", "--demo")
-    assert "12345678Z" in result.output
-    assert json.loads(run("citizen", "show", "12345678Z", "--json").output)["status"] == "active"
+    assert "12345678Z" in result.stdout
+    assert json.loads(run("citizen", "show", "12345678Z", "--json").stdout)["status"] == "active"
 
 
 def test_keys_rotate_lists_active_and_retired_keys(run):
-    output = run("keys", "rotate").output
+    output = run("keys", "rotate").stdout
     assert output.count("active") == 2 and output.count("retired") == 2
 
 
 def test_audit_tail_shows_recent_events_without_secrets(run):
     run("client", "create", "--name", "Sede", "--redirect-uri", "https://sede.example/cb")
-    lines = run("audit", "tail", "--json").output.strip().splitlines()
+    lines = run("audit", "tail", "--json").stdout.strip().splitlines()
     assert json.loads(lines[-1])["tag"] == "client_registered"

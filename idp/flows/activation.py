@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request, url_for
 
-from idp import citizens
+from idp import citizens, ratelimit
 from idp.audit import EventTag, record_event
 from idp.extensions import db
 from idp.flows import forms, otp_step
@@ -31,8 +31,13 @@ def start():  # type: ignore[no-untyped-def]
     code = forms.text("activation_code", errors)
     if not errors:
         assert document is not None
+        limits = ratelimit.guard("activation", ip=ratelimit.client_address(), document=document.number)
+        if limits.exceeded:
+            return ratelimit.too_many_attempts()
         citizen = citizens.find(document)
         key = _refusal(citizen, email, code)
+        if key is not None:
+            limits.hit()
         if key is None:
             assert citizen is not None
             state = flow_state.start(FLOW, "otp", citizen)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from flask import Blueprint, g, redirect, render_template, request, url_for
 
-from idp import citizens
+from idp import citizens, ratelimit
 from idp.audit import EventTag, record_event
 from idp.extensions import db
 from idp.flows import forms, otp_step
@@ -72,9 +72,13 @@ def password():  # type: ignore[no-untyped-def]
     if errors:
         return _render_login(pending, errors, request.form.get("document", "")[:32], 400)
     assert document is not None
+    limits = ratelimit.guard("login", ip=ratelimit.client_address(), document=document.number)
+    if limits.exceeded:
+        return ratelimit.too_many_attempts()
     citizen = citizens.find(document)
     outcome = citizens.verify_password(citizen, secret)
     if outcome != citizens.PasswordCheck.OK:
+        limits.hit()
         record_event(EventTag.LOGIN_FAILED, citizen if citizen and citizen.is_active else None,
                      reason=outcome.value, client_id=pending.client.client_id if pending else None)
         errors.add("password", "login_failed")

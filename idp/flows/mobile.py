@@ -13,7 +13,7 @@ from typing import Any
 import qrcode
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
-from idp import citizens
+from idp import citizens, ratelimit
 from idp.audit import EventTag, record_event
 from idp.flows import forms
 from idp.mobile import challenges
@@ -101,6 +101,10 @@ def push():  # type: ignore[no-untyped-def]
         return render_template("mobile/push_form.html", errors=errors, pending=pending,
                                ir=pending.request.id if pending else ""), 400
     assert document is not None
+    limits = ratelimit.guard("push", ip=ratelimit.client_address(), document=document.number)
+    if limits.exceeded:
+        return ratelimit.too_many_attempts()
+    limits.hit()  # every push disturbs a phone: all of them count, against approval fatigue
     citizen = citizens.find(document)
     if citizen is not None and not (citizen.is_active and citizens.matches_contrast(citizen, contrast)):
         citizen = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import current_app
 
-from idp import otp
+from idp import otp, ratelimit
 from idp.flows import state as flow_state
 from idp.models import Citizen, FlowState
 from idp.sms import SmsDeliveryError
@@ -25,8 +25,14 @@ def send(state: FlowState, citizen: Citizen, purpose: str) -> str | None:
 
 def check(state: FlowState, citizen: Citizen, purpose: str, presented: str) -> str | None:
     """None when the code is right; else the message key to show."""
+    limits = ratelimit.guard("otp", ip=ratelimit.client_address())
+    if limits.exceeded:
+        return "rate_limited"
     result = otp.verify_otp(state.data.get("otp_id"), citizen, purpose, presented)
-    return None if result == otp.OtpResult.OK else result.value
+    if result == otp.OtpResult.OK:
+        return None
+    limits.hit()
+    return result.value
 
 
 def masked_phone(citizen: Citizen) -> str:

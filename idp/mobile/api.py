@@ -14,7 +14,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from idp import citizens, otp, secrets
+from idp import citizens, otp, ratelimit, secrets
 from idp.audit import EventTag, record_event
 from idp.documents import InvalidDocument, parse_document
 from idp.extensions import csrf, db
@@ -61,9 +61,13 @@ def start_enrollment():  # type: ignore[no-untyped-def]
         document = parse_document(_text(data, "document", 32))
     except InvalidDocument as invalid:
         return _error(400, invalid.reason)
+    limits = ratelimit.guard("enrollment", ip=ratelimit.client_address(), document=document.number)
+    if limits.exceeded:
+        return _error(429, "rate_limited")
     citizen = citizens.find(document)
     check = citizens.verify_password(citizen, _text(data, "password", 256))
     if check != citizens.PasswordCheck.OK:
+        limits.hit()
         record_event(EventTag.LOGIN_FAILED, citizen if citizen and citizen.is_active else None,
                      channel="mobile_enrollment", reason=check.value)
         return _error(401, "invalid_credentials")
