@@ -6,9 +6,10 @@ from idp.audit import EventTag
 from idp.clock import clock
 from idp.extensions import db
 from idp.models import AuditEvent, LoginSession
-from idp.sms import latest_code, read_sms_file
-from tests.factories import make_citizen, new_dni
-from tests.support.browser import submit
+from idp.oidc.claims import ACR_SUBSTANTIAL
+from idp.sms import latest_code
+from tests.factories import make_citizen, make_client, new_dni
+from tests.support.browser import AuthorizationAttempt, log_in, submit
 
 
 def post_login(browser, document: str, password: str):  # type: ignore[no-untyped-def]
@@ -120,9 +121,11 @@ def test_oversized_fields_are_refused_without_error_page_500(app, browser):
 
 def test_no_secret_appears_in_audit_events(app, browser, sms_file):
     person = make_citizen()
-    post_login(browser, person.document, person.password)
+    rp = make_client(default_acr=ACR_SUBSTANTIAL)
+    log_in(browser, AuthorizationAttempt(rp.client_id, rp.redirect_uri).start(browser),
+           person.document, person.password, sms_file)
     post_login(browser, person.document, "Mala-Clave-99")
-    rendered = " ".join(str(e.detail) for e in db.session.scalars(db.select(AuditEvent)))
-    assert person.password not in rendered and "Mala-Clave-99" not in rendered
-    assert all(m.get("text", "") not in rendered for m in read_sms_file(sms_file)) if sms_file.exists() else True
-    assert latest_code(sms_file) is None or latest_code(sms_file) not in rendered
+    rendered = " ".join(f"{e.tag} {e.detail}" for e in db.session.scalars(db.select(AuditEvent)))
+    assert EventTag.OTP_VERIFIED in rendered
+    for secret in (person.password, "Mala-Clave-99", latest_code(sms_file), person.activation_code):
+        assert secret not in rendered
