@@ -48,6 +48,7 @@ class LiveIdp:
 
     @property
     def url(self) -> str:
+        """Where this node listens (the issuer may name another node)."""
         return f"http://127.0.0.1:{self.port}"
 
     @property
@@ -70,26 +71,33 @@ class LiveIdp:
             self.log.close()
 
 
-def start_idp(base: Path, workers: int = 1, **settings: str) -> LiveIdp:
+def start_idp(base: Path, workers: int = 1, share_with: LiveIdp | None = None,
+              **settings: str) -> LiveIdp:
+    """A server on a free port; ``share_with`` another one's database, keys, secret and
+    issuer, as two nodes behind one load balancer."""
     port = free_port()
     idp = LiveIdp(base, port)
-    idp.env = {
-        **os.environ,
-        "IDP_ISSUER": idp.url,
-        "IDP_DATABASE_URL": f"sqlite:///{base / 'idp.sqlite3'}",
-        "IDP_KEYS_DIR": str(base / "keys"),
-        "IDP_SECRET_KEY": "live-test-secret",
-        "IDP_SMS_BACKEND": f"file:{idp.sms_file}",
-        "IDP_ARGON2_MEMORY_KIB": "1024",
-        "IDP_ARGON2_TIME_COST": "1",
-        **settings,
-    }
-    idp.cli("init")
-    idp.log = (base / "idp.log").open("w")
+    if share_with is not None:
+        idp.env = {**share_with.env, **settings}
+        idp.base = share_with.base
+    else:
+        idp.env = {
+            **os.environ,
+            "IDP_ISSUER": idp.url,
+            "IDP_DATABASE_URL": f"sqlite:///{base / 'idp.sqlite3'}",
+            "IDP_KEYS_DIR": str(base / "keys"),
+            "IDP_SECRET_KEY": "live-test-secret",
+            "IDP_SMS_BACKEND": f"file:{idp.sms_file}",
+            "IDP_ARGON2_MEMORY_KIB": "1024",
+            "IDP_ARGON2_TIME_COST": "1",
+            **settings,
+        }
+        idp.cli("init")
+    idp.log = (base / f"idp-{port}.log").open("w")
     idp.process = subprocess.Popen(
         [str(BIN / "idp"), "serve", "--port", str(port), "--workers", str(workers)],
-        env=idp.env, cwd=base, stdout=subprocess.DEVNULL, stderr=idp.log)
-    wait_until_up(f"{idp.url}/healthz", idp.process)
+        env=idp.env, cwd=idp.base, stdout=subprocess.DEVNULL, stderr=idp.log)
+    wait_until_up(f"http://127.0.0.1:{port}/healthz", idp.process)
     return idp
 
 
@@ -109,14 +117,14 @@ def register_citizen(idp: LiveIdp, document: str, password: str, **fields: str) 
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
-def form_post(session: requests.Session, page: requests.Response, url: str,
-              **fields: str) -> requests.Response:
+def form_post(session: requests.Session, page: requests.Response, url: str, *,
+              follow: bool = True, **fields: str) -> requests.Response:
     """Submit a form of ``page`` over HTTP with its CSRF token (and hidden ``ir``)."""
     data = {"csrf_token": _CSRF.search(page.text).group(1), **fields}  # type: ignore[union-attr]
     ir = re.search(r'name="ir" value="([^"]*)"', page.text)
     if ir and "ir" not in fields:
         data["ir"] = ir.group(1)
-    return session.post(url, data=data, timeout=10)
+    return session.post(url, data=data, timeout=10, allow_redirects=follow)
 
 
 def activate(idp: LiveIdp, document: str, activation_code: str, password: str,

@@ -1,0 +1,115 @@
+"""Two app processes sharing one database serve one citizen's login between them, as
+nodes behind a load balancer do: every step may land on either."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import secrets
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+
+from idp.sms import latest_code
+from idp_mobile.client import MobileClient
+from tests.factories import new_dni
+from tests.support.live import active_citizen, form_post, start_idp
+
+pytestmark = pytest.mark.xdist_group("multiprocess")
+PASSWORD = "Dos-Nodos-2026!"
+
+
+@pytest.fixture(scope="module")
+def nodes(tmp_path_factory):  # type: ignore[no-untyped-def]
+    first = start_idp(tmp_path_factory.mktemp("nodes"))
+    second = start_idp(first.base, share_with=first)
+    yield first, second
+    second.stop()
+    first.stop()
+
+
+def _client(node) -> dict:  # type: ignore[no-untyped-def]
+    return node.cli_json("client", "create", "--name", "Sede compartida", "--redirect-uri",
+                         "http://127.0.0.1:9/cb", "--default-acr",
+                         "http://eidas.europa.eu/LoA/substantial")
+
+
+def _authorize(browser: requests.Session, node, client_id: str) -> tuple[requests.Response, str]:  # type: ignore[no-untyped-def]
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
+    page = browser.get(f"{node.url}/authorize", timeout=10, params={
+        "response_type": "code", "client_id": client_id, "redirect_uri": "http://127.0.0.1:9/cb",
+        "scope": "openid profile", "state": "st", "code_challenge": challenge,
+        "code_challenge_method": "S256"})
+    return page, verifier
+
+
+def _code(response: requests.Response) -> str:
+    location = response.headers["Location"]
+    assert location.startswith("http://127.0.0.1:9/cb"), location  # nothing listens there
+    return parse_qs(urlsplit(location).query)["code"][0]
+
+
+def _redeem(node, client: dict, code: str, verifier: str) -> dict:  # type: ignore[no-untyped-def]
+    credentials = (client["client_id"], client["client_secret"])
+    response = requests.post(f"{node.url}/token", timeout=10, auth=credentials,
+                             data={"grant_type": "authorization_code", "code": code,
+                                   "redirect_uri": "http://127.0.0.1:9/cb", "code_verifier": verifier})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_password_and_sms_login_alternating_between_two_processes(nodes):
+    first, second = nodes
+    document = new_dni()
+    active_citizen(first, document, PASSWORD)
+    client = _client(first)
+    browser = requests.Session()
+    page, verifier = _authorize(browser, first, client["client_id"])
+    otp_page = form_post(browser, page, f"{second.url}/login", document=document, password=PASSWORD)
+    assert "/login/otp" in otp_page.url
+    consent_page = form_post(browser, otp_page, f"{first.url}/login/otp", otp=latest_code(first.sms_file))
+    answer = form_post(browser, consent_page, f"{second.url}/consent", follow=False, decision="allow")
+    tokens = _redeem(first, client, _code(answer), verifier)
+    info = requests.get(f"{second.url}/userinfo", timeout=10,
+                        headers={"Authorization": f"Bearer {tokens['access_token']}"})
+    assert info.status_code == 200 and info.json()["given_name"] == "Lucía"
+
+
+def test_mobile_approval_reaching_one_process_is_seen_by_the_browser_on_the_other(nodes):
+    first, second = nodes
+    document = new_dni()
+    active_citizen(first, document, PASSWORD)
+    # The phone talks to the second node; the browser to the first.
+    phone = MobileClient.for_issuer(first.env["IDP_ISSUER"])
+    phone.issuer = second.url  # where its requests go; proofs name the public issuer
+    before = latest_code(first.sms_file)
+    device = phone.enroll(document, PASSWORD, "phone", lambda hint: _new_code(first, before))
+    device.issuer = first.env["IDP_ISSUER"]
+    browser = requests.Session()
+    page = browser.get(f"{first.url}/login", timeout=10)
+    challenge_id = re.search(r'data-challenge="([^"]+)"', page.text).group(1)
+    assert _decide_via(second, device, challenge_id) == "approved"
+    status = browser.get(f"{first.url}/mobile/status/{challenge_id}", timeout=10).json()
+    assert status["status"] == "approved"
+    form_post(browser, page, f"{second.url}/mobile/continue", challenge=challenge_id)
+    silent = browser.get(f"{first.url}/authorize", timeout=10, allow_redirects=False, params={
+        "response_type": "code", "client_id": _client(first)["client_id"], "prompt": "none",
+        "redirect_uri": "http://127.0.0.1:9/cb", "scope": "openid", "code_challenge": "x" * 43,
+        "code_challenge_method": "S256"})
+    # Logged in through the mobile approval: prompt=none now fails only for want of consent.
+    assert "error=consent_required" in silent.headers["Location"]
+
+
+def _new_code(node, before):  # type: ignore[no-untyped-def]
+    code = latest_code(node.sms_file)
+    assert code and code != before
+    return code
+
+
+def _decide_via(node, device, challenge_id: str) -> str:  # type: ignore[no-untyped-def]
+    path = f"/api/mobile/v1/challenges/{challenge_id}/decision"
+    proof = device.proof("POST", device.issuer + path, challenge=challenge_id, decision="approve")
+    return requests.post(node.url + path, headers={"Device-Proof": proof}, timeout=10).json()["status"]
