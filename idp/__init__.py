@@ -20,7 +20,8 @@ def create_app(**overrides: Any) -> Flask:
         SECRET_KEY=app.config["IDP_SECRET_KEY"],
         SQLALCHEMY_DATABASE_URI=_database_url(app),
         SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
-        SESSION_COOKIE_NAME="idp_session",
+        # __Host-: only over HTTPS, for this host, for the whole site (no Domain attribute).
+        SESSION_COOKIE_NAME="__Host-idp_session" if config["IDP_SECURE_COOKIES"] else "idp_session",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=config["IDP_SECURE_COOKIES"],

@@ -36,7 +36,7 @@ def init(demo: bool) -> None:
     app = _app()
     with app.app_context():
         upgrade(app)
-        ensure_keys(Path(app.config["IDP_KEYS_DIR"]))
+        ensure_keys(Path(app.config["IDP_KEYS_DIR"]), app.config["IDP_KEYS_PASSPHRASE"])
         click.echo(f"Database ready: {app.config['SQLALCHEMY_DATABASE_URI'].split('@')[-1]}")
         click.echo(f"Signing keys in {app.config['IDP_KEYS_DIR']}/")
         if demo:
@@ -175,7 +175,8 @@ def keys_rotate() -> None:
     app = _app()
     with app.app_context():
         entries = rotate_keys(Path(app.config["IDP_KEYS_DIR"]),
-                              retention=timedelta(seconds=app.config["IDP_ID_TOKEN_TTL"]))
+                              retention=timedelta(seconds=app.config["IDP_ID_TOKEN_TTL"]),
+                              passphrase=app.config["IDP_KEYS_PASSPHRASE"])
         record_event(EventTag.KEYS_ROTATED)
     for entry in entries:
         state = f"retired {entry.retired_at}" if entry.retired_at else "active"

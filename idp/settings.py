@@ -38,6 +38,7 @@ SETTINGS: tuple[Setting, ...] = (
         "`instance/secret_key` when empty.",
     ),
     Setting("IDP_KEYS_DIR", "keys", "Directory of the ID-token signing keys (created at init)."),
+    Setting("IDP_KEYS_PASSPHRASE", "", "Encrypts the private signing keys on disk when set."),
     Setting(
         "IDP_SMS_BACKEND",
         "console",

@@ -48,6 +48,7 @@ def init_oidc(app: Flask) -> None:
     app.extensions["idp.keys"] = KeyStore(
         Path(config["IDP_KEYS_DIR"]),
         retention=timedelta(seconds=config["IDP_ID_TOKEN_TTL"]),
+        passphrase=config["IDP_KEYS_PASSPHRASE"],
     )
     app.extensions["idp.sms"] = gateway_from_settings(
         config["IDP_SMS_BACKEND"],

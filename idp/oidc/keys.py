@@ -34,16 +34,14 @@ class KeyEntry:
     retired_at: str | None = None
 
 
-def _generate_pem(alg: str) -> bytes:
+def _generate_pem(alg: str, passphrase: str) -> bytes:
     if alg == "RS256":
         private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     else:
         private = ec.generate_private_key(ec.SECP256R1())
-    return private.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
+    encryption = (serialization.BestAvailableEncryption(passphrase.encode()) if passphrase
+                  else serialization.NoEncryption())
+    return private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
 
 
 def _write_private(path: Path, data: bytes) -> None:
@@ -73,25 +71,25 @@ def _write_manifest(keys_dir: Path, entries: list[KeyEntry]) -> None:
     tmp.replace(keys_dir / MANIFEST)
 
 
-def _new_key(keys_dir: Path, alg: str) -> KeyEntry:
+def _new_key(keys_dir: Path, alg: str, passphrase: str) -> KeyEntry:
     kid = f"{alg.lower()}-{random_token(9)}"
-    _write_private(keys_dir / f"{kid}.pem", _generate_pem(alg))
+    _write_private(keys_dir / f"{kid}.pem", _generate_pem(alg, passphrase))
     return KeyEntry(kid=kid, alg=alg, created_at=_now_iso())
 
 
-def ensure_keys(keys_dir: Path) -> list[KeyEntry]:
+def ensure_keys(keys_dir: Path, passphrase: str = "") -> list[KeyEntry]:
     """Create an active key for each algorithm that has none (idempotent)."""
     keys_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     entries = read_manifest(keys_dir)
     active = {entry.alg for entry in entries if entry.retired_at is None}
-    added = [_new_key(keys_dir, alg) for alg in ALGORITHMS if alg not in active]
+    added = [_new_key(keys_dir, alg, passphrase) for alg in ALGORITHMS if alg not in active]
     if added:
         entries += added
         _write_manifest(keys_dir, entries)
     return entries
 
 
-def rotate_keys(keys_dir: Path, retention: timedelta) -> list[KeyEntry]:
+def rotate_keys(keys_dir: Path, retention: timedelta, passphrase: str = "") -> list[KeyEntry]:
     """Retire the active keys, create new ones, forget keys retired past ``retention``."""
     now = _now_iso()
     entries = []
@@ -102,7 +100,7 @@ def rotate_keys(keys_dir: Path, retention: timedelta) -> list[KeyEntry]:
             (keys_dir / f"{entry.kid}.pem").unlink(missing_ok=True)
             continue
         entries.append(entry)
-    entries += [_new_key(keys_dir, alg) for alg in ALGORITHMS]
+    entries += [_new_key(keys_dir, alg, passphrase) for alg in ALGORITHMS]
     _write_manifest(keys_dir, entries)
     return entries
 
@@ -110,9 +108,10 @@ def rotate_keys(keys_dir: Path, retention: timedelta) -> list[KeyEntry]:
 class KeyStore:
     """Process-wide cache of the keys, reloaded when the manifest changes on disk."""
 
-    def __init__(self, keys_dir: Path, retention: timedelta) -> None:
+    def __init__(self, keys_dir: Path, retention: timedelta, passphrase: str = "") -> None:
         self.keys_dir = keys_dir
         self.retention = retention
+        self._passphrase = passphrase or None
         self._lock = threading.Lock()
         self._mtime: float | None = None
         self._signing: dict[str, RSAKey | ECKey] = {}
@@ -136,7 +135,8 @@ class KeyStore:
                     ends.append(end)
                 pem = (self.keys_dir / f"{entry.kid}.pem").read_bytes()
                 key_cls = RSAKey if entry.alg == "RS256" else ECKey
-                key = key_cls.import_key(pem, {"kid": entry.kid, "alg": entry.alg, "use": "sig"})
+                key = key_cls.import_key(pem, {"kid": entry.kid, "alg": entry.alg, "use": "sig"},
+                                         password=self._passphrase)
                 every[entry.kid] = key
                 published.append(key.as_dict(private=False))
                 if entry.retired_at is None:

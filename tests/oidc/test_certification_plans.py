@@ -370,3 +370,27 @@ def test_retired_key_leaves_the_jwks_once_its_tokens_have_expired(app, browser):
     assert len(browser.get("/jwks.json").get_json()["keys"]) == 4
     clock.advance(seconds=app.config["IDP_ID_TOKEN_TTL"] + 1)
     assert len(browser.get("/jwks.json").get_json()["keys"]) == 2
+
+
+def test_signing_keys_can_be_encrypted_at_rest_with_a_passphrase(tmp_path):
+    from datetime import timedelta
+
+    from idp.oidc.keys import KeyStore, ensure_keys
+
+    ensure_keys(tmp_path, "correct horse battery staple")
+    pem = next(tmp_path.glob("rs256-*.pem")).read_text()
+    assert "ENCRYPTED PRIVATE KEY" in pem
+    store = KeyStore(tmp_path, timedelta(minutes=10), "correct horse battery staple")
+    assert store.signing_key("ES256").kid.startswith("es256-")
+    assert oct(next(tmp_path.glob("*.pem")).stat().st_mode)[-3:] == "600"
+
+
+def test_cookies_get_the_host_prefix_and_secure_flag_behind_https(template_dir, tmp_path):
+    from tests.conftest import build_app, prepare_files
+
+    prepare_files(template_dir, tmp_path)
+    secure = build_app(tmp_path, IDP_SECURE_COOKIES=True, IDP_ISSUER="https://localhost")
+    response = secure.test_client().get("/login", base_url="https://localhost")
+    cookie = response.headers["Set-Cookie"]
+    assert cookie.startswith("__Host-idp_session=") and "Secure" in cookie and "HttpOnly" in cookie
+    assert "Strict-Transport-Security" in response.headers
