@@ -31,10 +31,12 @@ def wait_until_up(url: str, process: subprocess.Popen, timeout: float = 30) -> N
         if process.poll() is not None:
             raise RuntimeError(f"server exited with {process.returncode}")
         try:
-            if requests.get(url, timeout=1).status_code < 500:
+            if requests.get(url, timeout=5).status_code < 500:
                 return
-        except requests.ConnectionError:
+        except requests.RequestException:  # refused, or accepted while workers still boot
             time.sleep(0.1)
+    process.terminate()
+    process.wait(timeout=15)
     raise TimeoutError(url)
 
 
@@ -97,7 +99,11 @@ def start_idp(base: Path, workers: int = 1, share_with: LiveIdp | None = None,
     idp.process = subprocess.Popen(
         [str(BIN / "idp"), "serve", "--port", str(port), "--workers", str(workers)],
         env=idp.env, cwd=idp.base, stdout=subprocess.DEVNULL, stderr=idp.log)
-    wait_until_up(f"http://127.0.0.1:{port}/healthz", idp.process)
+    try:
+        wait_until_up(f"http://127.0.0.1:{port}/healthz", idp.process)
+    except (RuntimeError, TimeoutError):
+        idp.stop()
+        raise
     return idp
 
 
