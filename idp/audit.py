@@ -42,6 +42,7 @@ class EventTag(StrEnum):
     REFRESH_REPLAYED = "refresh_replayed"
     TOKEN_REVOKED = "token_revoked"
     LOGOUT = "logout"
+    BACKCHANNEL_LOGOUT = "backchannel_logout"
     DEVICE_ENROLLED = "device_enrolled"
     DEVICE_REVOKED = "device_revoked"
     DEVICE_PROOF_REFUSED = "device_proof_refused"

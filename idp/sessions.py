@@ -9,6 +9,7 @@ from flask import current_app, g, request, session
 from sqlalchemy import update
 
 from idp import secrets
+from idp.oidc import backchannel
 from idp.clock import clock
 from idp.extensions import db
 from idp.models import Citizen, CitizenStatus, LoginSession
@@ -73,18 +74,24 @@ def is_valid(login_session: LoginSession) -> bool:
 
 
 def end_session(login_session: LoginSession | None) -> None:
+    """Log this browser out; relying parties that asked are told by back-channel."""
     if login_session is not None and login_session.ended_at is None:
         login_session.ended_at = clock.now()
         db.session.commit()
+        backchannel.notify([login_session])
     session.pop(SESSION_TOKEN, None)
     g.login_session = None
 
 
 def end_all_sessions(citizen: Citizen) -> None:
     """Every session of this citizen is over (password change, reset, unsubscribe)."""
+    open_sessions = list(db.session.scalars(db.select(LoginSession).filter_by(
+        citizen_id=citizen.id, ended_at=None)))
     citizen.session_epoch += 1
     db.session.execute(
         update(LoginSession)
         .where(LoginSession.citizen_id == citizen.id, LoginSession.ended_at.is_(None))
         .values(ended_at=clock.now())
     )
+    db.session.commit()
+    backchannel.notify(open_sessions)

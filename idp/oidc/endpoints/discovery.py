@@ -48,6 +48,8 @@ def _metadata(issuer: str) -> bytes:
         "claim_types_supported": ["normal"],
         "ui_locales_supported": [tag.replace("_", "-") for tag in LANGUAGES],
         "authorization_response_iss_parameter_supported": True,
+        "backchannel_logout_supported": True,
+        "backchannel_logout_session_supported": True,
     }
     return json.dumps(document, indent=2).encode()
 
