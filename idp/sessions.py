@@ -9,10 +9,10 @@ from flask import current_app, g, request, session
 from sqlalchemy import update
 
 from idp import secrets
-from idp.oidc import backchannel
 from idp.clock import clock
 from idp.extensions import db
 from idp.models import Citizen, CitizenStatus, LoginSession
+from idp.oidc import backchannel
 
 SESSION_TOKEN = "session_token"  # noqa: S105 - a session key name, not a secret
 _PURPOSE = "login_session"
