@@ -15,6 +15,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
+	scripts/ensure-system-packages.sh libzbar0
 	$(BIN)/idp init --demo
 	scripts/run-demo.sh
 
