@@ -53,7 +53,8 @@ def test_protocol_endpoints_never_answer_500(app, browser, method, path):
 
 @pytest.mark.parametrize("path", ["/login", "/activate", "/consent", "/login/otp",
                                   "/activate/otp", "/activate/password", "/login/expired",
-                                  "/language", "/logout"])
+                                  "/language", "/logout", "/mobile/push", "/mobile/continue",
+                                  "/session/end"])
 def test_citizen_forms_never_answer_500_and_refusals_change_nothing(app, browser, path):
     person = make_citizen()
     page = browser.get("/login")
@@ -61,7 +62,8 @@ def test_citizen_forms_never_answer_500_and_refusals_change_nothing(app, browser
 
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True)).group(1)
     fields = ["document", "password", "otp", "email", "activation_code", "new_password",
-              "new_password_confirm", "contrast_data", "ir", "decision", "action", "lang", "next"]
+              "new_password_confirm", "contrast_data", "ir", "decision", "action", "lang", "next",
+              "challenge", "confirm"]
 
     @fuzz
     @given(st.fixed_dictionaries({}, optional={name: text for name in fields}), st.booleans())
@@ -76,3 +78,26 @@ def test_citizen_forms_never_answer_500_and_refusals_change_nothing(app, browser
 
     check()
     assert db.session.scalar(db.select(db.func.count()).select_from(AuditEvent)) >= 0
+
+
+header_text = st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=300)
+json_values = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), text),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(text, children, max_size=4),
+    max_leaves=12)
+
+
+@pytest.mark.parametrize("path", ["/api/mobile/v1/enrollments", "/api/mobile/v1/enrollments/x/device",
+                                  "/api/mobile/v1/challenges/x/decision"])
+def test_mobile_api_never_answers_500_to_any_json(app, browser, path):
+    make_citizen()
+
+    @fuzz
+    @given(json_values, st.one_of(st.none(), header_text))
+    def check(body, proof):  # type: ignore[no-untyped-def]
+        headers = {"Device-Proof": proof} if proof is not None else {}
+        response = browser.post(path, json=body, headers=headers)
+        assert response.status_code < 500, (body, response.get_data(as_text=True)[:300])
+        assert response.is_json
+
+    check()
