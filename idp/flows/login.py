@@ -7,7 +7,7 @@ only for the missing SMS code.
 
 from __future__ import annotations
 
-from flask import Blueprint, g, redirect, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 
 from idp import citizens, ratelimit
 from idp.audit import EventTag, record_event
@@ -26,16 +26,7 @@ OTP_PURPOSE = "login"
 
 
 def _pending() -> interaction.Pending | None:
-    pending = interaction.load(request.values.get("ir"))
-    if pending is not None:
-        g.ui_locale = g.get("ui_locale") or _locale(pending)
-    return pending
-
-
-def _locale(pending: interaction.Pending) -> str | None:
-    from idp.web import locale_from_tags
-
-    return locale_from_tags(pending.params.get("ui_locales"))
+    return interaction.load(request.values.get("ir"))
 
 
 def _target_acr(pending: interaction.Pending | None) -> str:

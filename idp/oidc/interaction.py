@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from authlib.oauth2.rfc6749 import OAuth2Request
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
-from flask import current_app, redirect, session, url_for
+from flask import current_app, g, redirect, session, url_for
 from werkzeug.datastructures import MultiDict
 
 from idp import secrets
@@ -22,6 +22,7 @@ from idp.models import Consent, LoginSession
 from idp.oidc import claims as claim_rules
 from idp.oidc.models import AuthorizationRequest, Client
 from idp.sessions import current_session
+from idp.web import locale_from_tags
 
 SESSION_KEY = "interactions"
 MAX_PENDING = 5
@@ -148,6 +149,8 @@ def load(request_id: str | None) -> Pending | None:
     client = db.session.scalar(db.select(Client).filter_by(client_id=auth_request.client_id))
     if client is None:
         return None
+    # The RP's ui_locales choose the language of every page of this interaction.
+    g.ui_locale = g.get("ui_locale") or locale_from_tags(auth_request.params.get("ui_locales"))
     return Pending(auth_request, client, current_session())
 
 
