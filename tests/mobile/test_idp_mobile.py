@@ -33,12 +33,13 @@ def enrolled(idp, tmp_path):  # type: ignore[no-untyped-def]
     document = new_dni()
     active_citizen(idp, document, PASSWORD)
     state = tmp_path / "device.json"
+    before = latest_code(idp.sms_file)  # read first: the enrollment's SMS may come at once
     process = subprocess.Popen(
         [str(BIN / "idp-mobile"), "--state", str(state), "enroll", "--issuer", idp.url,
          "--document", document, "--password", PASSWORD],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     # The SMS arrives after the credentials were accepted; then the code is typed in.
-    code = _wait_for_new_code(idp, before=latest_code(idp.sms_file))
+    code = _wait_for_new_code(idp, before=before)
     out, err = process.communicate(code + "\n", timeout=60)
     assert process.returncode == 0, err
     return document, state
@@ -75,7 +76,8 @@ def test_scan_of_the_qr_image_then_approve_logs_the_browser_in(idp, tmp_path):
 
     challenge = json.loads(shown.stdout)
     assert challenge["verification_code"] in page.text
-    assert mobile(state, "approve", challenge["id"]).stdout.strip() == "approved"
+    approved = mobile(state, "approve", challenge["id"])
+    assert approved.stdout.strip() == "approved", approved.stderr
     status = browser.get(f"{idp.url}/mobile/status/{challenge['id']}", timeout=10).json()
     assert status["status"] == "approved"
 
@@ -91,7 +93,8 @@ def test_pending_and_approve_with_the_number_shown_on_screen(idp, tmp_path):
     number = re.search(r'class="match-number"[^>]*>(\d+)<', waiting.text).group(1)
     listed = mobile(state, "pending")
     challenge_id = re.search(r"Request (\S+)", listed.stdout).group(1)
-    assert mobile(state, "approve", challenge_id, "--number", number).stdout.strip() == "approved"
+    approved = mobile(state, "approve", challenge_id, "--number", number)
+    assert approved.stdout.strip() == "approved", approved.stderr
 
 
 def test_deny_is_reported_and_a_second_decision_is_refused(idp, tmp_path):
@@ -99,7 +102,8 @@ def test_deny_is_reported_and_a_second_decision_is_refused(idp, tmp_path):
     browser = requests.Session()
     page = browser.get(f"{idp.url}/login", timeout=10)
     challenge_id = re.search(r'data-challenge="([^"]+)"', page.text).group(1)
-    assert mobile(state, "deny", challenge_id).stdout.strip() == "denied"
+    denied = mobile(state, "deny", challenge_id)
+    assert denied.stdout.strip() == "denied", denied.stderr
     again = mobile(state, "approve", challenge_id)
     assert again.returncode != 0 and "challenge_unavailable" in again.stderr
 
