@@ -101,3 +101,26 @@ def test_mobile_api_never_answers_500_to_any_json(app, browser, path):
         assert response.is_json
 
     check()
+
+
+@pytest.mark.parametrize("path", ["/", "/login", "/login/otp", "/login/expired", "/activate",
+                                  "/activate/otp", "/activate/password", "/consent",
+                                  "/mobile/status/x", "/mobile/qr/x.png", "/m/c/x", "/healthz"])
+def test_citizen_pages_never_answer_500_to_any_query(app, browser, path):
+    person = make_citizen()
+    page = browser.get("/activate")
+    import re
+
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True)).group(1)
+    browser.post("/activate", data={"csrf_token": token, "document": person.document,
+                                    "email": person.citizen.email,
+                                    "activation_code": person.activation_code})
+
+    @fuzz
+    @given(st.fixed_dictionaries({}, optional={name: text for name in
+                                               ["problem", "ir", "next", "ui_locales", "lang"]}))
+    def check(query):  # type: ignore[no-untyped-def]
+        response = browser.get(path, query_string=query)
+        assert response.status_code < 500, (query, response.get_data(as_text=True)[:300])
+
+    check()

@@ -73,22 +73,11 @@ def otp():  # type: ignore[no-untyped-def]
     state = flow_state.current(FLOW, "otp")
     if state is None or state.citizen is None:
         return _expired()
-    problem = request.args.get("problem") if request.method == "GET" else None
-    if request.method == "POST":
-        if request.form.get("action") == "resend":
-            problem = otp_step.send(state, state.citizen, OTP_PURPOSE) or "otp_resent"
-        else:
-            errors = forms.FormErrors()
-            code = forms.text("otp", errors)
-            problem = errors["otp"][0] if errors else otp_step.check(
-                state, state.citizen, OTP_PURPOSE, code)
-            if problem is None:
-                flow_state.advance(state, "password")
-                return redirect(url_for("activation.password"))
-    status = 400 if problem and problem != "otp_resent" else 200
-    return render_template("activation/otp.html", problem=problem,
-                           last_digits=otp_step.masked_phone(state.citizen),
-                           action=url_for("activation.otp")), status
+    verified, problem = otp_step.respond(state, state.citizen, OTP_PURPOSE)
+    if verified:
+        flow_state.advance(state, "password")
+        return redirect(url_for("activation.password"))
+    return otp_step.page("activation/otp.html", state.citizen, problem, url_for("activation.otp"))
 
 
 @blueprint.route("/password", methods=["GET", "POST"])

@@ -118,22 +118,12 @@ def otp():  # type: ignore[no-untyped-def]
         return render_template("error.html", message_key="session_expired", status=400), 400
     citizen = state.citizen
     pending = interaction.load(state.data.get("ir"))
-    problem = request.args.get("problem") if request.method == "GET" else None
-    if request.method == "POST":
-        if request.form.get("action") == "resend":
-            problem = otp_step.send(state, citizen, OTP_PURPOSE) or "otp_resent"
-        else:
-            errors = forms.FormErrors()
-            code = forms.text("otp", errors)
-            problem = errors["otp"][0] if errors else otp_step.check(state, citizen, OTP_PURPOSE, code)
-            if problem is None:
-                amr = sorted({*state.data.get("amr", ["pwd"]), "sms", "mfa"})
-                flow_state.finish(FLOW)
-                return finish_login(citizen, pending, acr=ACR_SUBSTANTIAL, amr=amr)
-    status = 400 if problem and problem not in ("otp_resent",) else 200
-    return render_template("login/otp.html", problem=problem, pending=pending,
-                           last_digits=otp_step.masked_phone(citizen),
-                           action=url_for("login.otp")), status
+    verified, problem = otp_step.respond(state, citizen, OTP_PURPOSE)
+    if verified:
+        amr = sorted({*state.data.get("amr", ["pwd"]), "sms", "mfa"})
+        flow_state.finish(FLOW)
+        return finish_login(citizen, pending, acr=ACR_SUBSTANTIAL, amr=amr)
+    return otp_step.page("login/otp.html", citizen, problem, url_for("login.otp"), pending=pending)
 
 
 @blueprint.route("/expired", methods=["GET", "POST"])

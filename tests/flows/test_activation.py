@@ -107,3 +107,10 @@ def test_expired_otp_is_refused(app, browser, sms_file):
     response = submit(browser, page, "/activate/otp", otp=latest_code(sms_file))
     assert response.status_code == 400
     assert "expired" in response.get_data(as_text=True)
+
+
+def test_an_unknown_problem_in_the_sms_page_address_is_ignored(app, browser, sms_file):
+    person = make_citizen(active=False)
+    start(browser, person.document, person.citizen.email, person.activation_code)
+    assert browser.get("/activate/otp?problem=no_such_message").status_code == 200
+    assert browser.get("/activate/otp?problem=sms_unavailable").status_code == 400
