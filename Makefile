@@ -2,9 +2,16 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-TEST_SYSTEM_PACKAGES := chromium chromium-driver fonts-dejavu-core libzbar0
+BENCH_STAMP := $(VENV)/.bench-installed
+TEST_SYSTEM_PACKAGES := chromium chromium-driver fonts-dejavu-core libzbar0 postgresql
+# Compiled catalogues (.mo) are git-ignored build products: one per .po, rebuilt when it changes.
+CATALOGUES := $(patsubst %.po,%.mo,$(wildcard idp/translations/*/LC_MESSAGES/messages.po))
+# tests/interop: openid-client (Node.js), pinned by its package-lock.json; reinstalled only
+# when the lock changes or node_modules is gone (the stamp lives inside node_modules).
+INTEROP := tests/interop
+INTEROP_STAMP := $(INTEROP)/node_modules/.installed
 
-.PHONY: run test lint bench clean install
+.PHONY: run test lint bench bench-quick clean install translations
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,19 +19,49 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) translations
 
-run: $(STAMP)
+# No --use-fuzzy: a fuzzy entry is a guess, never shown to citizens (scripts/update-translations.sh
+# refreshes the .po files; tests/test_translations.py keeps them complete).
+translations: $(CATALOGUES)
+
+idp/translations/%/LC_MESSAGES/messages.mo: idp/translations/%/LC_MESSAGES/messages.po $(STAMP)
+	$(BIN)/pybabel --quiet compile --input-file $< --output-file $@ --locale $*
+
+run: $(STAMP) translations
 	scripts/ensure-system-packages.sh libzbar0
 	$(BIN)/idp init --demo
 	scripts/run-demo.sh
 
-test: $(STAMP)
+# The suite runs twice: on SQLite, then on a throwaway PostgreSQL cluster that
+# scripts/with-postgres.sh starts and deletes (tests/conftest.py gives each test its own
+# database there). The PostgreSQL pass leaves out tests/e2e and tests/interop: browsers and
+# clients against servers from tests/support/live.py, which use SQLite in both passes.
+test: $(STAMP) translations $(INTEROP_STAMP)
 	scripts/ensure-system-packages.sh $(TEST_SYSTEM_PACKAGES)
 	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
+	scripts/with-postgres.sh $(BIN)/python -m pytest -q -n 2 --dist loadgroup \
+		--ignore=tests/e2e --ignore=tests/interop
+
+# Without npm this only warns: without node the interop test skips; with node it asks for npm.
+$(INTEROP_STAMP): $(INTEROP)/package-lock.json
+	@if command -v npm >/dev/null; then \
+		npm ci --prefix $(INTEROP) --no-audit --no-fund && touch $@; \
+	else echo "npm not found: tests/interop will be skipped"; fi
+
+# Benchmarks report figures, never fail a test; make test does not run them.
+$(BENCH_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/pip install -q -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP) translations
+	$(BIN)/python -m bench run
+
+bench-quick: $(BENCH_STAMP) translations
+	$(BIN)/python -m bench run --quick
 
 lint: $(STAMP)
-	$(BIN)/ruff check idp demo_rp tests
+	$(BIN)/ruff check idp demo_rp tests bench
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache
+	rm -rf $(VENV) instance .pytest_cache $(CATALOGUES) $(INTEROP)/node_modules

@@ -18,7 +18,7 @@ from idp.audit import EventTag, record_event
 from idp.clock import clock
 from idp.documents import Document
 from idp.extensions import db
-from idp.models import Citizen, CitizenStatus
+from idp.models import Citizen, CitizenStatus, OtpCode
 from idp.passwords import PasswordHasher, PersonalData, check_password
 
 ACTIVATION = "activation_code"
@@ -180,6 +180,36 @@ def verify_activation_code(citizen: Citizen, code: str) -> CodeCheck:
         record_event(EventTag.ACTIVATION_CODE_BLOCKED, citizen)
         return CodeCheck.BLOCKED
     return CodeCheck.WRONG
+
+
+def regenerate_activation_code(citizen: Citizen, *, channel: str = "office") -> str:
+    """A new code for a citizen who lost theirs: the old one stops working at once and the
+    wrong-entry counter starts again. The caller shows the returned code once."""
+    code = secrets.activation_code()
+    _new_activation_code(citizen, code)
+    db.session.commit()
+    record_event(EventTag.ACTIVATION_CODE_REGENERATED, citizen, channel=channel)
+    return code
+
+
+def unblock_activation_code(citizen: Citizen, *, channel: str = "office") -> None:
+    """The same code works again, with a fresh count of wrong entries (an office act)."""
+    was_blocked = citizen.activation_code_blocked
+    citizen.activation_code_blocked, citizen.activation_failures = False, 0
+    db.session.commit()
+    record_event(EventTag.ACTIVATION_CODE_UNBLOCKED, citizen, channel=channel,
+                 was_blocked=was_blocked)
+
+
+def change_phone(citizen: Citizen, phone: str, *, channel: str = "office") -> None:
+    """The one mobile number SMS codes go to. Codes already sent to the old number stop
+    working: a number is usually changed because the old phone is lost or stolen."""
+    citizen.phone = phone
+    db.session.execute(update(OtpCode).where(OtpCode.citizen_id == citizen.id,
+                                             OtpCode.consumed_at.is_(None))
+                       .values(consumed_at=clock.now()))
+    db.session.commit()
+    record_event(EventTag.PHONE_CHANGED, citizen, channel=channel)
 
 
 def matches_contrast(citizen: Citizen, contrast_data: str) -> bool:

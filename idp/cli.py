@@ -138,13 +138,9 @@ def citizen_register(document: str, birthdate, as_json: bool, **fields) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def citizen_show(document: str, as_json: bool) -> None:
     """Status, blocks and expiry of a citizen — never a secret."""
-    from idp import citizens
-
     app = _app()
     with app.test_request_context():
-        found = citizens.find(_document(document))
-        if found is None:
-            raise click.ClickException("No citizen with that document.")
+        found = _find_citizen(document)
         data = {
             "document": found.document, "document_type": found.document_type,
             "given_name": found.given_name, "first_surname": found.first_surname,
@@ -157,6 +153,67 @@ def citizen_show(document: str, as_json: bool) -> None:
             if found.password_expires_at else None,
         }
     _emit(data, as_json, [f"{k}: {v}" for k, v in data.items()])
+
+
+def _find_citizen(document: str, *, subscribed: bool = False):  # type: ignore[no-untyped-def]
+    """The citizen of ``document`` (in an app context); ``subscribed`` refuses one who has
+    unsubscribed, for whom only a new registration act will do."""
+    from idp import citizens
+    from idp.models import CitizenStatus
+
+    found = citizens.find(_document(document))
+    if found is None:
+        raise click.ClickException("No citizen with that document.")
+    if subscribed and found.status == CitizenStatus.UNSUBSCRIBED:
+        raise click.ClickException("This citizen has unsubscribed: a new registration act is needed.")
+    return found
+
+
+@citizen.command("unblock-code")
+@click.argument("document")
+def citizen_unblock_code(document: str) -> None:
+    """Unblock the activation code after too many wrong entries (the same code works again)."""
+    from idp import citizens
+
+    with _app().test_request_context():
+        found = _find_citizen(document, subscribed=True)
+        was_blocked = found.activation_code_blocked
+        citizens.unblock_activation_code(found)
+        click.echo(f"Activation code of {found.document} "
+                   f"{'unblocked' if was_blocked else 'was not blocked'}; wrong entries reset to 0.")
+
+
+@citizen.command("regenerate-code")
+@click.argument("document")
+@click.option("--json", "as_json", is_flag=True)
+def citizen_regenerate_code(document: str, as_json: bool) -> None:
+    """A new activation code, printed once; the old one stops working at once."""
+    from idp import citizens
+
+    with _app().test_request_context():
+        found = _find_citizen(document, subscribed=True)
+        code = citizens.regenerate_activation_code(found)
+        data = {"document": found.document, "activation_code": code}
+    _emit(data, as_json, [f"New activation code for {data['document']} (shown once): {code}",
+                          "The previous code no longer works."])
+
+
+@citizen.command("change-phone")
+@click.argument("document")
+@click.option("--phone", required=True, help="E.164, e.g. +34600111222")
+def citizen_change_phone(document: str, phone: str) -> None:
+    """Record the citizen's new mobile number; codes sent to the old one stop working."""
+    from idp import citizens
+    from idp.registration import RegistrationError, normalise_phone
+
+    try:
+        number = normalise_phone(phone)
+    except RegistrationError as error:
+        raise click.BadParameter(str(error), param_hint="--phone") from error
+    with _app().test_request_context():
+        found = _find_citizen(document, subscribed=True)
+        citizens.change_phone(found, number)
+        click.echo(f"Mobile phone of {found.document} is now the one ending in {number[-3:]}.")
 
 
 # -- keys, audit, serving ----------------------------------------------------------------
@@ -207,6 +264,37 @@ def audit_tail(count: int, as_json: bool) -> None:
             click.echo(json.dumps(row, ensure_ascii=False) if as_json else
                        f"{row['at']}  {event.tag:<24} citizen={event.citizen_id} "
                        f"client={event.client_id} ip={event.ip} req={event.request_id}")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True)
+def purge(as_json: bool) -> None:
+    """Delete expired requests, challenges, codes and rate counters (run it from cron)."""
+    from idp.housekeeping import purge_expired
+
+    app = _app()
+    with app.app_context():
+        removed = purge_expired()
+    _emit(removed, as_json, [f"{name}: {count} deleted" for name, count in removed.items()])
+
+
+@main.command("dev-certificates")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Directory for the CA, the certificate, its key and the PKCS#12 file.")
+@click.option("--document", default="12345678Z", show_default=True, help="DNI/NIE (the demo citizen's).")
+@click.option("--given-name", default="María", show_default=True)
+@click.option("--surnames", default="García López", show_default=True)
+@click.option("--password", default="demo", show_default=True, help="Protects the PKCS#12 file.")
+def dev_certificates(out: Path, document: str, given_name: str, surnames: str, password: str) -> None:
+    """Development only: a test CA and a citizen certificate to try certificate registration."""
+    from idp import settings
+    from idp.dev_certificates import instructions, make_dev_certificates
+
+    files = make_dev_certificates(out, _document(document), given_name=given_name,
+                                  surnames=surnames, password=password)
+    config = settings.load()
+    click.echo(instructions(files, header=config["IDP_CLIENT_CERT_HEADER"],
+                            issuer=config["IDP_ISSUER"], password=password))
 
 
 @main.command()

@@ -54,6 +54,27 @@ MESSAGES = {
     "rate_limited": _l("Too many attempts. Please wait a few minutes before trying again."),
     "session_expired": _l("This step has expired. Please start again."),
     "csrf_failed": _l("This form has expired or was already sent. Please try again."),
+    # password change, forgotten password, unsubscribe, account
+    "reset_failed": _l("The details do not match our records. Check your DNI/NIE and activation code."),
+    "not_yet_active": _l("This Cl@ve is not active yet. Activate it first with your activation code."),
+    "password_changed": _l("Your password has been changed. It is valid for 2 years. Any other session open with your Cl@ve has been closed."),
+    "password_reset_done": _l("Your new password is set and your password is unblocked. It is valid for 2 years. Any other session open with your Cl@ve has been closed."),
+    "unsubscribe_restarted": _l("Too many wrong SMS codes. For your security, start the unsubscription again from the beginning."),
+    "unsubscribed": _l("Your Permanent Cl@ve has been cancelled. To use Cl@ve again you need a new registration act."),
+    "session_ended": _l("That session has been closed."),
+    # registration and regeneration of the activation code with a digital certificate
+    "certificate_missing": _l("We did not receive a digital certificate. Open this page with your recognised certificate installed in your browser (or your DNIe in its reader) and choose it when your browser asks."),
+    "certificate_malformed": _l("Your certificate could not be read. Try again or choose another certificate."),
+    "certificate_untrusted": _l("This certificate was not issued by a recognised certification authority. Use a recognised certificate, such as the FNMT's or your DNIe."),
+    "certificate_expired": _l("This certificate has expired. Renew it with its issuer, or go to a registration office."),
+    "certificate_not_yet_valid": _l("This certificate is not valid yet. Check the date of your computer, or try again later."),
+    "certificate_wrong_usage": _l("This certificate cannot be used to identify yourself. Choose your authentication certificate."),
+    "certificate_no_document": _l("This certificate does not state the DNI/NIE and name of a citizen."),
+    "certificate_already_registered": _l("You are already registered in Cl@ve with this DNI/NIE, so nothing has been changed. If you lost your activation code, ask for a new one; if you have it, activate your Cl@ve or log in."),
+    "certificate_not_registered": _l("There is no Cl@ve registration for the DNI/NIE of this certificate. You can register now with the same certificate."),
+    "certificate_registered": _l("You are registered in Cl@ve. Your activation code is below: it is shown only this once."),
+    "activation_code_regenerated": _l("Your new activation code is below: it is shown only this once. The previous code no longer works."),
+    "phone_invalid": _l("Enter a mobile phone number in international form, for example +34600111222."),
 }
 
 
@@ -79,3 +100,42 @@ CLAIM_LABELS = {
 
 def claim_label(name: str) -> str:
     return str(CLAIM_LABELS.get(name, name))
+
+
+# The account page's "recent security activity": one label per audit tag a citizen sees.
+EVENT_LABELS = {
+    "registration": _l("Registration act"),
+    "activation_code_failed": _l("Wrong activation code entered"),
+    "activation_code_blocked": _l("Activation code blocked"),
+    "activation_started": _l("Activation started"),
+    "activated": _l("Cl@ve activated"),
+    "login_succeeded": _l("Logged in"),
+    "login_failed": _l("Wrong password entered"),
+    "password_blocked": _l("Password blocked"),
+    "password_expired": _l("Password expired"),
+    "password_changed": _l("Password changed"),
+    "password_reset": _l("New password set with the activation code"),
+    "activation_code_regenerated": _l("New activation code issued"),
+    "registration_refused": _l("Registration with your certificate refused: you were already registered"),
+    "activation_code_unblocked": _l("Activation code unblocked"),
+    "phone_changed": _l("Mobile phone number changed"),
+    "session_ended": _l("Session closed from the account page"),
+    "unsubscribed": _l("Permanent Cl@ve cancelled"),
+    "otp_sent": _l("SMS code sent"),
+    "otp_send_failed": _l("SMS code could not be sent"),
+    "otp_failed": _l("Wrong SMS code entered"),
+    "otp_exhausted": _l("SMS code blocked after too many wrong tries"),
+    "otp_verified": _l("SMS code confirmed"),
+    "consent_granted": _l("Data released to a public service"),
+    "consent_denied": _l("Data release refused"),
+    "logout": _l("Logged out"),
+    "device_enrolled": _l("Cl@ve mobile app enrolled"),
+    "device_revoked": _l("Cl@ve mobile app removed"),
+    "mobile_approved": _l("Login approved in the Cl@ve app"),
+    "mobile_denied": _l("Login denied in the Cl@ve app"),
+    "mobile_wrong_number": _l("Wrong number chosen in the Cl@ve app"),
+}
+
+
+def event_label(tag: str) -> str:
+    return str(EVENT_LABELS.get(tag, tag))

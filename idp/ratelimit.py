@@ -6,6 +6,7 @@ Keys are hashed: a counter row never shows which document or address it counts.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -110,7 +111,21 @@ def guard(action: str, **subjects: str | None) -> Guard:
 
 
 def client_address() -> str:
-    return request.remote_addr or "-"
+    """The address a limit counts. An IPv6 client usually holds a whole /64 and can pick
+    a fresh address per request, so its /64 is counted as one address."""
+    return network_of(request.remote_addr or "-")
+
+
+def network_of(address: str) -> str:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network(f"{ip}/64", strict=False))
+    return str(ip)
 
 
 def too_many_attempts():  # type: ignore[no-untyped-def]

@@ -12,6 +12,14 @@ class RegistrationError(ValueError):
     pass
 
 
+def normalise_phone(raw: str | None) -> str:
+    """The E.164 form of a mobile number typed with spaces or dashes."""
+    phone = re.sub(r"[\s-]", "", raw or "")
+    if not _PHONE.match(phone):
+        raise RegistrationError("phone must be in E.164 form, e.g. +34600111222")
+    return phone
+
+
 def validate_registration(*, given_name: str, first_surname: str, second_surname: str | None,
                           email: str, phone: str, contrast_data: str) -> dict[str, str | None]:
     def name(value: str | None, label: str, required: bool = True) -> str | None:
@@ -22,9 +30,7 @@ def validate_registration(*, given_name: str, first_surname: str, second_surname
             raise RegistrationError(f"{label} is too long")
         return value or None
 
-    phone = re.sub(r"[\s-]", "", phone or "")
-    if not _PHONE.match(phone):
-        raise RegistrationError("phone must be in E.164 form, e.g. +34600111222")
+    phone = normalise_phone(phone)
     email = (email or "").strip().lower()
     if not _EMAIL.match(email) or len(email) > 254:
         raise RegistrationError("email is not valid")

@@ -25,6 +25,13 @@ class _Server(BaseApplication):
         return self.factory()
 
 
+# Gunicorn's default logs the full request line: query strings carry personal data
+# (``login_hint`` = a DNI, ``id_token_hint`` = an ID token with its claims). Path only, and
+# the request id instead of the Referer.
+ACCESS_LOG_FORMAT = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s "%(a)s" %({x-request-id}o)s'
+
+
 def serve_app(factory: Callable[[], Any], host: str, port: int, workers: int) -> None:
     _Server(factory, {"bind": f"{host}:{port}", "workers": workers, "accesslog": "-",
+                      "access_log_format": ACCESS_LOG_FORMAT,
                       "timeout": 30, "graceful_timeout": 10}).run()

@@ -13,6 +13,7 @@ from idp.clock import clock
 from idp.extensions import db
 from idp.models import Citizen, CitizenStatus, LoginSession
 from idp.oidc import backchannel
+from idp.oidc.tokens import revoke_session_tokens
 
 SESSION_TOKEN = "session_token"  # noqa: S105 - a session key name, not a secret
 _PURPOSE = "login_session"
@@ -73,25 +74,44 @@ def is_valid(login_session: LoginSession) -> bool:
     )
 
 
-def end_session(login_session: LoginSession | None) -> None:
-    """Log this browser out; relying parties that asked are told by back-channel."""
-    if login_session is not None and login_session.ended_at is None:
+def close_session(login_session: LoginSession) -> None:
+    """End one session wherever its browser is (logout, or "end this session" on the
+    account page); relying parties that asked are told by back-channel."""
+    if login_session.ended_at is None:
         login_session.ended_at = clock.now()
         db.session.commit()
         backchannel.notify([login_session])
+
+
+def end_session(login_session: LoginSession | None) -> None:
+    """Log this browser out."""
+    if login_session is not None:
+        close_session(login_session)
     session.pop(SESSION_TOKEN, None)
     g.login_session = None
 
 
-def end_all_sessions(citizen: Citizen) -> None:
-    """Every session of this citizen is over (password change, reset, unsubscribe)."""
-    open_sessions = list(db.session.scalars(db.select(LoginSession).filter_by(
-        citizen_id=citizen.id, ended_at=None)))
+def end_all_sessions(citizen: Citizen, *, keep: LoginSession | None = None) -> None:
+    """Every session of this citizen but ``keep`` is over (password change, reset,
+    unsubscribe), and the tokens issued in them are revoked: whoever held the old
+    password, or a browser left logged in somewhere, loses access at once."""
+    open_sessions = [s for s in db.session.scalars(db.select(LoginSession).filter_by(
+        citizen_id=citizen.id, ended_at=None)) if keep is None or s.id != keep.id]
     citizen.session_epoch += 1
+    if keep is not None:
+        keep.epoch = citizen.session_epoch
     db.session.execute(
         update(LoginSession)
-        .where(LoginSession.citizen_id == citizen.id, LoginSession.ended_at.is_(None))
+        .where(LoginSession.id.in_([s.id for s in open_sessions]), LoginSession.ended_at.is_(None))
         .values(ended_at=clock.now())
     )
+    revoke_session_tokens([s.id for s in open_sessions])
     db.session.commit()
     backchannel.notify(open_sessions)
+
+
+def end_other_sessions(citizen: Citizen) -> None:
+    """After a new password: this browser stays logged in if it was, as this citizen."""
+    current = current_session()
+    end_all_sessions(citizen, keep=current if current and current.citizen_id == citizen.id
+                     else None)

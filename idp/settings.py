@@ -49,6 +49,17 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("IDP_SMS_HTTP_TOKEN", "", "Bearer token sent to the HTTP SMS gateway."),
     Setting("IDP_SMS_HTTP_TIMEOUT", 5.0, "Seconds before the HTTP SMS gateway counts as down.", float),
     Setting("IDP_TRUSTED_CA_FILE", "", "PEM bundle of CAs trusted for certificate registration."),
+    Setting(
+        "IDP_CLIENT_CERT_HEADER",
+        "X-SSL-Client-Cert",
+        "Header in which the TLS terminator passes the client certificate (URL-encoded PEM).",
+    ),
+    Setting(
+        "IDP_TRUSTED_PROXIES",
+        "",
+        "Comma-separated addresses or CIDR networks allowed to send that header; empty: never "
+        "trusted.",
+    ),
     Setting("IDP_ARGON2_MEMORY_KIB", 19456, "argon2id memory cost in KiB (OWASP minimum).", int),
     Setting("IDP_ARGON2_TIME_COST", 2, "argon2id iterations.", int),
     Setting("IDP_ARGON2_PARALLELISM", 1, "argon2id lanes.", int),

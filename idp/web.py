@@ -6,10 +6,10 @@ from __future__ import annotations
 import logging
 import re
 
-from flask import Flask, Response, g, render_template, request
+from flask import Flask, Response, current_app, g, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import event
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from idp.secrets import random_token
@@ -40,14 +40,31 @@ def locale_from_tags(tags: str | None) -> str | None:
     return None
 
 
+def language_tag(locale: str) -> str:
+    """The BCP 47 tag of a catalogue's locale, for ``<html lang>`` and discovery:
+    Babel names Valencian ``ca_ES_VALENCIA``; BCP 47 writes variants in lower case."""
+    language, *rest = locale.split("_")
+    subtags = [part if len(part) == 2 else part.lower() for part in rest]
+    return "-".join([language, *subtags])
+
+
 def select_locale() -> str:
+    """ui_locales of the pending request, then the switcher's cookie, then the browser."""
     return (
         g.get("ui_locale")
         or locale_from_tags(request.args.get("ui_locales"))
         or locale_from_tags(request.cookies.get(LANGUAGE_COOKIE))
-        or request.accept_languages.best_match(["es", "ca", "gl", "eu", "en"])
-        or "es"
+        or _from_accept_language()
+        or current_app.config["IDP_DEFAULT_LOCALE"]
     )
+
+
+def _from_accept_language() -> str | None:
+    """The browser's most preferred supported language (``ca-ES-valencia`` included)."""
+    for tag, quality in request.accept_languages:
+        if quality > 0 and tag != "*" and (locale := locale_from_tags(tag)):
+            return locale
+    return None
 
 
 def configure_sqlite(app: Flask) -> None:
@@ -80,7 +97,9 @@ def init_web(app: Flask) -> None:
         response.headers["Referrer-Policy"] = "no-referrer"
         if app.config["IDP_SECURE_COOKIES"]:
             response.headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
-        if response.mimetype == "text/html":
+        if response.mimetype in ("text/html", "application/json"):
+            # Pages and API answers are personal (an enrollment token, a challenge's
+            # details): never cached unless the view says so (discovery, JWKS).
             response.headers.setdefault("Cache-Control", "no-store")
         return response
 
@@ -98,6 +117,15 @@ def init_web(app: Flask) -> None:
         _rollback()
         return render_template("error.html", unavailable=True, status=503), 503
 
+    @app.errorhandler(DataError)
+    def _refused_value(error: DataError):  # type: ignore[no-untyped-def]
+        # PostgreSQL refuses some values SQLite stores (a NUL byte, an integer out of range,
+        # a string longer than its column): sent by the client, so its error, not ours.
+        log.warning("value refused by the database: %s (SQLSTATE %s)", error.orig.__class__.__name__,
+                    getattr(error.orig, "sqlstate", None))
+        _rollback()
+        return render_template("error.html", status=400), 400
+
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):  # type: ignore[no-untyped-def]
         log.exception("unhandled error (request %s)", g.get("request_id"))
@@ -108,7 +136,8 @@ def init_web(app: Flask) -> None:
     def _template_globals() -> dict[str, object]:
         from flask_babel import get_locale
 
-        return {"languages": LANGUAGES, "current_locale": str(get_locale() or "es")}
+        current = str(get_locale() or app.config["IDP_DEFAULT_LOCALE"])
+        return {"languages": LANGUAGES, "current_locale": current, "language_tag": language_tag}
 
     from idp.messages import claim_label, message
 

@@ -1,41 +1,74 @@
-"""Each test gets its own app, database file, keys and SMS file; nothing is shared mutably."""
+"""Each test gets its own app, database, keys and SMS file; nothing is shared mutably.
+
+The database is a SQLite file, or, when ``IDP_TEST_DATABASE_URL`` names a PostgreSQL server
+(``make test`` runs the suite a second time under ``scripts/with-postgres.sh``), a database
+of its own on that server. Either way it is a copy of a template migrated once per worker.
+"""
 
 from __future__ import annotations
 
 import shutil
+import weakref
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from flask import Flask
+from sqlalchemy import Engine, event
 
 from idp import create_app
 from idp.clock import clock
 from idp.database import upgrade
 from idp.oidc.keys import ensure_keys
+from tests.support.postgres import PostgresServer
 
 FAST_ARGON2 = {"IDP_ARGON2_MEMORY_KIB": 1024, "IDP_ARGON2_TIME_COST": 1}
+POSTGRES = PostgresServer.from_environment()
+
+# What the current test made: its database (by tmp_path), its PostgreSQL databases to drop,
+# and every engine that connected (the test's apps, and those the CLI builds from IDP_*).
+_database_urls: dict[Path, str] = {}
+_databases: list[str] = []
+_engines: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+@event.listens_for(Engine, "engine_connect")
+def _remember_engine(connection) -> None:  # type: ignore[no-untyped-def]
+    _engines.add(connection.engine)
 
 
 @pytest.fixture(scope="session")
-def template_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def template_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A migrated database and a set of keys, made once and copied into each test."""
     base = tmp_path_factory.mktemp("template")
-    app = create_app(IDP_DATABASE_URL=f"sqlite:///{base / 'idp.sqlite3'}",
-                     IDP_KEYS_DIR=str(base / "keys"), IDP_SECRET_KEY="template")
+    if POSTGRES:
+        url = POSTGRES.create(POSTGRES.template)
+    else:
+        url = f"sqlite:///{base / 'idp.sqlite3'}"
+    app = create_app(IDP_DATABASE_URL=url, IDP_KEYS_DIR=str(base / "keys"), IDP_SECRET_KEY="template")
     with app.app_context():
         upgrade(app)
+    _dispose(app)  # CREATE DATABASE … TEMPLATE refuses a template with open connections
     ensure_keys(base / "keys")
-    return base
+    yield base
+    if POSTGRES:
+        POSTGRES.drop(POSTGRES.template)
+        POSTGRES.close()
 
 
 def prepare_files(template_dir: Path, tmp_path: Path) -> None:
-    shutil.copy(template_dir / "idp.sqlite3", tmp_path / "idp.sqlite3")
+    """Copy the template's keys and database for a test's ``build_app(tmp_path)``."""
     shutil.copytree(template_dir / "keys", tmp_path / "keys")
+    if POSTGRES:
+        name, _database_urls[tmp_path] = POSTGRES.create_for_test()
+        _databases.append(name)
+    else:
+        shutil.copy(template_dir / "idp.sqlite3", tmp_path / "idp.sqlite3")
 
 
 def build_app(tmp_path: Path, **overrides: object) -> Flask:
     settings = {
-        "IDP_DATABASE_URL": f"sqlite:///{tmp_path / 'idp.sqlite3'}",
+        "IDP_DATABASE_URL": _database_urls.get(tmp_path, f"sqlite:///{tmp_path / 'idp.sqlite3'}"),
         "IDP_KEYS_DIR": str(tmp_path / "keys"),
         "IDP_SECRET_KEY": "test-secret-key-not-for-production",
         "IDP_SMS_BACKEND": f"file:{tmp_path / 'sms.jsonl'}",
@@ -48,12 +81,35 @@ def build_app(tmp_path: Path, **overrides: object) -> Flask:
     return app
 
 
+def _dispose(app: Flask) -> None:
+    from idp.extensions import db
+
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _throwaway_databases():
+    """Autouse, so set up before and torn down after every fixture that builds an app.
+
+    Pooled connections are closed here, not left to the garbage collector: psycopg warns
+    about a connection deleted while open, and warnings are errors in this suite.
+    """
+    yield
+    for engine in list(_engines):
+        engine.dispose()
+    _engines.clear()
+    while _databases:
+        POSTGRES.drop(_databases.pop())  # type: ignore[union-attr]
+    _database_urls.clear()
+
+
 @pytest.fixture
-def app(template_dir: Path, tmp_path: Path) -> Flask:
+def app(template_dir: Path, tmp_path: Path) -> Iterator[Flask]:
     """The server the browser talks to.
 
     The test's own code (factories, assertions on the database) runs in the context of a
-    twin app on the same files: Flask reuses an already pushed context of the *same* app
+    twin app on the same database: Flask reuses an already pushed context of the *same* app
     for test-client requests, which would share ``g`` between the test and every request.
     """
     prepare_files(template_dir, tmp_path)
@@ -62,11 +118,6 @@ def app(template_dir: Path, tmp_path: Path) -> Flask:
     ctx.push()
     yield server
     ctx.pop()
-    from idp.extensions import db
-
-    for application in (server, twin):
-        with application.app_context():
-            db.engine.dispose()
 
 
 @pytest.fixture

@@ -11,18 +11,12 @@ from idp.cli import main
 from idp.extensions import db
 from idp.oidc.models import Client
 from tests.factories import new_dni
+from tests.support.cli import cli_for
 
 
 @pytest.fixture
 def run(app, monkeypatch):  # type: ignore[no-untyped-def]
-    for name in ("IDP_DATABASE_URL", "IDP_KEYS_DIR", "IDP_SECRET_KEY", "IDP_SMS_BACKEND",
-                 "IDP_ISSUER", "IDP_ARGON2_MEMORY_KIB", "IDP_ARGON2_TIME_COST"):
-        monkeypatch.setenv(name, str(app.config[name]))
-
-    def invoke(*args: str):  # type: ignore[no-untyped-def]
-        return CliRunner().invoke(main, list(args), catch_exceptions=False)
-
-    return invoke
+    return cli_for(app, monkeypatch)
 
 
 def test_init_is_idempotent(run):

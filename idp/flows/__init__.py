@@ -6,8 +6,21 @@ from flask import Flask
 
 
 def register_flows(app: Flask) -> None:
-    from idp.flows import activation, consent, home, login, mobile
+    from idp.flows import (
+        account,
+        activation,
+        activation_code,
+        consent,
+        home,
+        login,
+        mobile,
+        password_change,
+        password_reset,
+        registration,
+        unsubscribe,
+    )
     from idp.mobile import api as mobile_api
 
-    for module in (home, login, activation, consent, mobile, mobile_api):
+    for module in (home, login, activation, consent, mobile, mobile_api, password_change,
+                   password_reset, unsubscribe, account, registration, activation_code):
         app.register_blueprint(module.blueprint)

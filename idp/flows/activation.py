@@ -2,30 +2,27 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from typing import Any
+
+from flask import Blueprint, render_template, request
+from flask_babel import lazy_gettext as _l
 
 from idp import citizens, ratelimit
 from idp.audit import EventTag, record_event
-from idp.extensions import db
-from idp.flows import forms, otp_step
-from idp.flows import state as flow_state
-from idp.models import CitizenStatus
-from idp.passwords import password_warnings
+from idp.flows import forms, new_password_step, otp_step
+from idp.models import Citizen, CitizenStatus
 
 blueprint = Blueprint("activation", __name__, url_prefix="/activate")
 FLOW = "activation"
 OTP_PURPOSE = "activation"
-
-
-def _expired():  # type: ignore[no-untyped-def]
-    return render_template("error.html", message_key="session_expired", status=400), 400
+STEPS = (_l("Your details"), _l("SMS code"), _l("Choose a password"))
 
 
 @blueprint.route("", methods=["GET", "POST"])
 def start():  # type: ignore[no-untyped-def]
     errors = forms.FormErrors()
     if request.method == "GET":
-        return render_template("activation/start.html", errors=errors, form={})
+        return render_template("activation/start.html", errors=errors, form={}, flow_steps=STEPS)
     document = forms.document(errors)
     email = forms.email(errors)
     code = forms.text("activation_code", errors)
@@ -40,15 +37,13 @@ def start():  # type: ignore[no-untyped-def]
             limits.hit()
         if key is None:
             assert citizen is not None
-            state = flow_state.start(FLOW, "otp", citizen)
             record_event(EventTag.ACTIVATION_STARTED, citizen)
-            problem = otp_step.send(state, citizen, OTP_PURPOSE)
-            return redirect(url_for("activation.otp", problem=problem) if problem
-                            else url_for("activation.otp"))
+            return otp_step.begin(FLOW, citizen, OTP_PURPOSE, "activation.otp")
         errors.add("activation_code", key)
     form = {"document": request.form.get("document", "")[:32],
             "email": request.form.get("email", "")[:254]}
-    return render_template("activation/start.html", errors=errors, form=form), 400
+    return render_template("activation/start.html", errors=errors, form=form,
+                           flow_steps=STEPS), 400
 
 
 def _refusal(citizen, email: str, code: str) -> str | None:  # type: ignore[no-untyped-def]
@@ -70,36 +65,16 @@ def _refusal(citizen, email: str, code: str) -> str | None:  # type: ignore[no-u
 
 @blueprint.route("/otp", methods=["GET", "POST"])
 def otp():  # type: ignore[no-untyped-def]
-    state = flow_state.current(FLOW, "otp")
-    if state is None or state.citizen is None:
-        return _expired()
-    verified, problem = otp_step.respond(state, state.citizen, OTP_PURPOSE)
-    if verified:
-        flow_state.advance(state, "password")
-        return redirect(url_for("activation.password"))
-    return otp_step.page("activation/otp.html", state.citizen, problem, url_for("activation.otp"))
+    return otp_step.view(FLOW, OTP_PURPOSE, STEPS, next_step="password",
+                         next_endpoint="activation.password")
 
 
 @blueprint.route("/password", methods=["GET", "POST"])
 def password():  # type: ignore[no-untyped-def]
-    state = flow_state.current(FLOW, "password")
-    if state is None or state.citizen is None:
-        return _expired()
-    citizen = state.citizen
-    errors = forms.FormErrors()
-    warnings: list[str] = []
-    if request.method == "POST":
-        new = forms.text("new_password", errors, strip=False)
-        confirm = forms.text("new_password_confirm", errors, strip=False)
-        if not errors:
-            for key in citizens.password_problems(citizen, new, confirm):
-                errors.add("new_password", key)
-        if not errors:
-            citizens.set_password(citizen, new)
-            db.session.commit()
-            record_event(EventTag.ACTIVATED, citizen)
-            flow_state.finish(FLOW)
-            return render_template("activation/done.html")
-        warnings = password_warnings(new, citizens.personal_data(citizen))
-    return render_template("activation/password.html", errors=errors, warnings=warnings), (
-        400 if errors else 200)
+    return new_password_step.view(FLOW, "password", heading=_l("Choose your password"),
+                                  flow_steps=STEPS, saved=_activated)
+
+
+def _activated(citizen: Citizen, data: dict[str, Any]):  # type: ignore[no-untyped-def]
+    record_event(EventTag.ACTIVATED, citizen)
+    return render_template("activation/done.html")

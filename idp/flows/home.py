@@ -31,13 +31,19 @@ def logout():  # type: ignore[no-untyped-def]
 def language():  # type: ignore[no-untyped-def]
     chosen = request.form.get("lang", "")
     back = request.form.get("next", "")
-    local = back.startswith("/") and not back.startswith("//") and "\\" not in back
-    target = back if local else url_for("home.index")
+    target = back if _local_path(back) else url_for("home.index")
     response = redirect(target)
     if chosen in LANGUAGES:
         response.set_cookie(LANGUAGE_COOKIE, chosen, max_age=365 * 86400, samesite="Lax",
                             httponly=True)
     return response
+
+
+def _local_path(back: str) -> bool:
+    """A path on this site only. Browsers drop tabs and newlines from a URL and read a
+    backslash as a slash, so "/<TAB>/evil.example" would leave for another host."""
+    return (back.startswith("/") and not back.startswith("//") and len(back) <= 512
+            and "\\" not in back and back.isprintable() and not any(ch.isspace() for ch in back))
 
 
 @blueprint.get("/healthz")

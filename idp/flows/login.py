@@ -8,21 +8,23 @@ only for the missing SMS code.
 from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request, url_for
+from flask_babel import lazy_gettext as _l
 
-from idp import citizens, ratelimit
+from idp import ratelimit
 from idp.audit import EventTag, record_event
 from idp.extensions import db
-from idp.flows import forms, otp_step
+from idp.flows import forms, identify, new_password_step, otp_step
 from idp.flows import state as flow_state
 from idp.models import Citizen
 from idp.oidc import interaction
 from idp.oidc.claims import ACR_LOW, ACR_SUBSTANTIAL, acr_rank
 from idp.oidc.endpoints.authorization import resume
-from idp.sessions import current_session, start_session
+from idp.sessions import current_session, end_all_sessions, start_session
 
 blueprint = Blueprint("login", __name__, url_prefix="/login")
 FLOW = "login"
 OTP_PURPOSE = "login"
+STEPS = (_l("DNI/NIE and password"), _l("SMS code"))
 
 
 def _pending() -> interaction.Pending | None:
@@ -57,24 +59,12 @@ def start():  # type: ignore[no-untyped-def]
 @blueprint.post("")
 def password():  # type: ignore[no-untyped-def]
     pending = _pending()
-    errors = forms.FormErrors()
-    document = forms.document(errors)
-    secret = forms.text("password", errors, strip=False)
-    if errors:
-        return _render_login(pending, errors, request.form.get("document", "")[:32], 400)
-    assert document is not None
-    limits = ratelimit.guard("login", ip=ratelimit.client_address(), document=document.number)
-    if limits.exceeded:
+    attempt = identify.with_password(client_id=pending.client.client_id if pending else None)
+    if attempt.rate_limited:
         return ratelimit.too_many_attempts()
-    citizen = citizens.find(document)
-    outcome = citizens.verify_password(citizen, secret)
-    if outcome != citizens.PasswordCheck.OK:
-        limits.hit()
-        record_event(EventTag.LOGIN_FAILED, citizen if citizen and citizen.is_active else None,
-                     reason=outcome.value, client_id=pending.client.client_id if pending else None)
-        errors.add("password", "login_failed")
-        return _render_login(pending, errors, document.number, 401)
-    assert citizen is not None
+    citizen = attempt.citizen
+    if citizen is None:
+        return _render_login(pending, attempt.errors, attempt.document, attempt.status)
     if citizen.password_expired():
         record_event(EventTag.PASSWORD_EXPIRED, citizen)
         flow_state.start(FLOW, "expired", citizen, ir=pending.request.id if pending else None)
@@ -90,10 +80,8 @@ def _after_password(citizen: Citizen, pending: interaction.Pending | None):  # t
 
 
 def _start_otp(citizen: Citizen, pending: interaction.Pending | None, amr: list[str]):  # type: ignore[no-untyped-def]
-    state = flow_state.start(FLOW, "otp", citizen, ir=pending.request.id if pending else None,
-                             amr=amr)
-    problem = otp_step.send(state, citizen, OTP_PURPOSE)
-    return redirect(url_for("login.otp", problem=problem) if problem else url_for("login.otp"))
+    return otp_step.begin(FLOW, citizen, OTP_PURPOSE, "login.otp",
+                          ir=pending.request.id if pending else None, amr=amr)
 
 
 def finish_login(citizen: Citizen, pending: interaction.Pending | None, *, acr: str,
@@ -102,7 +90,7 @@ def finish_login(citizen: Citizen, pending: interaction.Pending | None, *, acr: 
     record_event(EventTag.LOGIN_SUCCEEDED, citizen, acr=acr, amr=amr,
                  client_id=pending.client.client_id if pending else None)
     if pending is None:
-        return redirect(url_for("home.index"))
+        return redirect(url_for("account.show"))
     pending = interaction.load(pending.request.id)
     if pending is None:
         return redirect(url_for("home.index"))
@@ -115,7 +103,7 @@ def finish_login(citizen: Citizen, pending: interaction.Pending | None, *, acr: 
 def otp():  # type: ignore[no-untyped-def]
     state = flow_state.current(FLOW, "otp")
     if state is None or state.citizen is None:
-        return render_template("error.html", message_key="session_expired", status=400), 400
+        return flow_state.expired_page()
     citizen = state.citizen
     pending = interaction.load(state.data.get("ir"))
     verified, problem = otp_step.respond(state, citizen, OTP_PURPOSE)
@@ -123,27 +111,20 @@ def otp():  # type: ignore[no-untyped-def]
         amr = sorted({*state.data.get("amr", ["pwd"]), "sms", "mfa"})
         flow_state.finish(FLOW)
         return finish_login(citizen, pending, acr=ACR_SUBSTANTIAL, amr=amr)
-    return otp_step.page("login/otp.html", citizen, problem, url_for("login.otp"), pending=pending)
+    return otp_step.page(citizen, problem, url_for("login.otp"), STEPS, pending=pending)
 
 
 @blueprint.route("/expired", methods=["GET", "POST"])
 def expired():  # type: ignore[no-untyped-def]
     state = flow_state.current(FLOW, "expired")
     if state is None or state.citizen is None:
-        return render_template("error.html", message_key="session_expired", status=400), 400
+        return flow_state.expired_page()
     citizen = state.citizen
     pending = interaction.load(state.data.get("ir"))
-    errors = forms.FormErrors()
-    if request.method == "POST":
-        new = forms.text("new_password", errors, strip=False)
-        confirm = forms.text("new_password_confirm", errors, strip=False)
-        if not errors:
-            for key in citizens.password_problems(citizen, new, confirm):
-                errors.add("new_password", key)
-        if not errors:
-            citizens.set_password(citizen, new)
-            db.session.commit()
-            record_event(EventTag.PASSWORD_CHANGED, citizen, reason="expired")
-            return _after_password(citizen, pending)
-    return render_template("login/expired.html", errors=errors, pending=pending), (
-        400 if errors else 200)
+    outcome = new_password_step.respond(citizen)
+    if not outcome.saved:
+        return new_password_step.page(outcome, heading=_l("Your password has expired"),
+                                      intro_key="password_expired", pending=pending)
+    record_event(EventTag.PASSWORD_CHANGED, citizen, reason="expired")
+    end_all_sessions(citizen)  # sessions opened with the old password end with it
+    return _after_password(citizen, pending)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from flask import current_app, render_template, request
+from flask import current_app, redirect, render_template, request, url_for
 
 from idp import otp, ratelimit
 from idp.flows import forms
@@ -26,6 +27,12 @@ def send(state: FlowState, citizen: Citizen, purpose: str) -> str | None:
     return None
 
 
+def begin(kind: str, citizen: Citizen, purpose: str, endpoint: str, **data: Any):  # type: ignore[no-untyped-def]
+    """Start flow ``kind`` at its SMS-code step, send the first code, go to ``endpoint``."""
+    state = flow_state.start(kind, "otp", citizen, **data)
+    return redirect(url_for(endpoint, problem=send(state, citizen, purpose)))
+
+
 def check(state: FlowState, citizen: Citizen, purpose: str, presented: str) -> str | None:
     """None when the code is right; else the message key to show."""
     limits = ratelimit.guard("otp", ip=ratelimit.client_address())
@@ -42,6 +49,8 @@ def masked_phone(citizen: Citizen) -> str:
     return citizen.phone[-3:]
 
 
+# A code typed and refused; not a malformed entry, a resend or a rate limit.
+WRONG_CODE = frozenset({"otp_wrong", "otp_exhausted", "otp_expired"})
 # Problems a redirect may announce with ?problem=…; anything else in the URL is ignored.
 ANNOUNCED_AFTER_REDIRECT = frozenset({"otp_resend_wait", "sms_unavailable", "rate_limited"})
 
@@ -60,7 +69,29 @@ def respond(state: FlowState, citizen: Citizen, purpose: str) -> tuple[bool, str
     return problem is None, problem
 
 
-def page(template: str, citizen: Citizen, problem: str | None, action: str, **context: Any):  # type: ignore[no-untyped-def]
+def view(kind: str, purpose: str, flow_steps: Sequence[str], *, next_step: str,
+         next_endpoint: str, restart_after: int | None = None, restart_endpoint: str = ""):  # type: ignore[no-untyped-def]
+    """The whole SMS-code page of flow ``kind``: once the right code is in, the flow moves
+    to ``next_step``. With ``restart_after``, one wrong code more than that (over every
+    code sent in this flow) ends the flow and sends the citizen back to its first page."""
+    state = flow_state.current(kind, "otp")
+    if state is None or state.citizen is None:
+        return flow_state.expired_page()
+    verified, problem = respond(state, state.citizen, purpose)
+    if verified:
+        flow_state.advance(state, next_step)
+        return redirect(url_for(next_endpoint))
+    if restart_after is not None and problem in WRONG_CODE:
+        wrong = state.data.get("wrong_codes", 0) + 1
+        if wrong > restart_after:
+            flow_state.finish(kind)
+            return redirect(url_for(restart_endpoint, restarted=1))
+        flow_state.advance(state, "otp", wrong_codes=wrong)
+    return page(state.citizen, problem, request.path, flow_steps)
+
+
+def page(citizen: Citizen, problem: str | None, action: str, flow_steps: Sequence[str],
+         **context: Any):  # type: ignore[no-untyped-def]
     status = 400 if problem and problem != "otp_resent" else 200
-    return render_template(template, problem=problem, last_digits=masked_phone(citizen),
-                           action=action, **context), status
+    return render_template("otp_step.html", problem=problem, last_digits=masked_phone(citizen),
+                           action=action, flow_steps=flow_steps, **context), status

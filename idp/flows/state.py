@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from flask import current_app, session
+from flask import current_app, render_template, session
 
 from idp import secrets
 from idp.clock import clock
@@ -40,6 +40,11 @@ def current(kind: str, step: str) -> FlowState | None:
     if state is None or state.kind != kind or state.step != step or state.expires_at <= clock.now():
         return None
     return state
+
+
+def expired_page():  # type: ignore[no-untyped-def]
+    """What a step answers when this browser has no live flow at that step."""
+    return render_template("error.html", message_key="session_expired", status=400), 400
 
 
 def advance(state: FlowState, step: str, **data: Any) -> None:

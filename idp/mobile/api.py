@@ -40,7 +40,10 @@ def _http_error(error: HTTPException):  # type: ignore[no-untyped-def]
 
 
 def _body() -> dict[str, Any]:
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:  # deeply nested JSON exhausts the parser: not a dict either
+        data = None
     return data if isinstance(data, dict) else {}
 
 
@@ -72,6 +75,10 @@ def start_enrollment():  # type: ignore[no-untyped-def]
                      channel="mobile_enrollment", reason=check.value)
         return _error(401, "invalid_credentials")
     assert citizen is not None
+    if citizen.password_expired():
+        # As on the web, an expired password must be changed before it proves anything.
+        record_event(EventTag.PASSWORD_EXPIRED, citizen, channel="mobile_enrollment")
+        return _error(403, "password_expired")
     token = flow_state.start_for_token(ENROLLMENT, "otp", citizen,
                                        device_name=_text(data, "device_name", 100) or "Cl@ve app")
     state = flow_state.by_token(ENROLLMENT, "otp", token)

@@ -7,6 +7,7 @@ once and continues at most one login, whichever process serves each step.
 from __future__ import annotations
 
 import secrets as random
+import unicodedata
 from datetime import timedelta
 from enum import StrEnum
 
@@ -26,14 +27,22 @@ SESSION_KEY = "mobile_challenges"
 MAX_BOUND = 5
 
 
+def displayable(value: str | None, limit: int) -> str:
+    """Text the app shows the citizen, from the requesting browser: without control or
+    format characters (terminal escapes, bidi overrides) that could rewrite or reorder
+    what is read when deciding whether to approve."""
+    return "".join(ch for ch in (value or "") if unicodedata.category(ch)[0] != "C")[:limit]
+
+
 def _new(kind: ChallengeKind, pending: Pending | None, citizen: Citizen | None) -> MobileChallenge:
     challenge = MobileChallenge(
         id=secrets.random_token(24), kind=kind, citizen_id=citizen.id if citizen else None,
         auth_request_id=pending.request.id if pending else None,
-        client_name=pending.client.name if pending else None,
+        client_name=displayable(pending.client.name, 200) if pending else None,
         requested_claims=pending.requested_claims if pending else [],
         verification_code=f"{random.randbelow(1000):03d}",
-        origin_ip=request.remote_addr, origin_user_agent=(request.user_agent.string or "")[:256],
+        origin_ip=displayable(request.remote_addr, 64),
+        origin_user_agent=displayable(request.user_agent.string, 256),
         expires_at=clock.now() + LIFETIME)
     db.session.add(challenge)
     db.session.commit()

@@ -6,8 +6,11 @@ from datetime import timedelta
 from pathlib import Path
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.oauth2.rfc6749 import InvalidClientError
+from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from flask import Flask, current_app
 
+from idp.audit import EventTag, record_event
 from idp.extensions import csrf, db
 from idp.oidc import grants, tokens
 from idp.oidc.keys import KeyStore
@@ -23,6 +26,19 @@ class ClaveAuthorizationServer(AuthorizationServer):
 
     def save_token(self, token: dict, request) -> None:  # type: ignore[no-untyped-def]
         tokens.save_token(token, request)
+
+    def authenticate_client(self, request, methods, endpoint="token"):  # type: ignore[no-untyped-def]
+        """A registered client failing to authenticate is audited: a leaked id being
+        tried with guessed or old secrets shows in the trail, not only in the RP's logs."""
+        try:
+            return super().authenticate_client(request, methods, endpoint)
+        except InvalidClientError:
+            basic_id, _ = extract_basic_authorization(request.headers)
+            client = self.query_client(basic_id or request.payload.client_id)
+            if client is not None:
+                record_event(EventTag.CLIENT_AUTH_FAILED, client_id=client.client_id,
+                             endpoint=endpoint)
+            raise
 
 
 def server() -> ClaveAuthorizationServer:

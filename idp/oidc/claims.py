@@ -50,7 +50,7 @@ def parse_claims_request(raw: str | None) -> dict[str, dict[str, Any]]:
         return {}
     try:
         data = json.loads(raw)
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:  # deep nesting exhausts the parser's stack
         raise ClaimsRequestError("claims is not valid JSON") from error
     if not isinstance(data, dict):
         raise ClaimsRequestError("claims must be a JSON object")
@@ -75,6 +75,20 @@ def requested_claims(scope: str, claims_request: dict[str, dict[str, Any]]) -> l
     for section in claims_request.values():
         names.extend(name for name in section if name in RELEASABLE)
     return sorted(set(names) - {"sub"})
+
+
+def scope_claims(scopes: list[str] | set[str]) -> frozenset[str]:
+    """The claims a client registered for these scopes may ever receive."""
+    return frozenset(claim for scope in scopes for claim in SCOPE_CLAIMS.get(scope, ()))
+
+
+def limit_claims_request(claims_request: dict[str, dict[str, Any]],
+                         scopes: list[str] | set[str]) -> dict[str, dict[str, Any]]:
+    """The ``claims`` request cut to what the client's registered scopes allow (``acr``
+    stays: it asks for a level, not for data), so the parameter cannot reach past them."""
+    allowed = scope_claims(scopes) | {"acr"}
+    return {target: {name: spec for name, spec in section.items() if name in allowed}
+            for target, section in claims_request.items()}
 
 
 def requested_acr(claims_request: dict[str, dict[str, Any]]) -> list[str]:

@@ -108,7 +108,9 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
     INCLUDE_NEW_REFRESH_TOKEN = True
 
     def authenticate_refresh_token(self, refresh_token: str) -> Token | None:
-        token = tokens.claim_refresh_token(refresh_token)
+        # The client is checked before the token is claimed: another client presenting it
+        # must not use it up (the owner's next refresh would then look like a replay).
+        token = tokens.claim_refresh_token(refresh_token, client_id=self.request.client.client_id)
         if token is not None:
             self.request.auth_context = AuthContext(
                 acr=token.acr, amr=token.amr, auth_time=token.auth_time, sid=token.sid,

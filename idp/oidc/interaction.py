@@ -50,7 +50,9 @@ class Pending:
 
     @property
     def claims_request(self) -> dict:
-        return claim_rules.parse_claims_request(self.params.get("claims"))
+        """The ``claims`` parameter, limited to the scopes the client is registered for."""
+        return claim_rules.limit_claims_request(
+            claim_rules.parse_claims_request(self.params.get("claims")), self.client.scopes)
 
     @property
     def required_acr(self) -> str:
@@ -58,7 +60,10 @@ class Pending:
 
     @property
     def requested_claims(self) -> list[str]:
-        return claim_rules.requested_claims(self.params.get("scope", ""), self.claims_request)
+        # Only what can be released: a consent never covers data the client cannot receive,
+        # so widening the client's registration later asks the citizen again.
+        scope = self.client.get_allowed_scope(self.params.get("scope", ""))
+        return claim_rules.requested_claims(scope, self.claims_request)
 
     @property
     def freshly_authenticated(self) -> bool:

@@ -7,6 +7,7 @@ key stays in the published JWKS until every ID token it signed has expired.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import threading
@@ -116,6 +117,7 @@ class KeyStore:
         self._mtime: float | None = None
         self._signing: dict[str, RSAKey | ECKey] = {}
         self._jwks: dict[str, Any] = {"keys": []}
+        self._jwks_document: tuple[bytes, str] = (b"", "")
         self._all: dict[str, RSAKey | ECKey] = {}
         self._stale_after: datetime | None = None
 
@@ -142,6 +144,10 @@ class KeyStore:
                 if entry.retired_at is None:
                     signing[entry.alg] = key
             self._signing, self._all, self._jwks = signing, every, {"keys": published}
+            # Serialised once per key-set change (the JWKS endpoint is the busiest GET); one
+            # tuple, so that a reader never pairs a body with another body's ETag.
+            body = json.dumps(self._jwks).encode()
+            self._jwks_document = (body, hashlib.sha256(body).hexdigest()[:32])
             self._mtime, self._stale_after = mtime, min(ends, default=None)
 
     def signing_key(self, alg: str) -> RSAKey | ECKey:
@@ -151,6 +157,11 @@ class KeyStore:
     def public_jwks(self) -> dict[str, Any]:
         self._refresh()
         return self._jwks
+
+    def public_jwks_document(self) -> tuple[bytes, str]:
+        """The published JWKS as JSON bytes and its ETag, both computed once per key set."""
+        self._refresh()
+        return self._jwks_document
 
     def verification_keys(self) -> dict[str, RSAKey | ECKey]:
         self._refresh()

@@ -72,11 +72,16 @@ def find_token(value: str, hint: str | None = None) -> Token | None:
     return db.session.scalar(db.select(Token).where(condition))
 
 
-def claim_refresh_token(value: str) -> Token | None:
-    """Mark a refresh token used, exactly once; a replay revokes its whole family."""
+def claim_refresh_token(value: str, *, client_id: str) -> Token | None:
+    """Mark a refresh token of this client used, exactly once; a replay revokes its whole
+    family. Another client's token is refused untouched (and audited)."""
     token = db.session.scalar(db.select(Token).filter_by(
         refresh_token_hash=secrets.keyed_hash(value, REFRESH)))
     if token is None:
+        return None
+    if token.client_id != client_id:
+        record_event(EventTag.TOKEN_CLIENT_MISMATCH, token.citizen, client_id=client_id,
+                     owner=token.client_id, grant_type=REFRESH)
         return None
     now = clock.now()
     if token.refresh_used_at is not None:
@@ -111,6 +116,13 @@ def revoke_issued_from_code(code_id: int) -> None:
                                            Token.revoked_at.is_(None))
                        .values(revoked_at=clock.now()))
     db.session.commit()
+
+
+def revoke_session_tokens(sids: list[str]) -> None:
+    """Revoke what was issued in these sessions (the caller commits)."""
+    if sids:
+        db.session.execute(update(Token).where(Token.sid.in_(sids), Token.revoked_at.is_(None))
+                           .values(revoked_at=clock.now()))
 
 
 def revoke_citizen_tokens(citizen_id: int) -> None:

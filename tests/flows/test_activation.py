@@ -47,8 +47,8 @@ def test_policy_failing_password_lists_every_failed_rule(app, browser, sms_file)
                      new_password_confirm="abd")
     html = refused.get_data(as_text=True)
     assert refused.status_code == 400
-    for fragment in ("at least 8 characters", "upper-case", "a digit", "special character",
-                     "do not match"):
+    for fragment in ("Utilice al menos 8 caracteres.", "Incluya una letra mayúscula", "Incluya un número",
+                     "Incluya un carácter especial", "Las dos contraseñas no coinciden."):
         assert fragment in html
     db.session.refresh(person.citizen)
     assert person.citizen.status == CitizenStatus.REGISTERED
@@ -62,7 +62,7 @@ def test_unknown_document_and_wrong_email_get_the_same_answer_as_a_wrong_code(ap
         start(browser, person.document, person.citizen.email, "AAAA-AAAA-AAAA-AAAA"),
     ]
     assert {a.status_code for a in answers} == {400}
-    messages = {a.get_data(as_text=True).count("do not match our records") for a in answers}
+    messages = {a.get_data(as_text=True).count("no coinciden con los que constan") for a in answers}
     assert messages == {2}  # summary and field
 
 
@@ -81,7 +81,7 @@ def test_sixth_wrong_activation_code_is_refused_even_if_correct(app, browser):
         start(browser, person.document, person.citizen.email, "AAAA-AAAA-AAAA-AAAA")
     refused = start(browser, person.document, person.citizen.email, person.activation_code)
     assert refused.status_code == 400
-    assert "activation code is blocked" in refused.get_data(as_text=True)
+    assert "código de activación está bloqueado" in refused.get_data(as_text=True)
 
 
 def test_wrong_otp_three_times_exhausts_the_code(app, browser, sms_file):
@@ -92,7 +92,7 @@ def test_wrong_otp_three_times_exhausts_the_code(app, browser, sms_file):
     page = browser.get("/activate/otp")
     for _ in range(3):
         page = submit(browser, page, "/activate/otp", otp=wrong)
-    assert "Too many wrong SMS codes" in page.get_data(as_text=True)
+    assert "demasiados códigos SMS incorrectos" in page.get_data(as_text=True)
     late = submit(browser, page, "/activate/otp", otp=code)
     assert late.status_code == 400
 
@@ -106,7 +106,7 @@ def test_expired_otp_is_refused(app, browser, sms_file):
     page = browser.get("/activate/otp")
     response = submit(browser, page, "/activate/otp", otp=latest_code(sms_file))
     assert response.status_code == 400
-    assert "expired" in response.get_data(as_text=True)
+    assert "ha caducado" in response.get_data(as_text=True)
 
 
 def test_an_unknown_problem_in_the_sms_page_address_is_ignored(app, browser, sms_file):

@@ -21,10 +21,10 @@ def tags() -> list[str]:
     return [event.tag for event in db.session.scalars(db.select(AuditEvent).order_by(AuditEvent.id))]
 
 
-def test_correct_password_without_rp_starts_a_session_and_goes_home(app, browser):
+def test_correct_password_without_rp_starts_a_session_and_goes_to_the_account(app, browser):
     person = make_citizen()
     response = post_login(browser, person.document, person.password)
-    assert response.status_code == 302 and response.headers["Location"] == "/"
+    assert response.status_code == 302 and response.headers["Location"] == "/account"
     assert db.session.scalar(db.select(LoginSession).filter_by(citizen_id=person.citizen.id))
     assert EventTag.LOGIN_SUCCEEDED in tags()
 
@@ -32,14 +32,14 @@ def test_correct_password_without_rp_starts_a_session_and_goes_home(app, browser
 def test_wrong_control_letter_is_a_form_error_not_a_lookup(app, browser):
     response = post_login(browser, "12345678A", "whatever")
     assert response.status_code == 400
-    assert "does not match its number" in response.get_data(as_text=True)
+    assert "no corresponde a su número" in response.get_data(as_text=True)
     assert EventTag.LOGIN_FAILED not in tags()
 
 
 def test_malformed_document_is_refused_with_a_clear_message(app, browser):
     response = post_login(browser, "not-a-dni", "whatever")
     assert response.status_code == 400
-    assert "8 digits and a letter" in response.get_data(as_text=True)
+    assert "8 números y una letra" in response.get_data(as_text=True)
 
 
 def test_unknown_document_and_wrong_password_get_the_same_answer(app, browser):
@@ -97,10 +97,10 @@ def test_expired_password_forces_a_change_before_the_login_completes(app, browse
     same = submit(browser, page, "/login/expired", new_password=person.password,
                   new_password_confirm=person.password)
     assert same.status_code == 400
-    assert "different from the previous" in same.get_data(as_text=True)
+    assert "distinta de la anterior" in same.get_data(as_text=True)
     done = submit(browser, same, "/login/expired", new_password="Nueva-Clave-2028!",
                   new_password_confirm="Nueva-Clave-2028!")
-    assert done.status_code == 302 and done.headers["Location"] == "/"
+    assert done.status_code == 302 and done.headers["Location"] == "/account"
     db.session.refresh(person.citizen)
     assert not person.citizen.password_expired()
 

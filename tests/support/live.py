@@ -1,5 +1,6 @@
 """Real servers for end-to-end and interoperability tests: ``idp init`` + ``idp serve``
-(gunicorn) in a subprocess, on a free loopback port, with its own database and keys."""
+(gunicorn) in a subprocess, on a free loopback port, with its own database and keys; and the
+demo relying party (``idp-demo-rp``) registered with such an IdP."""
 
 from __future__ import annotations
 
@@ -66,11 +67,20 @@ class LiveIdp:
         return json.loads(self.cli(*args, "--json"))
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=15)
-        if self.log:
-            self.log.close()
+        _stop(self.process, self.log)
+
+
+def _stop(process: subprocess.Popen | None, log: IO[str] | None) -> None:
+    """Terminate (gunicorn's graceful stop), kill if it will not go, and close the log."""
+    if process and process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=15)
+    if log:
+        log.close()
 
 
 def start_idp(base: Path, workers: int = 1, share_with: LiveIdp | None = None,
@@ -150,3 +160,50 @@ def activate(idp: LiveIdp, document: str, activation_code: str, password: str,
 
 def active_citizen(idp: LiveIdp, document: str, password: str) -> None:
     activate(idp, document, register_citizen(idp, document, password), password)
+
+
+@dataclass
+class LiveDemoRp:
+    """The demo relying party served by ``idp-demo-rp``, registered as a client of an IdP."""
+
+    port: int
+    name: str
+    client_id: str
+    process: subprocess.Popen | None = None
+    log: IO[str] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        _stop(self.process, self.log)
+
+
+def start_demo_rp(base: Path, idp: LiveIdp, name: str = "Ayuntamiento de Ejemplo",
+                  default_acr: str = "http://eidas.europa.eu/LoA/substantial") -> LiveDemoRp:
+    """Register the demo RP with ``idp client create`` (exact redirect URIs on a free port)
+    and serve it there, configured only through its ``DEMO_RP_*`` environment."""
+    port = free_port()
+    rp_url = f"http://127.0.0.1:{port}"
+    client = idp.cli_json("client", "create", "--name", name,
+                          "--redirect-uri", f"{rp_url}/callback",
+                          "--post-logout-redirect-uri", f"{rp_url}/logged-out",
+                          "--default-acr", default_acr)
+    rp = LiveDemoRp(port, name, client["client_id"])
+    env = {**os.environ,
+           "DEMO_RP_ISSUER": idp.url,
+           "DEMO_RP_BASE_URL": rp_url,
+           "DEMO_RP_CLIENT_ID": client["client_id"],
+           "DEMO_RP_CLIENT_SECRET": client["client_secret"],
+           "DEMO_RP_CLIENT_FILE": str(base / "no-client-file.json")}
+    rp.log = (base / f"demo-rp-{port}.log").open("w")
+    rp.process = subprocess.Popen(
+        [str(BIN / "idp-demo-rp"), "--host", "127.0.0.1", "--port", str(port)],
+        env=env, cwd=base, stdout=rp.log, stderr=subprocess.STDOUT)
+    try:
+        wait_until_up(rp_url + "/", rp.process)
+    except (RuntimeError, TimeoutError):
+        rp.stop()
+        raise
+    return rp

@@ -1,4 +1,8 @@
-"""Discovery document and JWKS, built once per process and cached by clients."""
+"""Discovery document and JWKS, built once per process and cached by clients.
+
+Both bodies and their ETags are computed once (per issuer, per key set), never per
+request: these are the busiest GETs an IdP serves.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +14,13 @@ from flask import Response, current_app, request
 
 from idp.oidc import claims as claim_rules
 from idp.oidc.endpoints import blueprint
-from idp.web import LANGUAGES
+from idp.web import LANGUAGES, language_tag
 
 CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
 
 
 @cache
-def _metadata(issuer: str) -> bytes:
+def _metadata(issuer: str) -> tuple[bytes, str]:
     document = {
         "issuer": issuer,
         "authorization_endpoint": f"{issuer}/authorize",
@@ -46,16 +50,16 @@ def _metadata(issuer: str) -> bytes:
         "prompt_values_supported": ["none", "login", "consent"],
         "display_values_supported": ["page", "touch"],
         "claim_types_supported": ["normal"],
-        "ui_locales_supported": [tag.replace("_", "-") for tag in LANGUAGES],
+        "ui_locales_supported": [language_tag(locale) for locale in LANGUAGES],
         "authorization_response_iss_parameter_supported": True,
         "backchannel_logout_supported": True,
         "backchannel_logout_session_supported": True,
     }
-    return json.dumps(document, indent=2).encode()
+    body = json.dumps(document, indent=2).encode()
+    return body, hashlib.sha256(body).hexdigest()[:32]
 
 
-def cached_json(body: bytes, max_age: int) -> Response:
-    etag = hashlib.sha256(body).hexdigest()[:32]
+def cached_json(body: bytes, etag: str, max_age: int) -> Response:
     if request.if_none_match.contains(etag):
         response = Response(status=304)
     else:
@@ -68,10 +72,9 @@ def cached_json(body: bytes, max_age: int) -> Response:
 
 @blueprint.get("/.well-known/openid-configuration")
 def openid_configuration() -> Response:
-    return cached_json(_metadata(current_app.config["IDP_ISSUER"]), max_age=3600)
+    return cached_json(*_metadata(current_app.config["IDP_ISSUER"]), max_age=3600)
 
 
 @blueprint.get("/jwks.json")
 def jwks() -> Response:
-    body = json.dumps(current_app.extensions["idp.keys"].public_jwks()).encode()
-    return cached_json(body, max_age=300)
+    return cached_json(*current_app.extensions["idp.keys"].public_jwks_document(), max_age=300)

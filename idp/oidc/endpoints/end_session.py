@@ -2,7 +2,8 @@
 
 Redirects only to a registered ``post_logout_redirect_uri``, and only when a valid
 ``id_token_hint`` or ``client_id`` names the client; otherwise shows our own page.
-A request without ``id_token_hint`` is confirmed by the citizen first.
+A request without ``id_token_hint``, or with one from another session, is confirmed by the
+citizen first.
 """
 
 from __future__ import annotations
@@ -42,6 +43,14 @@ class EndSession(EndSessionEndpoint):
         end_session(login_session)
 
 
+def _foreign_hint(end_request) -> bool:  # type: ignore[no-untyped-def]
+    """An ``id_token_hint`` from another session (anyone's ID token) must not log this
+    browser out silently: any site could otherwise end a citizen's session with a link."""
+    login_session = current_session()
+    claims = end_request.id_token_claims or {}
+    return login_session is not None and claims.get("sid") != login_session.id
+
+
 @blueprint.route("/logout", methods=["GET", "POST"])
 def logout():  # type: ignore[no-untyped-def]
     authorization_server = server()
@@ -52,7 +61,7 @@ def logout():  # type: ignore[no-untyped-def]
         end_request = authorization_server.validate_endpoint_request(EndSession.ENDPOINT_NAME)
     except OAuth2Error:
         return render_template("oidc/logout_error.html", status=400), 400
-    if end_request.needs_confirmation and not confirmed:
+    if (end_request.needs_confirmation or _foreign_hint(end_request)) and not confirmed:
         params = {name: request.values[name] for name in LOGOUT_PARAMS if name in request.values}
         return render_template("oidc/logout_confirm.html", params=params,
                                client=end_request.client)

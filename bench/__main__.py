@@ -1,0 +1,90 @@
+"""``python -m bench run [--quick]`` (what ``make bench`` / ``make bench-quick`` call) and
+``python -m bench seed`` (bulk citizens into the database the ``IDP_*`` environment names);
+``python -m bench report RESULTS.json`` rewrites the Markdown from a run's figures."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _write_doc(render, results: dict, markdown: str) -> None:  # type: ignore[no-untyped-def]
+    path = ROOT / "docs" / "performance.md"
+    existing = path.read_text() if path.exists() else None
+    path.write_text(render(results, markdown, existing))
+
+
+def _run(args: argparse.Namespace) -> int:
+    from bench import report, suite
+
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results = suite.run(args.quick, out_dir, log=lambda line: print(line, flush=True))
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    markdown = report.markdown(results)
+    for name in (f"bench-{results['mode']}-{stamp}", f"latest-{results['mode']}"):
+        (out_dir / f"{name}.json").write_text(json.dumps(results, indent=2) + "\n")
+        (out_dir / f"{name}.md").write_text(markdown)
+    if not args.no_docs:
+        _write_doc(report.performance_doc, results, markdown)
+    print(f"\n{markdown}\nWritten to {out_dir}/latest-{results['mode']}.{{json,md}}"
+          + ("" if args.no_docs else " and docs/performance.md")
+          + f" in {results['elapsed_seconds']} s.")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from bench import report
+
+    results = json.loads(Path(args.results).read_text())
+    markdown = report.markdown(results)
+    Path(args.results).with_suffix(".md").write_text(markdown)
+    if not args.no_docs:
+        _write_doc(report.performance_doc, results, markdown)
+    print(markdown)
+    return 0
+
+
+def _seed(args: argparse.Namespace) -> int:
+    from bench.seed import seed
+    from idp import create_app
+
+    app = create_app()
+    logging.getLogger("idp").setLevel(logging.WARNING)
+    done = seed(app, total=args.citizens, pool=min(args.pool, args.citizens),
+                client_id=args.client_id, scope=args.scope)
+    print(f"{done.citizens} citizens in {done.seconds:.1f} s "
+          f"({done.citizens / done.seconds:,.0f}/s); {len(done.pool)} consented to {args.client_id}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="run the benchmark, write bench/results and docs/performance.md")
+    run.add_argument("--quick", action="store_true", help="about a minute: 10k citizens, short runs")
+    run.add_argument("--out", default=str(ROOT / "bench" / "results"))
+    run.add_argument("--no-docs", action="store_true", help="leave docs/performance.md alone")
+    run.set_defaults(handler=_run)
+    again = commands.add_parser("report", help="rewrite the Markdown (and docs) from a results JSON")
+    again.add_argument("results")
+    again.add_argument("--no-docs", action="store_true")
+    again.set_defaults(handler=_report)
+    seeding = commands.add_parser("seed", help="bulk-insert active citizens (shared argon2id hash)")
+    seeding.add_argument("--citizens", type=int, required=True)
+    seeding.add_argument("--client-id", required=True, help="the client the login pool consented to")
+    seeding.add_argument("--pool", type=int, default=5_000)
+    seeding.add_argument("--scope", default="openid profile")
+    seeding.set_defaults(handler=_seed)
+    args = parser.parse_args(argv)
+    return args.handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

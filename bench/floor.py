@@ -1,0 +1,66 @@
+"""The serving floor: what gunicorn's sync workers (as ``idp serve`` configures them) and
+Flask cost before any IdP code runs. A small-document GET can go no faster than this, so
+the discovery and JWKS figures are read against it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import requests
+from flask import Flask
+
+from bench.deploy import children, cpu_seconds, free_port
+
+BODY = b'{"keys": []}'
+
+
+def plain(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(BODY)))])
+    return [BODY]
+
+
+flask_app = Flask(__name__)
+
+
+@flask_app.get("/")
+def _hello():  # type: ignore[no-untyped-def]
+    return flask_app.response_class(BODY, mimetype="application/json")
+
+
+class FloorServer:
+    """gunicorn with ``idp serve``'s options (sync workers, access log on stdout)."""
+
+    def __init__(self, app: str, workers: int) -> None:
+        self.port = free_port()
+        root = Path(__file__).resolve().parent.parent
+        self.process = subprocess.Popen(  # noqa: S603 - the venv's gunicorn
+            [str(Path(sys.executable).parent / "gunicorn"), "--workers", str(workers), "--bind",
+             f"127.0.0.1:{self.port}", "--access-logfile", "-", "--timeout", "30",
+             "--no-control-socket", app],
+            cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"http://127.0.0.1:{self.port}/", timeout=2).status_code == 200 \
+                        and len(children(self.process.pid)) == workers:
+                    return
+            except requests.RequestException:
+                time.sleep(0.1)
+        self.stop()
+        raise TimeoutError(app)
+
+    def cpu(self) -> float:
+        return cpu_seconds([self.process.pid, *children(self.process.pid)])
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()

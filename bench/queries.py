@@ -1,0 +1,114 @@
+"""SQL statements and commits per request of each flow, counted in-process.
+
+The app is built with the deployment's own settings against the same database and driven
+through Flask's test client, one request of each kind, while SQLAlchemy events count what
+reaches the driver. A commit is a transaction (on SQLite in WAL mode, a WAL sync and the
+single writer lock); a statement is a round trip (on PostgreSQL, a network hop).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import secrets
+from collections import Counter
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from flask import Flask
+from sqlalchemy import event
+
+from bench.deploy import REDIRECT_URI
+from bench.seed import PASSWORD, PoolCitizen
+from bench.wire import SmsTail
+
+_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+_IR = re.compile(r'name="ir" value="([^"]*)"')
+
+
+class _Counter:
+    def __init__(self) -> None:
+        self.kinds: Counter[str] = Counter()
+        self.commits = 0
+
+    def statement(self, conn, cursor, statement: str, *args: Any) -> None:  # type: ignore[no-untyped-def]
+        self.kinds[statement.lstrip().split(None, 1)[0].upper()] += 1
+
+    def commit(self, conn) -> None:  # type: ignore[no-untyped-def]
+        self.commits += 1
+
+    def take(self) -> dict[str, Any]:
+        counted = {"statements": sum(self.kinds.values()), "commits": self.commits,
+                   **{k.lower(): v for k, v in sorted(self.kinds.items())}}
+        self.kinds, self.commits = Counter(), 0
+        return counted
+
+
+def _fields(html: str) -> dict[str, str]:
+    fields = {"csrf_token": _CSRF.search(html).group(1)}  # type: ignore[union-attr]
+    ir = _IR.search(html)
+    if ir:
+        fields["ir"] = ir.group(1)
+    return fields
+
+
+def count_per_request(app: Flask, citizen: PoolCitizen, client_id: str, client_secret: str,
+                      sms: SmsTail, scope: str) -> dict[str, dict[str, Any]]:
+    """One request of each step of a full login, then the token-holding endpoints."""
+    from idp.extensions import db
+
+    with app.app_context():
+        engine = db.engine
+    counter = _Counter()
+    event.listen(engine, "before_cursor_execute", counter.statement)
+    event.listen(engine, "commit", counter.commit)
+    basic = {"Authorization": "Basic " + base64.b64encode(f"{client_id}:{client_secret}".encode()).decode()}
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
+    counts: dict[str, dict[str, Any]] = {}
+    try:
+        browser = app.test_client()
+        counter.take()
+        go = browser.get("/authorize", query_string={
+            "response_type": "code", "client_id": client_id, "redirect_uri": REDIRECT_URI,
+            "scope": scope, "state": "s", "nonce": "n", "code_challenge": challenge,
+            "code_challenge_method": "S256"})
+        counts["GET /authorize"] = counter.take()
+        page = browser.get(go.headers["Location"])
+        counts["GET /login (form + QR challenge)"] = counter.take()
+        sent = browser.post("/login", data={**_fields(page.get_data(as_text=True)),
+                                            "document": citizen.document, "password": PASSWORD})
+        counts["POST /login (password, SMS sent)"] = counter.take()
+        page = browser.get(sent.headers["Location"])
+        counts["GET /login/otp"] = counter.take()
+        done = browser.post("/login/otp", data={**_fields(page.get_data(as_text=True)),
+                                                "otp": sms.take(citizen.phone) or ""})
+        counts["POST /login/otp (session, code)"] = counter.take()
+        code = parse_qs(urlsplit(done.headers["Location"]).query)["code"][0]
+        tokens = browser.post("/token", headers=basic, data={
+            "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI,
+            "code_verifier": verifier}).get_json()
+        counts["POST /token (authorization_code)"] = counter.take()
+        bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
+        browser.get("/userinfo", headers=bearer)
+        counts["GET /userinfo"] = counter.take()
+        browser.post("/introspect", headers=basic, data={"token": tokens["access_token"],
+                                                         "token_type_hint": "access_token"})
+        counts["POST /introspect"] = counter.take()
+        browser.post("/token", headers=basic, data={"grant_type": "refresh_token",
+                                                    "refresh_token": tokens["refresh_token"]})
+        counts["POST /token (refresh_token)"] = counter.take()
+        browser.get("/.well-known/openid-configuration")
+        counts["GET discovery"] = counter.take()
+        browser.get("/jwks.json")
+        counts["GET /jwks.json"] = counter.take()
+    finally:
+        event.remove(engine, "before_cursor_execute", counter.statement)
+        event.remove(engine, "commit", counter.commit)
+    login_steps = [k for k in counts if not k.startswith(("POST /introspect", "POST /token (refresh",
+                                                          "GET discovery", "GET /jwks"))]
+    counts["= full login (7 requests)"] = {
+        "statements": sum(counts[k]["statements"] for k in login_steps),
+        "commits": sum(counts[k]["commits"] for k in login_steps)}
+    return counts

@@ -1,0 +1,233 @@
+"""What the load generator does, one operation at a time, against a running deployment."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import itertools
+import json
+import re
+import secrets
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import requests
+
+from bench.deploy import REDIRECT_URI
+from bench.seed import PASSWORD, PoolCitizen
+from bench.wire import SmsTail, build_request, send
+
+_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+_IR = re.compile(r'name="ir" value="([^"]*)"')
+SCOPE = "openid profile"
+
+
+class Unexpected(Exception):
+    pass
+
+
+@dataclass
+class Target:
+    """The deployment under load and what the scenarios share."""
+
+    host: str
+    port: int
+    client_id: str
+    client_secret: str
+    sms: SmsTail
+    pool: list[PoolCitizen]
+    tokens: deque = field(default_factory=lambda: deque(maxlen=512))
+    signatures_per_response: dict[str, int] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        # One pass over the pool for the whole run, across server restarts: a citizen
+        # used again within IDP_OTP_RESEND_INTERVAL would get no new SMS code.
+        self._next = itertools.cycle(self.pool)
+
+    @property
+    def base(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def basic(self) -> str:
+        raw = f"{self.client_id}:{self.client_secret}".encode()
+        return "Basic " + base64.b64encode(raw).decode()
+
+    def next_citizen(self) -> PoolCitizen:
+        """Round robin over the pool: each citizen's OTP resend throttle is long over."""
+        with self._lock:
+            return next(self._next)
+
+    def token(self, index: int) -> dict[str, str]:
+        if not self.tokens:
+            raise Unexpected("no tokens: the login phase issued none")
+        return self.tokens[index % len(self.tokens)]
+
+
+def _expect(response: requests.Response, status: int, step: str) -> requests.Response:
+    if response.status_code != status:
+        raise Unexpected(f"{step}: HTTP {response.status_code} {response.text[:120]!r}")
+    return response
+
+
+def _form(page: requests.Response) -> dict[str, str]:
+    csrf = _CSRF.search(page.text)
+    if csrf is None:
+        raise Unexpected(f"no CSRF token on {page.url}")
+    fields = {"csrf_token": csrf.group(1)}
+    ir = _IR.search(page.text)
+    if ir:
+        fields["ir"] = ir.group(1)
+    return fields
+
+
+class Login:
+    """authorize → password form → SMS code → (consent given) → code → token → UserInfo."""
+
+    name = "login"
+
+    def __init__(self, target: Target) -> None:
+        self.target = target
+
+    def prepare(self, thread_index: int) -> None:
+        return None
+
+    def run(self, state: None) -> None:
+        t = self.target
+        citizen = t.next_citizen()
+        verifier = secrets.token_urlsafe(48)
+        challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=")
+        params = {"response_type": "code", "client_id": t.client_id, "redirect_uri": REDIRECT_URI,
+                  "scope": SCOPE, "state": secrets.token_urlsafe(8),
+                  "nonce": secrets.token_urlsafe(8), "code_challenge": challenge.decode(),
+                  "code_challenge_method": "S256"}
+        with requests.Session() as browser:
+            go = _expect(browser.get(f"{t.base}/authorize?{urlencode(params)}", timeout=30,
+                                     allow_redirects=False), 302, "authorize")
+            page = _expect(browser.get(t.base + go.headers["Location"], timeout=30), 200, "login page")
+            sent = _expect(browser.post(f"{t.base}/login", timeout=30, allow_redirects=False,
+                                        data={**_form(page), "document": citizen.document,
+                                              "password": PASSWORD}), 302, "password")
+            if not sent.headers["Location"].startswith("/login/otp"):
+                raise Unexpected(f"password: went to {sent.headers['Location']}")
+            page = _expect(browser.get(t.base + sent.headers["Location"], timeout=30), 200, "otp page")
+            code = t.sms.take(citizen.phone)
+            if code is None:
+                raise Unexpected("no SMS code for this citizen")
+            done = _expect(browser.post(f"{t.base}/login/otp", data={**_form(page), "otp": code},
+                                        timeout=30, allow_redirects=False), 302, "otp")
+        query = parse_qs(urlsplit(done.headers["Location"]).query)
+        if "code" not in query:
+            raise Unexpected(f"no code: went to {done.headers['Location'][:120]}")
+        status, body = send(t.host, t.port, build_request(
+            t.host, t.port, "POST", "/token", headers={"Authorization": t.basic},
+            form={"grant_type": "authorization_code", "code": query["code"][0],
+                  "redirect_uri": REDIRECT_URI, "code_verifier": verifier}))
+        if status != 200:
+            raise Unexpected(f"token: HTTP {status} {body[:120]!r}")
+        tokens = json.loads(body)
+        t.signatures_per_response.setdefault("authorization_code", int("id_token" in tokens))
+        status, body = send(t.host, t.port, build_request(
+            t.host, t.port, "GET", "/userinfo",
+            headers={"Authorization": f"Bearer {tokens['access_token']}"}))
+        if status != 200:
+            raise Unexpected(f"userinfo: HTTP {status}")
+        t.tokens.append({"access_token": tokens["access_token"],
+                         "refresh_token": tokens["refresh_token"]})
+
+
+class Get:
+    """A GET of a public document (discovery, JWKS)."""
+
+    def __init__(self, host: str, port: int, name: str, path: str) -> None:
+        self.host, self.port, self.name = host, port, name
+        self.raw = build_request(host, port, "GET", path)
+
+    def prepare(self, thread_index: int) -> None:
+        return None
+
+    def run(self, state: None) -> None:
+        status, _ = send(self.host, self.port, self.raw)
+        if status != 200:
+            raise Unexpected(f"{self.name}: HTTP {status}")
+
+
+class UserInfo:
+    name = "userinfo"
+
+    def __init__(self, target: Target) -> None:
+        self.target = target
+
+    def prepare(self, thread_index: int) -> bytes:
+        t = self.target
+        bearer = {"Authorization": f"Bearer {t.token(thread_index)['access_token']}"}
+        return build_request(t.host, t.port, "GET", "/userinfo", headers=bearer)
+
+    def run(self, raw: bytes) -> bytes:
+        status, _ = send(self.target.host, self.target.port, raw)
+        if status != 200:
+            raise Unexpected(f"userinfo: HTTP {status}")
+        return raw
+
+
+class Introspection:
+    name = "introspection"
+
+    def __init__(self, target: Target) -> None:
+        self.target = target
+
+    def prepare(self, thread_index: int) -> bytes:
+        t = self.target
+        return build_request(t.host, t.port, "POST", "/introspect",
+                             headers={"Authorization": t.basic},
+                             form={"token": t.token(thread_index)["access_token"],
+                                   "token_type_hint": "access_token"})
+
+    def run(self, raw: bytes) -> bytes:
+        status, body = send(self.target.host, self.target.port, raw)
+        if status != 200 or b'"active": true' not in body.replace(b'":true', b'": true'):
+            raise Unexpected(f"introspection: HTTP {status} {body[:80]!r}")
+        return raw
+
+
+class Refresh:
+    """refresh_token grants; each thread follows its own rotating chain."""
+
+    name = "refresh"
+
+    def __init__(self, target: Target) -> None:
+        self.target = target
+        self._lock = threading.Lock()
+
+    def _fresh(self) -> str:
+        with self._lock:  # one chain per thread: a shared one would look like a replay
+            if not self.target.tokens:
+                raise Unexpected("no refresh token left: too few logins before this run")
+            return self.target.tokens.popleft()["refresh_token"]
+
+    def ensure_chains(self, count: int, seconds: float) -> int:
+        """Log in (bounded in time) until ``count`` unused refresh tokens are at hand."""
+        login, deadline = Login(self.target), time.monotonic() + seconds
+        while len(self.target.tokens) < count and time.monotonic() < deadline:
+            login.run(None)
+        return len(self.target.tokens)
+
+    def prepare(self, thread_index: int) -> list[str]:
+        return [self._fresh()]
+
+    def run(self, chain: list[str]) -> list[str]:
+        t = self.target
+        status, body = send(t.host, t.port, build_request(
+            t.host, t.port, "POST", "/token", headers={"Authorization": t.basic},
+            form={"grant_type": "refresh_token", "refresh_token": chain[0]}))
+        if status != 200:
+            chain[0] = self._fresh()  # a broken chain is not retried: that would be a replay
+            raise Unexpected(f"refresh: HTTP {status} {body[:120]!r}")
+        tokens = json.loads(body)
+        t.signatures_per_response.setdefault("refresh_token", int("id_token" in tokens))
+        chain[0] = tokens["refresh_token"]
+        return chain

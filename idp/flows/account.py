@@ -1,0 +1,89 @@
+"""The citizen's account page: personal data as registered, open sessions (each can be
+closed), recent security activity, and the ways to change or cancel the Cl@ve.
+
+Only a live single sign-on session opens it; anyone else is sent to log in first (a login
+without a relying party lands here).
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, redirect, render_template, request, url_for
+
+from idp.audit import EventTag, record_event
+from idp.clock import clock
+from idp.extensions import db
+from idp.messages import EVENT_LABELS, event_label
+from idp.models import AuditEvent, Citizen, LoginSession
+from idp.oidc.tokens import revoke_session_tokens
+from idp.sessions import close_session, current_session, end_session
+
+blueprint = Blueprint("account", __name__, url_prefix="/account")
+RECENT_EVENTS = 20
+
+# First match wins: an Edge user agent also names Chrome and Safari, Android names Linux.
+_BROWSERS = (("Edg/", "Edge"), ("OPR/", "Opera"), ("Firefox/", "Firefox"),
+             ("Chrome/", "Chrome"), ("Safari/", "Safari"))
+_SYSTEMS = (("Android", "Android"), ("iPhone", "iOS"), ("iPad", "iOS"), ("Windows", "Windows"),
+            ("Mac OS X", "macOS"), ("CrOS", "ChromeOS"), ("Linux", "Linux"))
+
+
+def describe_device(user_agent: str | None) -> tuple[str | None, str | None]:
+    """(browser, operating system) as a citizen recognises them, None where unknown."""
+    agent = user_agent or ""
+    browser = next((name for marker, name in _BROWSERS if marker in agent), None)
+    system = next((name for marker, name in _SYSTEMS if marker in agent), None)
+    return browser, system
+
+
+def masked_phone(phone: str) -> str:
+    """Enough to recognise one's own number, not enough to read it over a shoulder."""
+    return phone[:3] + "•" * max(len(phone) - 6, 0) + phone[-3:]
+
+
+def open_sessions(citizen: Citizen) -> list[LoginSession]:
+    candidates = db.session.scalars(
+        db.select(LoginSession)
+        .filter_by(citizen_id=citizen.id, ended_at=None, epoch=citizen.session_epoch)
+        .where(LoginSession.expires_at > clock.now())
+        .order_by(LoginSession.created_at.desc()))
+    return list(candidates)
+
+
+def recent_activity(citizen: Citizen) -> list[AuditEvent]:
+    """The citizen's latest security events; protocol plumbing (codes, tokens) is left out."""
+    return list(db.session.scalars(
+        db.select(AuditEvent)
+        .where(AuditEvent.citizen_id == citizen.id, AuditEvent.tag.in_(list(EVENT_LABELS)))
+        .order_by(AuditEvent.id.desc())
+        .limit(RECENT_EVENTS)))
+
+
+@blueprint.get("")
+def show():  # type: ignore[no-untyped-def]
+    login_session = current_session()
+    if login_session is None:
+        return redirect(url_for("login.start"))
+    citizen = login_session.citizen
+    return render_template(
+        "account/show.html", citizen=citizen, this_session=login_session,
+        sessions=open_sessions(citizen), events=recent_activity(citizen),
+        describe_device=describe_device, event_label=event_label,
+        phone=masked_phone(citizen.phone), ended=request.args.get("ended") == "1")
+
+
+@blueprint.post("/sessions/end")
+def end_one_session():  # type: ignore[no-untyped-def]
+    login_session = current_session()
+    if login_session is None:
+        return redirect(url_for("login.start"))
+    citizen = login_session.citizen
+    chosen = next((s for s in open_sessions(citizen) if s.id == request.form.get("sid")), None)
+    if chosen is None:
+        abort(404)
+    record_event(EventTag.SESSION_ENDED, citizen, commit=False, this_browser=chosen is login_session)
+    revoke_session_tokens([chosen.id])
+    if chosen is login_session:
+        end_session(login_session)
+        return render_template("oidc/logged_out.html")
+    close_session(chosen)
+    return redirect(url_for("account.show", ended=1))

@@ -1,0 +1,63 @@
+"""Steps shared by the credential-lifecycle tests: fill a form, pass the SMS step, choose
+a password, get and refresh OIDC tokens."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+from idp.sms import latest_code
+from tests.oidc.test_code_flow import basic, redeem
+from tests.support.browser import AuthorizationAttempt, code_from, consent, log_in, submit
+
+NEW_PASSWORD = "Otra-Clave-2027!"  # noqa: S105
+# Fails four rules at once (length, upper case, digit, special) and its confirmation differs.
+WEAK = {"new_password": "abc", "new_password_confirm": "abd"}
+WEAK_PASSWORD_PROBLEMS = ("password_too_short", "password_needs_uppercase", "password_needs_digit",
+                          "password_needs_special", "password_mismatch")
+
+
+def fill(browser: FlaskClient, url: str, **fields: str) -> TestResponse:
+    """Open the form at ``url`` and send it, CSRF token included."""
+    return submit(browser, browser.get(url), url, **fields)
+
+
+def pass_sms(browser: FlaskClient, url: str, sms_file: Path) -> TestResponse:
+    return fill(browser, url, otp=latest_code(sms_file) or "")
+
+
+def wrong_code(sms_file: Path) -> str:
+    return "000000" if latest_code(sms_file) != "000000" else "111111"
+
+
+def choose_password(browser: FlaskClient, url: str, password: str = NEW_PASSWORD) -> TestResponse:
+    return fill(browser, url, new_password=password, new_password_confirm=password)
+
+
+def refusal(response: TestResponse) -> str:
+    """The page's main content without the values typed or the CSRF token."""
+    html = response.get_data(as_text=True)
+    main = re.search(r"<main.*?</main>", html, re.S)
+    assert main, html
+    return re.sub(r'value="[^"]*"', 'value=""', main.group(0))
+
+
+def tokens_for(browser: FlaskClient, sms_file: Path, rp, person) -> dict:  # type: ignore[no-untyped-def]
+    """An RP's tokens for ``person``, logging in and consenting in ``browser`` as needed."""
+    attempt = AuthorizationAttempt(rp.client_id, rp.redirect_uri)
+    response = attempt.start(browser)
+    if "/login" in response.headers.get("Location", ""):
+        response = log_in(browser, response, person.document, person.password, sms_file)
+    if "/consent" in response.headers.get("Location", ""):
+        response = consent(browser, response)
+    tokens = redeem(browser, rp, attempt, code_from(response))
+    assert tokens.status_code == 200, tokens.get_json()
+    return tokens.get_json()
+
+
+def refresh(browser: FlaskClient, rp, refresh_token: str) -> TestResponse:  # type: ignore[no-untyped-def]
+    return browser.post("/token", headers=basic(rp.client_id, rp.secret),
+                        data={"grant_type": "refresh_token", "refresh_token": refresh_token})
