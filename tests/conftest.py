@@ -8,7 +8,6 @@ of its own on that server. Either way it is a copy of a template migrated once p
 from __future__ import annotations
 
 import shutil
-import weakref
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,10 +25,11 @@ FAST_ARGON2 = {"IDP_ARGON2_MEMORY_KIB": 1024, "IDP_ARGON2_TIME_COST": 1}
 POSTGRES = PostgresServer.from_environment()
 
 # What the current test made: its database (by tmp_path), its PostgreSQL databases to drop,
-# and every engine that connected (the test's apps, and those the CLI builds from IDP_*).
+# and every engine that connected (the test's apps, and those the CLI builds from IDP_*),
+# held until the test ends so that none is garbage-collected with connections still open.
 _database_urls: dict[Path, str] = {}
 _databases: list[str] = []
-_engines: weakref.WeakSet[Engine] = weakref.WeakSet()
+_engines: set[Engine] = set()
 
 
 @event.listens_for(Engine, "engine_connect")
@@ -96,9 +96,8 @@ def _throwaway_databases():
     about a connection deleted while open, and warnings are errors in this suite.
     """
     yield
-    for engine in list(_engines):
-        engine.dispose()
-    _engines.clear()
+    while _engines:
+        _engines.pop().dispose()
     while _databases:
         POSTGRES.drop(_databases.pop())  # type: ignore[union-attr]
     _database_urls.clear()

@@ -35,9 +35,10 @@ def test_a_server_killed_mid_login_is_replaced_and_the_login_completes(tmp_path)
         assert first.process is not None
         first.process.send_signal(signal.SIGKILL)  # workers die with their master
         first.process.wait(timeout=10)
-    finally:
+        second = start_idp(first.base, share_with=first)
+    except BaseException:
         first.stop()
-    second = start_idp(first.base, share_with=first)
+        raise
     try:
         consent = form_post(browser, otp_page, f"{second.url}/login/otp",
                             otp=latest_code(second.sms_file))
@@ -47,6 +48,7 @@ def test_a_server_killed_mid_login_is_replaced_and_the_login_completes(tmp_path)
         assert shown["status"] == "active" and shown["password_failures"] == 0
     finally:
         second.stop()
+        first.stop()  # the killed node's database goes last
 
 
 def test_sms_gateway_down_gives_try_again_and_sends_no_code(template_dir, tmp_path):

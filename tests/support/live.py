@@ -17,6 +17,8 @@ from typing import IO
 
 import requests
 
+from tests.support.postgres import PostgresServer, worker
+
 BIN = Path(sys.executable).parent
 
 
@@ -48,6 +50,7 @@ class LiveIdp:
     env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen | None = None
     log: IO[str] | None = None
+    own_database: tuple[PostgresServer, str] | None = None
 
     @property
     def url(self) -> str:
@@ -67,7 +70,13 @@ class LiveIdp:
         return json.loads(self.cli(*args, "--json"))
 
     def stop(self) -> None:
+        """Stop the server; the node that created a PostgreSQL database also drops it."""
         _stop(self.process, self.log)
+        if self.own_database is not None:
+            server, name = self.own_database
+            server.drop(name)
+            server.close()
+            self.own_database = None
 
 
 def _stop(process: subprocess.Popen | None, log: IO[str] | None) -> None:
@@ -83,6 +92,17 @@ def _stop(process: subprocess.Popen | None, log: IO[str] | None) -> None:
         log.close()
 
 
+def _database_url(idp: LiveIdp, base: Path) -> str:
+    """SQLite in the server's folder, or an empty database on the test PostgreSQL server
+    when the suite runs against one (``scripts/with-postgres.sh``)."""
+    server = PostgresServer.from_environment()
+    if server is None:
+        return f"sqlite:///{base / 'idp.sqlite3'}"
+    name = f"live_{worker()}_{idp.port}"
+    idp.own_database = (server, name)
+    return server.create(name)
+
+
 def start_idp(base: Path, workers: int = 1, share_with: LiveIdp | None = None,
               **settings: str) -> LiveIdp:
     """A server on a free port; ``share_with`` another one's database, keys, secret and
@@ -96,7 +116,7 @@ def start_idp(base: Path, workers: int = 1, share_with: LiveIdp | None = None,
         idp.env = {
             **os.environ,
             "IDP_ISSUER": idp.url,
-            "IDP_DATABASE_URL": f"sqlite:///{base / 'idp.sqlite3'}",
+            "IDP_DATABASE_URL": _database_url(idp, base),
             "IDP_KEYS_DIR": str(base / "keys"),
             "IDP_SECRET_KEY": "live-test-secret",
             "IDP_SMS_BACKEND": f"file:{idp.sms_file}",
