@@ -127,7 +127,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     except ConfigurationError as exc:
         parser.exit(2, f"idp-demo-rp: {exc}\n")
     DemoServer(application, {"bind": f"{host}:{args.port}", "workers": WORKERS,
-                             "accesslog": "-"}).run()
+                             "worker_class": "gthread", "threads": 4, "accesslog": "-"}).run()
 
 
 if __name__ == "__main__":

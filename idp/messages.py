@@ -30,6 +30,7 @@ MESSAGES = {
     # Cl@ve mobile
     "mobile_denied": _l("The request was denied in the Cl@ve app (or the wrong number was chosen). Nobody has logged in."),
     "mobile_expired": _l("The request has expired or was already used. Start again to get a new one."),
+    "device_revoked": _l("The app has been revoked: it can no longer approve logins."),
     "mobile_not_yet": _l("The app has not approved the request yet. Approve it in the app and continue."),
     # passwords (keys returned by idp.passwords.check_password)
     "password_too_short": _l("Use at least 8 characters."),

@@ -32,6 +32,9 @@ ACCESS_LOG_FORMAT = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s "%(a)s" %({x-re
 
 
 def serve_app(factory: Callable[[], Any], host: str, port: int, workers: int) -> None:
+    # Threaded workers: a browser's speculative connection that never sends a request
+    # would otherwise hold a sync worker for the whole timeout when no proxy buffers.
     _Server(factory, {"bind": f"{host}:{port}", "workers": workers, "accesslog": "-",
+                      "worker_class": "gthread", "threads": 4,
                       "access_log_format": ACCESS_LOG_FORMAT,
                       "timeout": 30, "graceful_timeout": 10}).run()

@@ -13,6 +13,7 @@ from idp.audit import EventTag, record_event
 from idp.clock import clock
 from idp.extensions import db
 from idp.messages import EVENT_LABELS, event_label
+from idp.mobile.devices import active_devices, revoke_device
 from idp.models import AuditEvent, Citizen, LoginSession
 from idp.oidc.tokens import revoke_session_tokens
 from idp.sessions import close_session, current_session, end_session
@@ -67,8 +68,19 @@ def show():  # type: ignore[no-untyped-def]
     return render_template(
         "account/show.html", citizen=citizen, this_session=login_session,
         sessions=open_sessions(citizen), events=recent_activity(citizen),
-        describe_device=describe_device, event_label=event_label,
-        phone=masked_phone(citizen.phone), ended=request.args.get("ended") == "1")
+        devices=active_devices(citizen), describe_device=describe_device, event_label=event_label,
+        phone=masked_phone(citizen.phone), ended=request.args.get("ended") == "1",
+        device_revoked=request.args.get("device_revoked") == "1")
+
+
+@blueprint.post("/devices/revoke")
+def revoke_one_device():  # type: ignore[no-untyped-def]
+    login_session = current_session()
+    if login_session is None:
+        return redirect(url_for("login.start"))
+    if not revoke_device(login_session.citizen, request.form.get("device")):
+        abort(404)
+    return redirect(url_for("account.show", device_revoked=1))
 
 
 @blueprint.post("/sessions/end")

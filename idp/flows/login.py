@@ -52,8 +52,21 @@ def start():  # type: ignore[no-untyped-def]
     session_now = current_session()
     needed = interaction.needed(pending) if pending and session_now else None
     if session_now and needed is not None and needed.kind == "step_up":
-        return _start_otp(session_now.citizen, pending, amr=list(session_now.amr))
+        # Only on the citizen's click: a page load alone must not send SMS messages.
+        return render_template("login/step_up.html", pending=pending, ir=pending.request.id,
+                               last_digits=session_now.citizen.phone[-3:])
     return _render_login(pending)
+
+
+@blueprint.post("/step-up")
+def step_up():  # type: ignore[no-untyped-def]
+    """Raise the level of the current session by asking only for the missing SMS code."""
+    pending = _pending()
+    session_now = current_session()
+    needed = interaction.needed(pending) if pending and session_now else None
+    if session_now is None or needed is None or needed.kind != "step_up":
+        return render_template("error.html", message_key="session_expired", status=400), 400
+    return _start_otp(session_now.citizen, pending, amr=list(session_now.amr))
 
 
 @blueprint.post("")

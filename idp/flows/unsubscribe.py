@@ -12,14 +12,13 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template, request, session
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, update
+from sqlalchemy import delete
 
 from idp.audit import EventTag, record_event
-from idp.clock import clock
 from idp.extensions import db
 from idp.flows import forms, identify, otp_step
 from idp.flows import state as flow_state
-from idp.mobile.models import Device
+from idp.mobile.devices import revoke_all
 from idp.models import Citizen, CitizenStatus, Consent
 from idp.oidc.tokens import revoke_citizen_tokens
 from idp.sessions import SESSION_TOKEN, end_all_sessions
@@ -72,15 +71,12 @@ def confirm():  # type: ignore[no-untyped-def]
 
 def unsubscribe_citizen(citizen: Citizen) -> None:
     """Cancel the citizen's Permanent Cl@ve and everything that let them in with it."""
-    now = clock.now()
     citizen.status = CitizenStatus.UNSUBSCRIBED
     citizen.password_hash = citizen.previous_password_hash = None
     citizen.password_set_at = citizen.password_expires_at = None
     citizen.activation_code_hash = None
     consents = db.session.execute(delete(Consent).where(Consent.citizen_id == citizen.id)).rowcount
-    devices = db.session.execute(
-        update(Device).where(Device.citizen_id == citizen.id, Device.revoked_at.is_(None))
-        .values(revoked_at=now)).rowcount
+    devices = revoke_all(citizen)
     revoke_citizen_tokens(citizen.id)
     end_all_sessions(citizen)
     record_event(EventTag.UNSUBSCRIBED, citizen, consents=consents, devices=devices)

@@ -14,7 +14,6 @@ from enum import StrEnum
 from flask import request, session
 from sqlalchemy import update
 
-from idp import secrets
 from idp.audit import EventTag, record_event
 from idp.clock import clock
 from idp.extensions import db
@@ -36,7 +35,8 @@ def displayable(value: str | None, limit: int) -> str:
 
 def _new(kind: ChallengeKind, pending: Pending | None, citizen: Citizen | None) -> MobileChallenge:
     challenge = MobileChallenge(
-        id=secrets.random_token(24), kind=kind, citizen_id=citizen.id if citizen else None,
+        # Hex: safe in URLs and as a command-line argument (never starts with "-").
+        id=random.token_hex(24), kind=kind, citizen_id=citizen.id if citizen else None,
         auth_request_id=pending.request.id if pending else None,
         client_name=displayable(pending.client.name, 200) if pending else None,
         requested_claims=pending.requested_claims if pending else [],

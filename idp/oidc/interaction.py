@@ -71,13 +71,16 @@ class Pending:
 
 
 def required_acr(params: dict[str, str], client: Client) -> str:
-    """The first supported ``acr_values`` entry, else the client's default, else low."""
+    """The first supported ``acr_values`` entry, never below the client's registered level.
+
+    The registered default acts as a floor: the request travels through the citizen's
+    browser, so anyone could edit ``acr_values=low`` into it and skip the SMS step.
+    """
+    floor = client.default_acr or claim_rules.ACR_LOW
     asked = params.get("acr_values", "").split()
     asked += claim_rules.requested_acr(claim_rules.parse_claims_request(params.get("claims")))
-    for acr in asked:
-        if acr in claim_rules.ACR_LEVELS:
-            return acr
-    return client.default_acr or claim_rules.ACR_LOW
+    chosen = next((acr for acr in asked if acr in claim_rules.ACR_LEVELS), floor)
+    return max(chosen, floor, key=claim_rules.acr_rank)
 
 
 def _no_session(p: Pending) -> Interaction | None:

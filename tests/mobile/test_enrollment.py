@@ -63,3 +63,30 @@ def test_pending_lists_nothing_for_a_fresh_device(app, browser, sms_file):
     person = make_citizen()
     device = enroll(browser, sms_file, person.document, person.password)
     assert signed_get(browser, device, f"{API}/pending").get_json() == {"pending": []}
+
+
+def test_account_page_lists_the_app_and_revoking_it_stops_its_approvals(app, browser, sms_file):
+    from tests.support.browser import submit
+
+    person = make_citizen()
+    device = enroll(app.test_client(), sms_file, person.document, person.password)
+    page = browser.get("/login")
+    submit(browser, page, "/login", document=person.document, password=person.password)
+    account = browser.get("/account")
+    assert "Test phone" in account.get_data(as_text=True)
+    revoked = submit(browser, account, "/account/devices/revoke", device=device.device_id)
+    assert revoked.status_code == 302
+    assert signed_get(browser, device, f"{API}/pending").get_json()["error"] == "unknown_device"
+    assert db.session.get(Device, device.device_id).revoked_at is not None
+
+
+def test_nobody_can_revoke_another_citizens_app(app, browser, sms_file):
+    from tests.support.browser import submit
+
+    owner, other = make_citizen(), make_citizen()
+    device = enroll(app.test_client(), sms_file, owner.document, owner.password)
+    page = browser.get("/login")
+    submit(browser, page, "/login", document=other.document, password=other.password)
+    refused = submit(browser, browser.get("/account"), "/account/devices/revoke", device=device.device_id)
+    assert refused.status_code == 404
+    assert db.session.get(Device, device.device_id).revoked_at is None

@@ -136,14 +136,26 @@ def test_step_up_from_low_to_substantial_asks_only_for_the_sms_code(app, browser
     logged_in_code(browser, sms_file, rp, person)
     attempt = AuthorizationAttempt(rp.client_id, rp.redirect_uri, extra={"acr_values": ACR_SUBSTANTIAL})
     response = attempt.start(browser)
-    to_otp = browser.get(response.headers["Location"])
-    assert to_otp.headers["Location"].startswith("/login/otp")
-    from idp.sms import latest_code
+    from idp.sms import latest_code, read_sms_file
 
+    sent_before = len(read_sms_file(sms_file))
+    confirm = browser.get(response.headers["Location"])
+    assert confirm.status_code == 200 and len(read_sms_file(sms_file)) == sent_before
+    to_otp = submit(browser, confirm, "/login/step-up")
+    assert to_otp.headers["Location"].startswith("/login/otp")
     page = browser.get(to_otp.headers["Location"])
     code = code_from(submit(browser, page, "/login/otp", otp=latest_code(sms_file)))
     claims = id_token_claims(browser, redeem(browser, rp, attempt, code).get_json()["id_token"])
     assert claims["acr"] == ACR_SUBSTANTIAL and set(claims["amr"]) == {"pwd", "sms", "mfa"}
+
+
+def test_acr_values_cannot_lower_the_level_the_client_registered(app, browser, sms_file, person):
+    strict = make_client(default_acr=ACR_SUBSTANTIAL)
+    attempt = AuthorizationAttempt(strict.client_id, strict.redirect_uri,
+                                   extra={"acr_values": ACR_LOW})
+    page = browser.get(attempt.start(browser).headers["Location"])
+    response = submit(browser, page, "/login", document=person.document, password=person.password)
+    assert response.headers["Location"].startswith("/login/otp")
 
 
 def test_oidcc_claims_essential_releases_the_requested_id_token_claim(app, browser, sms_file, rp, person):
