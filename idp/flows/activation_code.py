@@ -12,7 +12,6 @@ from flask import Blueprint, render_template, request
 
 from idp import citizens
 from idp.audit import EventTag, record_event
-from idp.certificates import CertificateRefused
 from idp.clock import clock
 from idp.flows import certificate_step
 from idp.models import CitizenStatus
@@ -24,13 +23,10 @@ PAGE = "activation_code/regenerate.html"
 
 @blueprint.route("/regenerate", methods=["GET", "POST"])
 def regenerate():  # type: ignore[no-untyped-def]
-    try:
-        holder = certificate_step.presented()
-    except CertificateRefused as refused:
-        return render_template(PAGE, problem=refused.reason), 400
-    if holder is None:
-        return render_template(PAGE, problem="certificate_missing"), \
-            400 if request.method == "POST" else 200
+    holder, refusal = certificate_step.holder_or_refusal(PAGE)
+    if refusal is not None:
+        return refusal
+    assert holder is not None
     citizen = citizens.find(holder.document)
     if citizen is None or citizen.status == CitizenStatus.UNSUBSCRIBED:
         # Only the holder of this certificate learns that their document is not registered.

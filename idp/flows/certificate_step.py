@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
-from flask import Flask, current_app, g, request
+from flask import Flask, current_app, g, render_template, request
 
 from idp import certificates
 from idp.audit import EventTag, record_event
@@ -84,3 +85,18 @@ def _anchors() -> list:  # type: ignore[type-arg]
                   path)
         return []
     return cached[1]
+
+
+def holder_or_refusal(page: str) -> tuple[CertificateIdentity | None, Any]:
+    """The verified certificate holder, or the page refusing (or asking for) a certificate.
+
+    Exactly one of the two is not None.
+    """
+    try:
+        holder = presented()
+    except CertificateRefused as refused:
+        return None, (render_template(page, problem=refused.reason), 400)
+    if holder is None:
+        return None, (render_template(page, problem="certificate_missing"),
+                      400 if request.method == "POST" else 200)
+    return holder, None

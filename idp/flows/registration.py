@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from idp import citizens
 from idp.audit import EventTag, record_event
-from idp.certificates import CertificateIdentity, CertificateRefused
+from idp.certificates import CertificateIdentity
 from idp.clock import clock
 from idp.extensions import db
 from idp.flows import certificate_step, forms
@@ -28,13 +28,10 @@ PAGE = "registration/certificate.html"
 
 @blueprint.route("/certificate", methods=["GET", "POST"])
 def certificate():  # type: ignore[no-untyped-def]
-    try:
-        holder = certificate_step.presented()
-    except CertificateRefused as refused:
-        return render_template(PAGE, problem=refused.reason), 400
-    if holder is None:
-        return render_template(PAGE, problem="certificate_missing"), \
-            400 if request.method == "POST" else 200
+    holder, refusal = certificate_step.holder_or_refusal(PAGE)
+    if refusal is not None:
+        return refusal
+    assert holder is not None
     if _already_registered(holder):
         return render_template(PAGE, problem="certificate_already_registered", holder=holder)
     errors = forms.FormErrors()
