@@ -1,8 +1,10 @@
 """The citizen's account page: personal data as registered, open sessions (each can be
 closed), recent security activity, and the ways to change or cancel the Cl@ve.
 
-Only a live single sign-on session opens it; anyone else is sent to log in first (a login
-without a relying party lands here).
+Only a live single sign-on session at substantial level (password + SMS code, or Cl@ve
+mobile) opens it: the page shows personal data and ends sessions and apps, so a password
+alone is not enough. Anyone else is sent to log in first (a login without a relying party
+asks for the SMS code and lands here).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from idp.extensions import db
 from idp.messages import EVENT_LABELS, event_label
 from idp.mobile.devices import active_devices, revoke_device
 from idp.models import AuditEvent, Citizen, LoginSession
+from idp.oidc.claims import ACR_SUBSTANTIAL, acr_rank
 from idp.oidc.tokens import revoke_session_tokens
 from idp.sessions import close_session, current_session, end_session
 
@@ -59,9 +62,17 @@ def recent_activity(citizen: Citizen) -> list[AuditEvent]:
         .limit(RECENT_EVENTS)))
 
 
+def account_session() -> LoginSession | None:
+    """This browser's session if it may use the account page."""
+    login_session = current_session()
+    if login_session is None or acr_rank(login_session.acr) < acr_rank(ACR_SUBSTANTIAL):
+        return None
+    return login_session
+
+
 @blueprint.get("")
 def show():  # type: ignore[no-untyped-def]
-    login_session = current_session()
+    login_session = account_session()
     if login_session is None:
         return redirect(url_for("login.start"))
     citizen = login_session.citizen
@@ -75,7 +86,7 @@ def show():  # type: ignore[no-untyped-def]
 
 @blueprint.post("/devices/revoke")
 def revoke_one_device():  # type: ignore[no-untyped-def]
-    login_session = current_session()
+    login_session = account_session()
     if login_session is None:
         return redirect(url_for("login.start"))
     if not revoke_device(login_session.citizen, request.form.get("device")):
@@ -85,7 +96,7 @@ def revoke_one_device():  # type: ignore[no-untyped-def]
 
 @blueprint.post("/sessions/end")
 def end_one_session():  # type: ignore[no-untyped-def]
-    login_session = current_session()
+    login_session = account_session()
     if login_session is None:
         return redirect(url_for("login.start"))
     citizen = login_session.citizen

@@ -32,7 +32,9 @@ def _pending() -> interaction.Pending | None:
 
 
 def _target_acr(pending: interaction.Pending | None) -> str:
-    return pending.required_acr if pending else ACR_LOW
+    """The level this login must reach: the RP's, or substantial for the IdP's own account
+    page (a login without a relying party)."""
+    return pending.required_acr if pending else ACR_SUBSTANTIAL
 
 
 def _render_login(pending: interaction.Pending | None, errors: forms.FormErrors | None = None,

@@ -9,7 +9,7 @@ download a browser (the test network is closed).
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -72,16 +72,31 @@ def chromium_binaries() -> tuple[str, str]:
 
 
 @pytest.fixture
-def chrome(chromium_binaries: tuple[str, str], tmp_path: Path) -> Iterator[webdriver.Chrome]:
-    """A fresh browser per test (own profile: no cookies carried over), always quit."""
+def open_browser(chromium_binaries: tuple[str, str],
+                 tmp_path: Path) -> Iterator[Callable[[], webdriver.Chrome]]:
+    """Opens fresh browsers (own profile each: no cookies shared), all quit at the end;
+    for tests where the same citizen uses two devices."""
     browser, driver_path = chromium_binaries
-    options = webdriver.ChromeOptions()
-    options.binary_location = browser
-    for argument in (*CHROMIUM_ARGUMENTS, f"--user-data-dir={tmp_path / 'chromium-profile'}"):
-        options.add_argument(argument)
-    options.add_experimental_option("prefs", BROWSER_PREFERENCES)
-    driver = webdriver.Chrome(service=Service(driver_path), options=options)
+    opened: list[webdriver.Chrome] = []
+
+    def open_one() -> webdriver.Chrome:
+        options = webdriver.ChromeOptions()
+        options.binary_location = browser
+        profile = tmp_path / f"chromium-profile-{len(opened)}"
+        for argument in (*CHROMIUM_ARGUMENTS, f"--user-data-dir={profile}"):
+            options.add_argument(argument)
+        options.add_experimental_option("prefs", BROWSER_PREFERENCES)
+        opened.append(webdriver.Chrome(service=Service(driver_path), options=options))
+        return opened[-1]
+
     try:
-        yield driver
+        yield open_one
     finally:
-        driver.quit()
+        for driver in opened:
+            driver.quit()
+
+
+@pytest.fixture
+def chrome(open_browser: Callable[[], webdriver.Chrome]) -> webdriver.Chrome:
+    """A fresh browser per test (own profile: no cookies carried over), always quit."""
+    return open_browser()

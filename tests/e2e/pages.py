@@ -128,3 +128,41 @@ def claims_in(driver: WebDriver, heading: str) -> dict[str, str]:
              for dt in section.find_elements(By.CSS_SELECTOR, "dl.claims > dt")]
     values = [dd.text for dd in section.find_elements(By.CSS_SELECTOR, "dl.claims > dd")]
     return dict(zip(names, values, strict=True))
+
+
+def follow_link(driver: WebDriver, text: str) -> None:
+    """Click the link a citizen reads as ``text`` and wait for the page it leads to."""
+    link = wait(driver, ec.element_to_be_clickable((By.LINK_TEXT, text)), f"the link {text!r}")
+    page = driver.find_element(By.TAG_NAME, "html")
+    link.click()
+    wait(driver, ec.staleness_of(page), f"the page behind {text!r}", ignored=(WebDriverException,))
+
+
+def heading(driver: WebDriver) -> str:
+    return driver.find_element(By.TAG_NAME, "h1").text
+
+
+def error_summary(driver: WebDriver) -> str:
+    return wait(driver, ec.visibility_of_element_located((By.CSS_SELECTOR, ".error-summary")),
+                "an error summary").text
+
+
+def choose_new_password(driver: WebDriver, password: str, confirm: str | None = None) -> None:
+    """The new-password step of any flow: the password twice."""
+    fill_and_submit(driver, form_with(driver, "new_password"), new_password=password,
+                    new_password_confirm=password if confirm is None else confirm)
+
+
+def log_in_at_idp(driver: WebDriver, idp: LiveIdp, *, document: str, password: str) -> None:
+    """Log in on the IdP's own login page (no RP): DNI/NIE + password → SMS code → the
+    citizen's account page."""
+    driver.get(idp.url + "/login")
+    fill_and_submit(driver, show_permanent_clave(driver), document=document, password=password)
+    enter_sms_code(driver, idp)
+    wait_for_path(driver, idp.url + "/account")
+
+
+def try_password(driver: WebDriver, idp: LiveIdp, *, document: str, password: str) -> None:
+    """Type a DNI/NIE and password on the IdP's login page and submit them."""
+    driver.get(idp.url + "/login")
+    fill_and_submit(driver, show_permanent_clave(driver), document=document, password=password)

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from idp.audit import EventTag
+from idp.clock import clock
 from idp.extensions import db
 from idp.flows.account import describe_device
 from idp.messages import EVENT_LABELS, event_label
 from idp.models import AuditEvent, LoginSession
+from idp.oidc.claims import ACR_LOW
 from tests.factories import make_citizen, make_client
 from tests.flows.support import fill, refresh, tokens_for
-from tests.support.browser import shows_message, submit
+from tests.support.browser import log_in_to_account, shows_message, submit
 
 FIREFOX_ON_WINDOWS = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0"
 CHROME_ON_ANDROID = ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -24,10 +28,15 @@ def other_browser(app):  # type: ignore[no-untyped-def]
 
 
 def log_in(browser, person, user_agent: str = FIREFOX_ON_WINDOWS):  # type: ignore[no-untyped-def]
+    """Log in on the IdP's own page (password + SMS code) and open the account page."""
     browser.environ_base["HTTP_USER_AGENT"] = user_agent
-    response = fill(browser, "/login", document=person.document, password=person.password)
-    assert response.headers["Location"] == "/account"
+    clock.advance(seconds=31)  # another SMS code for the same citizen may be sent after 30 s
+    log_in_to_account(browser, person.document, person.password, sms_path(browser))
     return browser.get("/account")
+
+
+def sms_path(browser) -> Path:  # type: ignore[no-untyped-def]
+    return Path(browser.application.config["IDP_SMS_BACKEND"].removeprefix("file:"))
 
 
 def sessions_of(person) -> list[LoginSession]:  # type: ignore[no-untyped-def]
@@ -36,6 +45,22 @@ def sessions_of(person) -> list[LoginSession]:  # type: ignore[no-untyped-def]
 
 
 def test_without_a_session_the_account_page_sends_to_the_login(app, browser):
+    response = browser.get("/account")
+    assert response.status_code == 302 and response.headers["Location"] == "/login"
+
+
+def test_a_login_without_relying_party_asks_for_the_sms_code_before_the_account(app, browser):
+    person = make_citizen()
+    after_password = fill(browser, "/login", document=person.document, password=person.password)
+    assert after_password.headers["Location"].startswith("/login/otp")
+    assert browser.get("/account").status_code == 302
+
+
+def test_a_password_only_session_does_not_open_the_account_page(app, browser, sms_file):
+    person = make_citizen()
+    rp = make_client(default_acr=ACR_LOW)
+    tokens_for(browser, sms_file, rp, person)  # password alone: the RP asked for low
+    assert db.session.scalar(db.select(LoginSession.acr).filter_by(citizen_id=person.citizen.id)) == ACR_LOW
     response = browser.get("/account")
     assert response.status_code == 302 and response.headers["Location"] == "/login"
 

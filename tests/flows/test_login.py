@@ -9,7 +9,7 @@ from idp.models import AuditEvent, LoginSession
 from idp.oidc.claims import ACR_SUBSTANTIAL
 from idp.sms import latest_code
 from tests.factories import make_citizen, make_client, new_dni
-from tests.support.browser import AuthorizationAttempt, log_in, submit
+from tests.support.browser import AuthorizationAttempt, log_in, log_in_to_account, submit
 
 
 def post_login(browser, document: str, password: str):  # type: ignore[no-untyped-def]
@@ -21,10 +21,11 @@ def tags() -> list[str]:
     return [event.tag for event in db.session.scalars(db.select(AuditEvent).order_by(AuditEvent.id))]
 
 
-def test_correct_password_without_rp_starts_a_session_and_goes_to_the_account(app, browser):
+def test_password_and_sms_code_without_rp_start_a_session_and_go_to_the_account(
+        app, browser, sms_file):
     person = make_citizen()
-    response = post_login(browser, person.document, person.password)
-    assert response.status_code == 302 and response.headers["Location"] == "/account"
+    response = log_in_to_account(browser, person.document, person.password, sms_file)
+    assert response.headers["Location"] == "/account"
     assert db.session.scalar(db.select(LoginSession).filter_by(citizen_id=person.citizen.id))
     assert EventTag.LOGIN_SUCCEEDED in tags()
 
@@ -88,7 +89,7 @@ def test_registered_but_not_activated_citizen_cannot_log_in_and_looks_unknown(ap
     assert response.status_code == 401
 
 
-def test_expired_password_forces_a_change_before_the_login_completes(app, browser):
+def test_expired_password_forces_a_change_before_the_login_completes(app, browser, sms_file):
     person = make_citizen()
     clock.advance(days=731)
     response = post_login(browser, person.document, person.password)
@@ -100,7 +101,10 @@ def test_expired_password_forces_a_change_before_the_login_completes(app, browse
     assert "distinta de la anterior" in same.get_data(as_text=True)
     done = submit(browser, same, "/login/expired", new_password="Nueva-Clave-2028!",
                   new_password_confirm="Nueva-Clave-2028!")
-    assert done.status_code == 302 and done.headers["Location"] == "/account"
+    assert done.status_code == 302 and done.headers["Location"].startswith("/login/otp")
+    otp_page = browser.get(done.headers["Location"])
+    logged_in = submit(browser, otp_page, "/login/otp", otp=latest_code(sms_file))
+    assert logged_in.headers["Location"] == "/account"
     db.session.refresh(person.citizen)
     assert not person.citizen.password_expired()
 

@@ -23,7 +23,7 @@ from tests.flows.support import (
     refusal,
     tokens_for,
 )
-from tests.support.browser import AuthorizationAttempt, query, shows_message, submit
+from tests.support.browser import AuthorizationAttempt, log_in_to_account, query, shows_message, submit
 
 START, OTP, NEW = "/password/change", "/password/change/otp", "/password/change/new"
 
@@ -159,7 +159,7 @@ def test_changing_the_password_ends_the_other_browsers_session_and_tokens(
     person = make_citizen()
     rp = make_client()
     elsewhere = tokens_for(other_browser, sms_file, rp, person)
-    log_in_form(browser, person.document, person.password)
+    log_in_to_account(browser, person.document, person.password, sms_file)
 
     reach_new_password_step(browser, sms_file, person)
     choose_password(browser, NEW)
@@ -170,7 +170,7 @@ def test_changing_the_password_ends_the_other_browsers_session_and_tokens(
     assert browser.get("/account").status_code == 200  # the browser that changed it stays in
 
 
-def test_the_form_offers_the_logged_in_citizens_document(app, browser):
+def test_the_form_offers_the_logged_in_citizens_document(app, browser, sms_file):
     person = make_citizen()
-    log_in_form(browser, person.document, person.password)
+    log_in_to_account(browser, person.document, person.password, sms_file)
     assert f'value="{person.document}"' in browser.get(START).get_data(as_text=True)

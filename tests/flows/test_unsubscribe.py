@@ -14,7 +14,7 @@ from idp.mobile.models import Device
 from idp.models import AuditEvent, CitizenStatus, Consent, LoginSession
 from tests.factories import make_citizen, make_client, new_dni
 from tests.flows.support import choose_password, fill, pass_sms, refresh, tokens_for, wrong_code
-from tests.support.browser import shows_message, submit
+from tests.support.browser import log_in_to_account, shows_message, submit
 
 START, OTP, CONFIRM = "/unsubscribe", "/unsubscribe/otp", "/unsubscribe/confirm"
 
@@ -153,5 +153,4 @@ def test_a_new_registration_act_brings_an_unsubscribed_citizen_back(app, browser
     pass_sms(browser, "/activate/otp", sms_file)
     assert choose_password(browser, "/activate/password", "Vuelvo-A-Clave-2027!").status_code == 200
 
-    back = fill(browser, "/login", document=person.document, password="Vuelvo-A-Clave-2027!")
-    assert back.status_code == 302 and back.headers["Location"] == "/account"
+    log_in_to_account(browser, person.document, "Vuelvo-A-Clave-2027!", sms_file)

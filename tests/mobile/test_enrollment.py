@@ -66,12 +66,11 @@ def test_pending_lists_nothing_for_a_fresh_device(app, browser, sms_file):
 
 
 def test_account_page_lists_the_app_and_revoking_it_stops_its_approvals(app, browser, sms_file):
-    from tests.support.browser import submit
+    from tests.support.browser import log_in_to_account, submit
 
     person = make_citizen()
     device = enroll(app.test_client(), sms_file, person.document, person.password)
-    page = browser.get("/login")
-    submit(browser, page, "/login", document=person.document, password=person.password)
+    log_in_to_account(browser, person.document, person.password, sms_file)
     account = browser.get("/account")
     assert "Test phone" in account.get_data(as_text=True)
     revoked = submit(browser, account, "/account/devices/revoke", device=device.device_id)
@@ -81,12 +80,11 @@ def test_account_page_lists_the_app_and_revoking_it_stops_its_approvals(app, bro
 
 
 def test_nobody_can_revoke_another_citizens_app(app, browser, sms_file):
-    from tests.support.browser import submit
+    from tests.support.browser import log_in_to_account, submit
 
     owner, other = make_citizen(), make_citizen()
     device = enroll(app.test_client(), sms_file, owner.document, owner.password)
-    page = browser.get("/login")
-    submit(browser, page, "/login", document=other.document, password=other.password)
+    log_in_to_account(browser, other.document, other.password, sms_file)
     refused = submit(browser, browser.get("/account"), "/account/devices/revoke", device=device.device_id)
     assert refused.status_code == 404
     assert db.session.get(Device, device.device_id).revoked_at is None

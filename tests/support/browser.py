@@ -73,14 +73,26 @@ class AuthorizationAttempt:
 
 def log_in(browser: FlaskClient, response: TestResponse, document: str, password: str,
            sms_file: Path | None = None) -> TestResponse:
-    """From a redirect to the login page, through password (and SMS code), to what follows."""
-    assert response.status_code == 302, response.get_data(as_text=True)
-    page = browser.get(response.headers["Location"])
+    """From the login page (or a redirect to it), through password (and SMS code), to what follows."""
+    if response.status_code == 302:
+        response = browser.get(response.headers["Location"])
+    assert response.status_code == 200, response.get_data(as_text=True)
+    page = response
     result = submit(browser, page, "/login", document=document, password=password)
     if result.status_code == 302 and result.headers["Location"].startswith("/login/otp"):
         assert sms_file is not None, "an SMS step needs the SMS file"
         otp_page = browser.get(result.headers["Location"])
         result = submit(browser, otp_page, "/login/otp", otp=latest_code(sms_file))
+    return result
+
+
+def log_in_to_account(browser: FlaskClient, document: str, password: str,
+                      sms_file: Path) -> TestResponse:
+    """A login on the IdP's own page (no relying party): password, then the SMS code the
+    account page needs; the answer sends to /account."""
+    result = log_in(browser, browser.get("/login"), document, password, sms_file)
+    assert result.status_code == 302 and result.headers["Location"] == "/account", (
+        result.status_code, result.headers.get("Location"))
     return result
 
 
