@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import sqlalchemy
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
@@ -127,13 +126,7 @@ def test_a_two_year_old_password_must_be_renewed_at_login_with_a_different_one(
 
 def _age_password(idp: LiveIdp, document: str, *, days: int) -> None:
     """Make the citizen's password ``days`` old, in the live server's own database."""
-    engine = sqlalchemy.create_engine(idp.env["IDP_DATABASE_URL"])
-    expired = datetime.now(UTC).replace(tzinfo=None) - timedelta(days=days - 730)
-    try:
-        with engine.begin() as connection:
-            changed = connection.execute(
-                sqlalchemy.text("UPDATE citizens SET password_expires_at = :at WHERE document = :d"),
-                {"at": expired, "d": document})
-            assert changed.rowcount == 1
-    finally:
-        engine.dispose()
+    expires_at = datetime.now(UTC).replace(tzinfo=None) - timedelta(days=days - 730)
+    changed = idp.execute("UPDATE citizens SET password_expires_at = :at WHERE document = :d",
+                          at=expires_at, d=document)
+    assert changed == 1

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import re
 import stat
-import subprocess
 
 import pytest
 import requests
 
-from idp.sms import latest_code
-from tests.factories import new_dni
-from tests.support.live import BIN, active_citizen, start_idp
+from tests.support.live import start_idp
+from tests.support.mobile import enrolled_citizen, mobile
 
 PASSWORD = "Movil-Clave-2026!"
 pytestmark = pytest.mark.xdist_group("idp-mobile")
@@ -24,37 +22,8 @@ def idp(tmp_path_factory):  # type: ignore[no-untyped-def]
     server.stop()
 
 
-def mobile(state, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:  # type: ignore[no-untyped-def]
-    return subprocess.run([str(BIN / "idp-mobile"), "--state", str(state), *args], input=stdin,
-                          capture_output=True, text=True, timeout=60)
-
-
 def enrolled(idp, tmp_path):  # type: ignore[no-untyped-def]
-    document = new_dni()
-    active_citizen(idp, document, PASSWORD)
-    state = tmp_path / "device.json"
-    before = latest_code(idp.sms_file)  # read first: the enrollment's SMS may come at once
-    process = subprocess.Popen(
-        [str(BIN / "idp-mobile"), "--state", str(state), "enroll", "--issuer", idp.url,
-         "--document", document, "--password", PASSWORD],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    # The SMS arrives after the credentials were accepted; then the code is typed in.
-    code = _wait_for_new_code(idp, before=before)
-    out, err = process.communicate(code + "\n", timeout=60)
-    assert process.returncode == 0, err
-    return document, state
-
-
-def _wait_for_new_code(idp, before):  # type: ignore[no-untyped-def]
-    import time
-
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        code = latest_code(idp.sms_file)
-        if code and code != before:
-            return code
-        time.sleep(0.05)
-    raise TimeoutError("no SMS code")
+    return enrolled_citizen(idp, tmp_path, PASSWORD)
 
 
 def test_enroll_keeps_the_device_key_in_a_private_file(idp, tmp_path):

@@ -69,6 +69,18 @@ class LiveIdp:
     def cli_json(self, *args: str) -> dict:
         return json.loads(self.cli(*args, "--json"))
 
+    def execute(self, statement: str, **params: object) -> int:
+        """Run one SQL statement on this server's own database (to set up what no page can,
+        such as a two-year-old password); the number of rows it changed."""
+        import sqlalchemy
+
+        engine = sqlalchemy.create_engine(self.env["IDP_DATABASE_URL"])
+        try:
+            with engine.begin() as connection:
+                return connection.execute(sqlalchemy.text(statement), params).rowcount
+        finally:
+            engine.dispose()
+
     def stop(self) -> None:
         """Stop the server; the node that created a PostgreSQL database also drops it."""
         _stop(self.process, self.log)
