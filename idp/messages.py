@@ -60,6 +60,7 @@ MESSAGES = {
     "not_yet_active": _l("This Cl@ve is not active yet. Activate it first with your activation code."),
     "password_changed": _l("Your password has been changed. It is valid for 2 years. Any other session open with your Cl@ve has been closed."),
     "password_reset_done": _l("Your new password is set and your password is unblocked. It is valid for 2 years. Any other session open with your Cl@ve has been closed."),
+    "reset_devices_revoked": _l("For your security, your enrolled Cl@ve apps have been revoked: enroll the app again from the app itself."),
     "unsubscribe_restarted": _l("Too many wrong SMS codes. For your security, start the unsubscription again from the beginning."),
     "unsubscribed": _l("Your Permanent Cl@ve has been cancelled. To use Cl@ve again you need a new registration act."),
     "session_ended": _l("That session has been closed."),

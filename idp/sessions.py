@@ -43,7 +43,9 @@ def start_session(citizen: Citizen, *, acr: str, amr: list[str]) -> LoginSession
     db.session.add(login_session)
     db.session.commit()
     session[SESSION_TOKEN] = token
-    session.permanent = True
+    # A browser-session cookie: closing the browser (a library or office computer) ends the
+    # login there; the server ends it after IDP_SESSION_TTL whatever the browser keeps.
+    session.permanent = False
     g.login_session = login_session
     return login_session
 

@@ -1,5 +1,8 @@
 """Forgotten or blocked password (SPEC §3.5): DNI/NIE + activation code → SMS code → new
 password twice. The new password unblocks the password and ends every other session.
+A reset is a recovery: whoever forgot the password may not be the only one who had it, so
+the enrolled Cl@ve mobile apps are revoked too (the citizen enrolls theirs again with the
+new password and an SMS code).
 
 The seeds ask for the DNI/NIE and the activation code only, and so do we: the code is a
 16-character secret from the registration act, blocked after 5 wrong entries, and the SMS
@@ -18,6 +21,7 @@ from flask_babel import lazy_gettext as _l
 from idp import citizens, ratelimit
 from idp.audit import EventTag, record_event
 from idp.flows import forms, new_password_step, otp_step
+from idp.mobile.devices import revoke_all
 from idp.models import Citizen, CitizenStatus
 from idp.sessions import end_other_sessions
 
@@ -88,6 +92,8 @@ def new_password():  # type: ignore[no-untyped-def]
 
 
 def _reset(citizen: Citizen, data: dict[str, Any]):  # type: ignore[no-untyped-def]
-    record_event(EventTag.PASSWORD_RESET, citizen, unblocked=data["was_blocked"])
-    end_other_sessions(citizen)
-    return render_template("password_reset/done.html")
+    devices = revoke_all(citizen)
+    record_event(EventTag.PASSWORD_RESET, citizen, commit=False, unblocked=data["was_blocked"],
+                 devices=devices)
+    end_other_sessions(citizen)  # commits
+    return render_template("password_reset/done.html", devices_revoked=devices)

@@ -161,7 +161,14 @@ def decide(device: Device, claims: dict[str, Any], challenge_id: str):  # type: 
     if claims.get("challenge") != challenge_id or claims.get("decision") not in ("approve", "deny"):
         return _error(400, "invalid_decision")
     challenge = db.session.get(MobileChallenge, challenge_id[:64])
-    outcome = challenges.decide(challenge, device, claims["decision"] == "approve", claims.get("number"))
+    approve = claims["decision"] == "approve"
+    if approve and device.citizen.password_blocked:
+        # A blocked Cl@ve logs nobody in (its sessions end too, idp.sessions.is_valid) until
+        # the citizen sets a new password; denying stays possible.
+        record_event(EventTag.MOBILE_APPROVAL_REFUSED, device.citizen, device_id=device.id,
+                     reason="credential_blocked")
+        return _error(403, "credential_blocked")
+    outcome = challenges.decide(challenge, device, approve, claims.get("number"))
     if outcome == challenges.Decision.UNAVAILABLE:
         return _error(404, "challenge_unavailable")
     return jsonify(status=outcome.value)

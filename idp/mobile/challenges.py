@@ -60,7 +60,7 @@ def create_push(citizen: Citizen | None, pending: Pending | None) -> MobileChall
     For an unknown document, or one without an enrolled app, the same page is shown and
     the challenge simply expires: the page never tells whether a document is registered.
     """
-    has_device = citizen is not None and db.session.scalar(
+    has_device = citizen is not None and not citizen.password_blocked and db.session.scalar(
         db.select(Device.id).filter_by(citizen_id=citizen.id, revoked_at=None).limit(1)) is not None
     challenge = _new(ChallengeKind.PUSH, pending, citizen if has_device else None)
     numbers = random.SystemRandom().sample(range(10, 100), 3)
@@ -134,4 +134,5 @@ def consume(challenge: MobileChallenge) -> Citizen | None:
         return None
     db.session.refresh(challenge)
     citizen = challenge.citizen
-    return citizen if citizen is not None and citizen.is_active else None
+    usable = citizen is not None and citizen.is_active and not citizen.password_blocked
+    return citizen if usable else None

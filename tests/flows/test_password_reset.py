@@ -58,7 +58,23 @@ def test_a_blocked_password_is_unblocked_by_a_new_one_set_with_the_activation_co
     assert not person.citizen.password_blocked and person.citizen.password_failures == 0
     assert log_in_form(browser, person.document, NEW_PASSWORD).status_code == 302
     event = db.session.scalar(db.select(AuditEvent).filter_by(tag=EventTag.PASSWORD_RESET))
-    assert event.detail == {"unblocked": True}
+    assert event.detail == {"unblocked": True, "devices": 0}
+
+
+def test_a_reset_revokes_the_enrolled_apps_and_says_so(app, browser, sms_file):
+    from tests.mobile.support import API, enroll, signed_get
+
+    person = make_citizen()
+    device = enroll(app.test_client(), sms_file, person.document, person.password)
+    clock.advance(seconds=31)  # the next SMS code may be sent
+
+    reach_new_password_step(browser, sms_file, person)
+    done = choose_password(browser, NEW)
+
+    assert shows_message(done, "reset_devices_revoked")
+    assert signed_get(browser, device, f"{API}/pending").get_json()["error"] == "unknown_device"
+    event = db.session.scalar(db.select(AuditEvent).filter_by(tag=EventTag.PASSWORD_RESET))
+    assert event.detail == {"unblocked": False, "devices": 1}
 
 
 def test_the_activation_code_is_accepted_without_dashes_and_in_lower_case(app, browser):

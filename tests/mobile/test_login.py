@@ -134,6 +134,48 @@ def test_revoked_device_can_no_longer_approve(app, browser, sms_file):
     assert refused.status_code == 401 and refused.get_json()["error"] == "unknown_device"
 
 
+def test_a_blocked_password_blocks_approvals_until_a_new_password_is_set(app, browser, sms_file):
+    person = make_citizen()
+    device = enroll(app.test_client(), sms_file, person.document, person.password)
+    person.citizen.password_blocked = True
+    db.session.commit()
+    _, page = _login_page(browser, make_client())
+    challenge_id = qr_challenge_id(page)
+
+    refused = decide(browser, device, challenge_id)
+
+    assert refused.status_code == 403 and refused.get_json()["error"] == "credential_blocked"
+    assert browser.get(f"/mobile/status/{challenge_id}").get_json()["status"] == "pending"
+    assert decide(browser, device, challenge_id, "deny").get_json() == {"status": "denied"}
+
+
+def test_an_approval_taken_after_the_password_got_blocked_logs_nobody_in(app, browser, sms_file):
+    person = make_citizen()
+    device = enroll(app.test_client(), sms_file, person.document, person.password)
+    _, page = _login_page(browser, make_client())
+    challenge_id = qr_challenge_id(page)
+    assert decide(browser, device, challenge_id).get_json() == {"status": "approved"}
+    person.citizen.password_blocked = True  # five wrong passwords meanwhile, elsewhere
+    db.session.commit()
+
+    answer = _continue(browser, page, challenge_id)
+
+    assert answer.status_code == 400 and "/consent" not in answer.headers.get("Location", "")
+
+
+def test_a_push_request_for_a_blocked_password_reaches_no_app(app, browser, sms_file):
+    person = make_citizen()
+    device = enroll(app.test_client(), sms_file, person.document, person.password)
+    person.citizen.password_blocked = True
+    db.session.commit()
+    _, page = _login_page(browser, make_client())
+
+    waiting = _push(browser, page, person.document, "01012031")
+
+    assert waiting.status_code == 200  # the page looks as for a document without app
+    assert signed_get(browser, device, f"{API}/pending").get_json() == {"pending": []}
+
+
 def _push(browser, page, document: str, contrast: str):  # type: ignore[no-untyped-def]
     return submit(browser, page, "/mobile/push", document=document, contrast_data=contrast)
 

@@ -28,3 +28,19 @@ def test_changing_an_expired_password_ends_the_sessions_opened_with_it(app, brow
 
     silent = AuthorizationAttempt(rp.client_id, rp.redirect_uri, extra={"prompt": "none"})
     assert query(silent.start(browser))["error"] == "login_required"
+
+
+def test_the_login_cookie_ends_with_the_browser_and_the_server_ends_the_session_in_time(
+        app, browser, sms_file):
+    person = make_citizen()
+    rp = make_client()
+    attempt = AuthorizationAttempt(rp.client_id, rp.redirect_uri)
+    page = browser.get(attempt.start(browser).headers["Location"])
+    logged_in = submit(browser, page, "/login", document=person.document, password=person.password)
+
+    cookie = logged_in.headers["Set-Cookie"].lower()
+    assert "idp_session=" in cookie and "expires=" not in cookie and "max-age" not in cookie
+
+    clock.advance(seconds=app.config["IDP_SESSION_TTL"] + 1)  # the browser stayed open
+    silent = AuthorizationAttempt(rp.client_id, rp.redirect_uri, extra={"prompt": "none"})
+    assert query(silent.start(browser))["error"] == "login_required"
