@@ -6,10 +6,11 @@ from __future__ import annotations
 import logging
 import re
 
-from flask import Flask, Response, current_app, g, render_template, request
+from flask import Flask, Response, current_app, g, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import event
-from sqlalchemy.exc import DataError, OperationalError
+from sqlalchemy.exc import DataError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from idp.secrets import random_token
@@ -20,6 +21,10 @@ LANGUAGES = {"es": "Español", "ca": "Català", "gl": "Galego", "eu": "Euskara",
              "ca_ES_VALENCIA": "Valencià", "en": "English"}
 LANGUAGE_COOKIE = "idp_lang"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+# Answered in JSON when the database is down: OIDC and mobile API clients, health probes.
+JSON_PATHS = ("/token", "/userinfo", "/introspect", "/revoke", "/jwks.json", "/.well-known/",
+              "/api/", "/mobile/status/", "/readyz", "/healthz")
+RETRY_AFTER_SECONDS = 30
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -112,10 +117,22 @@ def init_web(app: Flask) -> None:
         return render_template("error.html", http_error=error, status=error.code), error.code
 
     @app.errorhandler(OperationalError)
-    def _database_down(error: OperationalError):  # type: ignore[no-untyped-def]
+    @app.errorhandler(InterfaceError)
+    @app.errorhandler(PoolTimeout)
+    def _database_down(error: Exception):  # type: ignore[no-untyped-def]
+        # Unreachable, restarting or saturated: the pool reconnects by itself (pre-ping) once
+        # the database answers again, so this process stays alive (/healthz) and says when
+        # to come back; /readyz tells the load balancer meanwhile.
         log.error("database unavailable: %s", error.__class__.__name__)
         _rollback()
-        return render_template("error.html", unavailable=True, status=503), 503
+        if request.path.startswith(JSON_PATHS):
+            response = jsonify(error="temporarily_unavailable",
+                               error_description="The service is not available right now.")
+            response.status_code = 503
+        else:
+            response = make_response(render_template("error.html", unavailable=True, status=503), 503)
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
 
     @app.errorhandler(DataError)
     def _refused_value(error: DataError):  # type: ignore[no-untyped-def]
