@@ -6,10 +6,10 @@ BENCH_STAMP := $(VENV)/.bench-installed
 TEST_SYSTEM_PACKAGES := chromium chromium-driver fonts-dejavu-core libzbar0 postgresql
 # Compiled catalogues (.mo) are git-ignored build products: one per .po, rebuilt when it changes.
 CATALOGUES := $(patsubst %.po,%.mo,$(wildcard idp/translations/*/LC_MESSAGES/messages.po))
-# tests/interop: openid-client (Node.js), pinned by its package-lock.json; reinstalled only
-# when the lock changes or node_modules is gone (the stamp lives inside node_modules).
-INTEROP := tests/interop
-INTEROP_STAMP := $(INTEROP)/node_modules/.installed
+# Node.js packages of the tests, each pinned by its package-lock.json: openid-client
+# (tests/interop) and axe-core (tests/a11y). Reinstalled only when a lock changes or
+# node_modules is gone (the stamp lives inside node_modules).
+NPM_STAMPS := tests/interop/node_modules/.installed tests/a11y/node_modules/.installed
 
 .PHONY: run test lint bench bench-quick clean install translations
 
@@ -37,17 +37,17 @@ run: $(STAMP) translations
 # scripts/with-postgres.sh starts and deletes (tests/conftest.py gives each test its own
 # database there). The PostgreSQL pass leaves out tests/e2e and tests/interop: browsers and
 # clients against servers from tests/support/live.py, which use SQLite in both passes.
-test: $(STAMP) translations $(INTEROP_STAMP)
+test: $(STAMP) translations $(NPM_STAMPS)
 	scripts/ensure-system-packages.sh $(TEST_SYSTEM_PACKAGES)
 	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
 	scripts/with-postgres.sh $(BIN)/python -m pytest -q -n 2 --dist loadgroup \
 		--ignore=tests/e2e --ignore=tests/interop
 
-# Without npm this only warns: without node the interop test skips; with node it asks for npm.
-$(INTEROP_STAMP): $(INTEROP)/package-lock.json
+# Without npm this only warns: without node those tests skip; with node they ask for npm.
+tests/%/node_modules/.installed: tests/%/package-lock.json
 	@if command -v npm >/dev/null; then \
-		npm ci --prefix $(INTEROP) --no-audit --no-fund && touch $@; \
-	else echo "npm not found: tests/interop will be skipped"; fi
+		npm ci --prefix tests/$* --no-audit --no-fund && touch $@; \
+	else echo "npm not found: tests/$* will be skipped"; fi
 
 # Benchmarks report figures, never fail a test; make test does not run them.
 $(BENCH_STAMP): $(STAMP) pyproject.toml
@@ -64,4 +64,4 @@ lint: $(STAMP)
 	$(BIN)/ruff check idp demo_rp tests bench
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache $(CATALOGUES) $(INTEROP)/node_modules
+	rm -rf $(VENV) instance .pytest_cache $(CATALOGUES) tests/interop/node_modules tests/a11y/node_modules

@@ -17,7 +17,7 @@ from tests.e2e import pages
 from tests.factories import DEFAULT_PASSWORD, new_dni
 from tests.support.live import LiveDemoRp, LiveIdp, activate, active_citizen, register_citizen, start_idp
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-browser_account")]
 
 LOGIN_FAILED = "The DNI/NIE or the password is not correct."
 

@@ -23,7 +23,7 @@ from tests.factories import DEFAULT_PASSWORD, new_dni
 from tests.support.live import LiveIdp, register_citizen, start_idp
 from tests.support.pki import Authority, escaped, make_authority
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-browser_certificate")]
 
 EMAIL = "maria@example.org"
 

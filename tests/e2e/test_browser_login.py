@@ -14,7 +14,7 @@ from tests.e2e import pages
 from tests.factories import DEFAULT_PASSWORD, new_dni
 from tests.support.live import LiveDemoRp, LiveIdp, active_citizen, register_citizen
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-browser_login")]
 
 SUBSTANTIAL = "http://eidas.europa.eu/LoA/substantial"
 EMAIL = "lucia@example.org"  # what register_citizen records by default

@@ -23,7 +23,7 @@ from tests.e2e import pages
 from tests.support.live import LiveDemoRp, LiveIdp
 from tests.support.mobile import enrolled_citizen, mobile
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-browser_mobile")]
 
 PASSWORD = "Movil-Clave-2026!"
 SUBSTANTIAL = "http://eidas.europa.eu/LoA/substantial"

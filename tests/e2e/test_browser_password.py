@@ -17,7 +17,7 @@ from tests.e2e import pages
 from tests.factories import DEFAULT_PASSWORD, new_dni
 from tests.support.live import LiveIdp, activate, active_citizen, register_citizen
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-browser_password")]
 
 NEW_PASSWORD = "Otra-Clave-2026"
 LOGIN_FAILED = "The DNI/NIE or the password is not correct."
