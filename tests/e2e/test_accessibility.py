@@ -20,6 +20,15 @@ pytestmark = [pytest.mark.e2e]
 AXE = Path(__file__).parents[1] / "a11y" / "node_modules" / "axe-core" / "axe.min.js"
 WCAG_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 TEMPLATES = Path(__file__).parents[2] / "idp" / "templates"
+# Half the languages are walked on a phone-sized window (360 px): no page may scroll sideways
+# (WCAG 1.4.10 Reflow); Basque and Galician have the longest words.
+ON_A_PHONE = ("es", "gl", "eu")
+OVERFLOWS = "return document.documentElement.scrollWidth > window.innerWidth"
+WIDEST = """
+return [...document.querySelectorAll("body *")]
+  .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)
+  .slice(0, 5).map(e => e.tagName.toLowerCase() + (e.className ? "." + e.className : ""));
+"""
 RUN_AXE = """
 const done = arguments[arguments.length - 1];
 axe.run(document, {runOnly: {type: "tag", values: arguments[0]}, resultTypes: ["violations"]})
@@ -59,10 +68,16 @@ def test_every_page_passes_axe_wcag_2_2_aa(chrome: WebDriver, stops: tour.Stops,
                                            language: str) -> None:
     if not AXE.exists():
         pytest.skip("axe-core is not installed (make test runs npm ci in tests/a11y)")
+    narrow = language in ON_A_PHONE
+    if narrow:
+        chrome.set_window_size(360, 780)
     found, shown = {}, set()
     for stop, template in tour.walk(chrome, stops, language):
         shown.add(template)
         problems = violations(chrome)
+        if narrow and chrome.execute_script(OVERFLOWS):
+            problems.append({"rule": "reflow", "help": "the page scrolls sideways at 360 px",
+                             "where": chrome.execute_script(WIDEST)})
         lang = chrome.execute_script("return document.documentElement.lang")
         if lang != language_tag(language):
             problems.append({"rule": "html-lang", "help": f"lang is {lang!r}", "where": []})
