@@ -11,7 +11,7 @@ CATALOGUES := $(patsubst %.po,%.mo,$(wildcard idp/translations/*/LC_MESSAGES/mes
 # node_modules is gone (the stamp lives inside node_modules).
 NPM_STAMPS := tests/interop/node_modules/.installed tests/a11y/node_modules/.installed
 
-.PHONY: run test lint bench bench-quick clean install translations
+.PHONY: run test lint bench bench-quick clean install translations screenshots
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,11 @@ bench: $(BENCH_STAMP) translations
 
 bench-quick: $(BENCH_STAMP) translations
 	$(BIN)/python -m bench run --quick
+
+# Every page of the tour in tests/e2e/tour.py, desktop and phone, Spanish and English.
+screenshots: $(STAMP) translations
+	scripts/ensure-system-packages.sh chromium chromium-driver fonts-dejavu-core
+	$(BIN)/python -m tests.e2e.screenshots docs/screenshots
 
 lint: $(STAMP)
 	$(BIN)/ruff check idp demo_rp tests bench

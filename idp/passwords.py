@@ -155,6 +155,41 @@ def password_warnings(password: str, personal: PersonalData | None = None) -> li
     return warnings
 
 
+@dataclass(frozen=True)
+class ChecklistRule:
+    """One line of the live checklist: the message key of the rule (shown as its text) and
+    what the browser needs to tick it (``idp/static/password.js``); kind ``server`` is
+    decided only when the form is sent (personal data, the previous password)."""
+
+    key: str
+    kind: str  # "min", "needs", "allowed" or "server"
+    characters: str = ""
+
+
+def checklist() -> list[ChecklistRule]:
+    """The rules of ``check_password`` in the form the page shows them: one source for the
+    server's verdict and the browser's ticks."""
+    def chars(group: frozenset[str]) -> str:
+        return "".join(sorted(group))
+
+    return [
+        ChecklistRule("password_too_short", "min"),
+        ChecklistRule("password_needs_lowercase", "needs", chars(LOWERCASE)),
+        ChecklistRule("password_needs_uppercase", "needs", chars(UPPERCASE)),
+        ChecklistRule("password_needs_digit", "needs", chars(DIGITS)),
+        ChecklistRule("password_needs_special", "needs", SPECIAL_CHARACTERS),
+        ChecklistRule("password_invalid_character", "allowed", chars(ALLOWED_BELOW_PASSPHRASE)),
+        ChecklistRule("password_contains_name", "server"),
+        ChecklistRule("password_contains_document", "server"),
+        ChecklistRule("password_same_as_previous", "server"),
+    ]
+
+
+def keyboard_runs() -> str:
+    """The runs a keyboard sequence is taken from, space-separated, for the browser."""
+    return " ".join(fold(run) for run in _KEYBOARD_RUNS)
+
+
 def strength(password: str, personal: PersonalData | None = None) -> int:
     """A 0-4 meter: a point per length band (8, 12, 16 chars), one for using 3+ kinds of
     character (lower, upper, digit, other), minus one per warning. Shorter than 8 is 0.

@@ -156,9 +156,12 @@ def init_web(app: Flask) -> None:
         current = str(get_locale() or app.config["IDP_DEFAULT_LOCALE"])
         return {"languages": LANGUAGES, "current_locale": current, "language_tag": language_tag}
 
+    from idp import passwords
     from idp.messages import claim_label, message
 
-    app.jinja_env.globals.update(message=message, claim_label=claim_label)
+    app.jinja_env.globals.update(message=message, claim_label=claim_label,
+                                 password_checklist=passwords.checklist,
+                                 password_policy=passwords)
 
 
 def _rollback() -> None:

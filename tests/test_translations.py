@@ -105,6 +105,17 @@ def test_translations_keep_the_placeholders_of_the_source(locale: str) -> None:
     assert not errors, errors
 
 
+@locales
+def test_template_translations_hold_no_markup_characters(locale: str) -> None:
+    """In a template, Jinja's gettext marks the translation safe (only its %(name)s values are
+    escaped), so a raw <, > or & in it would reach the page as markup: such characters go in
+    through a placeholder (see _new_password.html) or a message of idp.messages."""
+    raw = [(message.id, text) for message in entries(catalogue(locale))
+           if any(place.endswith(".html") for place, _ in message.locations)
+           for text in strings(message) + [message.id] if text and re.search(r"[<>&]", text)]
+    assert not raw, f"{locale}: template strings with <, > or &: {raw}"
+
+
 @pytest.mark.parametrize("locale", [locale for locale in LANGUAGES if locale != "en"])
 def test_no_english_is_left_in_another_language(locale: str) -> None:
     """A msgstr equal to its English msgid is only right when the text is proper names."""
