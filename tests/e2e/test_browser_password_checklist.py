@@ -58,6 +58,7 @@ def test_the_checklist_ticks_exactly_the_rules_the_server_applies(
                     for rule in passwords.checklist()}
         assert shown_state(chrome) == expected, typed
         meter = chrome.find_element(By.CSS_SELECTOR, "[data-strength]")
+        assert meter.is_displayed() == bool(typed), typed
         if typed:
             assert int(meter.get_attribute("data-score")) == passwords.strength(typed), typed
             shown = {item.get_attribute("data-warning") for item in chrome.find_elements(
