@@ -10,6 +10,10 @@ class Base(DeclarativeBase):
     pass
 
 
-db = SQLAlchemy(model_class=Base)
+# No reload of every object after each commit: a request commits several times (audit
+# events, single-use claims) and reads what it just wrote. Where another writer may have
+# changed a row in between (the conditional UPDATEs of counters and single use), the code
+# refreshes that object explicitly.
+db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 csrf = CSRFProtect()
 babel = Babel()
