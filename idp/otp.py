@@ -88,9 +88,10 @@ def verify_otp(otp_id: int | None, citizen: Citizen, purpose: str, presented: st
                    OtpCode.failed_attempts < max_tries, OtpCode.expires_at > now)
             .values(consumed_at=now)
         ).rowcount
-        db.session.commit()
         if consumed == 1:
-            record_event(EventTag.OTP_VERIFIED, citizen, purpose=purpose)
+            record_event(EventTag.OTP_VERIFIED, citizen, commit=False, purpose=purpose)
+        db.session.commit()  # the claim and its audit event together
+        if consumed == 1:
             return OtpResult.OK
         return OtpResult.EXHAUSTED if otp.failed_attempts >= max_tries else OtpResult.EXPIRED
     counted = db.session.execute(
@@ -98,10 +99,9 @@ def verify_otp(otp_id: int | None, citizen: Citizen, purpose: str, presented: st
         .where(OtpCode.id == otp.id, OtpCode.failed_attempts < max_tries)
         .values(failed_attempts=OtpCode.failed_attempts + 1)
     ).rowcount
+    db.session.refresh(otp)  # this transaction's count, which holds the row until commit
+    exhausted = counted == 0 or otp.failed_attempts >= max_tries
+    record_event(EventTag.OTP_EXHAUSTED if exhausted else EventTag.OTP_FAILED, citizen,
+                 commit=False, purpose=purpose)
     db.session.commit()
-    db.session.refresh(otp)
-    if counted == 0 or otp.failed_attempts >= max_tries:
-        record_event(EventTag.OTP_EXHAUSTED, citizen, purpose=purpose)
-        return OtpResult.EXHAUSTED
-    record_event(EventTag.OTP_FAILED, citizen, purpose=purpose)
-    return OtpResult.WRONG
+    return OtpResult.EXHAUSTED if exhausted else OtpResult.WRONG

@@ -20,7 +20,8 @@ _PURPOSE = "login_session"
 
 
 def start_session(citizen: Citizen, *, acr: str, amr: list[str]) -> LoginSession:
-    """A fresh session id for a fresh login: the old cookie contents are dropped."""
+    """A fresh session id for a fresh login: the old cookie contents are dropped. The caller
+    commits."""
     previous = current_session()
     if previous is not None:
         previous.ended_at = clock.now()
@@ -40,8 +41,7 @@ def start_session(citizen: Citizen, *, acr: str, amr: list[str]) -> LoginSession
         ip=request.remote_addr,
         user_agent=(request.user_agent.string or "")[:256],
     )
-    db.session.add(login_session)
-    db.session.commit()
+    db.session.add(login_session)  # the caller commits, with what the login decided
     session[SESSION_TOKEN] = token
     # A browser-session cookie: closing the browser (a library or office computer) ends the
     # login there; the server ends it after IDP_SESSION_TTL whatever the browser keeps.

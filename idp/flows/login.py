@@ -102,16 +102,13 @@ def _start_otp(citizen: Citizen, pending: interaction.Pending | None, amr: list[
 def finish_login(citizen: Citizen, pending: interaction.Pending | None, *, acr: str,
                  amr: list[str]):  # type: ignore[no-untyped-def]
     login_session = start_session(citizen, acr=acr, amr=amr)
-    record_event(EventTag.LOGIN_SUCCEEDED, citizen, acr=acr, amr=amr,
+    record_event(EventTag.LOGIN_SUCCEEDED, citizen, commit=False, acr=acr, amr=amr,
                  client_id=pending.client.client_id if pending else None)
-    if pending is None:
-        return redirect(url_for("account.show"))
-    pending = interaction.load(pending.request.id)
-    if pending is None:
-        return redirect(url_for("home.index"))
-    pending.request.authenticated_sid = login_session.id
-    db.session.commit()
-    return resume(pending)
+    pending = interaction.load(pending.request.id) if pending else None
+    if pending is not None:
+        pending.request.authenticated_sid = login_session.id
+    db.session.commit()  # the session, its audit event and the request it answers, at once
+    return resume(pending) if pending is not None else redirect(url_for("account.show"))
 
 
 @blueprint.route("/otp", methods=["GET", "POST"])

@@ -121,8 +121,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         return refresh_token.citizen
 
     def revoke_old_credential(self, refresh_token: Token) -> None:
-        refresh_token.revoked_at = clock.now()
-        db.session.commit()
+        """Already done: ``tokens.claim_refresh_token`` revoked it when it claimed it."""
 
 
 class S256CodeChallenge(CodeChallenge):

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from authlib.oauth2.rfc6749 import ClientMixin, TokenMixin
 from authlib.oidc.core import AuthorizationCodeMixin
 from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, foreign, mapped_column, relationship
 
 from idp import secrets
 from idp.clock import clock
@@ -188,6 +188,10 @@ class Token(db.Model, TokenMixin):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     citizen: Mapped[Citizen] = relationship()
+    # Clients are keyed by their public id (no foreign key: a token outlives nothing it
+    # needs); loaded with the token by find_token, so a bearer request reads one row.
+    client: Mapped[Client] = relationship(
+        primaryjoin=lambda: foreign(Token.client_id) == Client.client_id, viewonly=True)
 
     def check_client(self, client: Client) -> bool:
         return self.client_id == client.client_id
@@ -208,7 +212,7 @@ class Token(db.Model, TokenMixin):
         return self.citizen
 
     def get_client(self) -> Client:
-        return db.session.scalar(db.select(Client).filter_by(client_id=self.client_id))
+        return self.client
 
 
 class UsedJwtId(db.Model):

@@ -8,6 +8,7 @@ from typing import Any
 import requests
 from flask import current_app
 from sqlalchemy import or_, update
+from sqlalchemy.orm import joinedload
 
 from idp import secrets
 from idp.audit import EventTag, record_event
@@ -57,9 +58,9 @@ def save_token(token: dict[str, Any], request) -> None:  # type: ignore[no-untyp
         refresh_expires_at=(now + timedelta(seconds=current_app.config["IDP_REFRESH_TOKEN_TTL"])
                             if refresh else None),
     ))
-    db.session.commit()
     record_event(EventTag.TOKEN_ISSUED, request.user, client_id=request.client.client_id,
-                 grant_type=request.payload.grant_type)
+                 commit=False, grant_type=request.payload.grant_type)
+    db.session.commit()  # the tokens and their audit event in one transaction
 
 
 def find_token(value: str, hint: str | None = None) -> Token | None:
@@ -69,7 +70,8 @@ def find_token(value: str, hint: str | None = None) -> Token | None:
                  REFRESH: Token.refresh_token_hash == refresh_hash}.get(hint or "")
     if condition is None:
         condition = or_(Token.access_token_hash == access_hash, Token.refresh_token_hash == refresh_hash)
-    return db.session.scalar(db.select(Token).where(condition))
+    return db.session.scalar(db.select(Token).where(condition)
+                             .options(joinedload(Token.citizen), joinedload(Token.client)))
 
 
 def claim_refresh_token(value: str, *, client_id: str) -> Token | None:
@@ -92,10 +94,12 @@ def claim_refresh_token(value: str, *, client_id: str) -> Token | None:
         return None
     if not token.citizen.is_active:
         return None
+    # Used and, rotated, revoked with its access token in the same conditional UPDATE: the
+    # new pair is saved next (RefreshTokenGrant.revoke_old_credential has nothing left to do).
     claimed = db.session.execute(
         update(Token)
         .where(Token.id == token.id, Token.refresh_used_at.is_(None), Token.revoked_at.is_(None))
-        .values(refresh_used_at=now)
+        .values(refresh_used_at=now, revoked_at=now)
     ).rowcount
     db.session.commit()
     if claimed != 1:
