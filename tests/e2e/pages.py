@@ -53,14 +53,19 @@ def fill_and_submit(driver: WebDriver, form: WebElement, button: str | None = No
         element.clear()
         element.send_keys(value)
     selector = f"button[type='submit'][value='{button}']" if button else "button[type='submit']"
+    leaving_page(driver, lambda: form.find_element(By.CSS_SELECTOR, selector).click(),
+                 "the next page after submitting the form")
+
+
+def leaving_page(driver: WebDriver, action: Callable[[], object], what: str) -> None:
+    """Do ``action`` (a click, a key press) and wait until the next page has loaded."""
     page = driver.find_element(By.TAG_NAME, "html")
-    form.find_element(By.CSS_SELECTOR, selector).click()
+    action()
     # While the old document is torn down chromedriver may answer with an inspector error
     # instead of "stale element": that too means "not yet", so ask again.
-    wait(driver, ec.staleness_of(page), "the next page after submitting the form",
-         ignored=(WebDriverException,))
+    wait(driver, ec.staleness_of(page), what, ignored=(WebDriverException,))
     wait(driver, lambda d: d.execute_script("return document.readyState") == "complete",
-         "the next page to finish loading", ignored=(WebDriverException,))
+         f"{what} to finish loading", ignored=(WebDriverException,))
 
 
 def wait_for_path(driver: WebDriver, url: str) -> None:
@@ -133,9 +138,7 @@ def claims_in(driver: WebDriver, heading: str) -> dict[str, str]:
 def follow_link(driver: WebDriver, text: str) -> None:
     """Click the link a citizen reads as ``text`` and wait for the page it leads to."""
     link = wait(driver, ec.element_to_be_clickable((By.LINK_TEXT, text)), f"the link {text!r}")
-    page = driver.find_element(By.TAG_NAME, "html")
-    link.click()
-    wait(driver, ec.staleness_of(page), f"the page behind {text!r}", ignored=(WebDriverException,))
+    leaving_page(driver, link.click, f"the page behind {text!r}")
 
 
 def heading(driver: WebDriver) -> str:
