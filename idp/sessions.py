@@ -1,12 +1,14 @@
-"""Single sign-on sessions: created after the last factor, ended by logout or by a
-password change (the citizen's ``session_epoch`` moves on)."""
+"""Single sign-on sessions: created after the last factor, ended by logout, by a password
+change (the citizen's ``session_epoch`` moves on), after ``IDP_SESSION_TTL`` whatever
+happens, or after ``IDP_SESSION_IDLE_TIMEOUT`` without use (a computer left logged in)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app, g, request, session
 from sqlalchemy import update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from idp import secrets
 from idp.clock import clock
@@ -17,6 +19,9 @@ from idp.oidc.tokens import revoke_session_tokens
 
 SESSION_TOKEN = "session_token"  # noqa: S105 - a session key name, not a secret
 _PURPOSE = "login_session"
+# A session's last use is written at most once a minute: precise enough for an idle timeout
+# counted in minutes, without a write on every request.
+TOUCH_INTERVAL = timedelta(seconds=60)
 
 
 def start_session(citizen: Citizen, *, acr: str, amr: list[str]) -> LoginSession:
@@ -61,8 +66,21 @@ def current_session() -> LoginSession | None:
         )
         if candidate is not None and is_valid(candidate):
             login_session = candidate
+            _touch(login_session)
     g.login_session = login_session
     return login_session
+
+
+def _touch(login_session: LoginSession) -> None:
+    """The browser came back with this session: note it (in its own short transaction, so
+    that nothing else this request has pending is committed with it)."""
+    now = clock.now()
+    if now - login_session.last_seen_at < TOUCH_INTERVAL:
+        return
+    with db.engine.begin() as connection:
+        connection.execute(update(LoginSession).where(LoginSession.id == login_session.id)
+                           .values(last_seen_at=now))
+    set_committed_value(login_session, "last_seen_at", now)
 
 
 def is_valid(login_session: LoginSession) -> bool:
@@ -70,10 +88,16 @@ def is_valid(login_session: LoginSession) -> bool:
     return (
         login_session.ended_at is None
         and login_session.expires_at > clock.now()
+        and login_session.last_seen_at > idle_since()
         and citizen.status == CitizenStatus.ACTIVE
         and not citizen.password_blocked
         and login_session.epoch == citizen.session_epoch
     )
+
+
+def idle_since() -> datetime:
+    """Sessions not used since this moment have timed out."""
+    return clock.now() - timedelta(seconds=current_app.config["IDP_SESSION_IDLE_TIMEOUT"])
 
 
 def close_session(login_session: LoginSession) -> None:

@@ -68,6 +68,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("IDP_REFRESH_TOKEN_TTL", 2592000, "Refresh-token lifetime in seconds (30 days).", int),
     Setting("IDP_CODE_TTL", 60, "Authorization-code lifetime in seconds.", int),
     Setting("IDP_SESSION_TTL", 28800, "Single sign-on session lifetime in seconds.", int),
+    Setting("IDP_SESSION_IDLE_TIMEOUT", 1800,
+            "Seconds a single sign-on session lasts without being used; then the citizen "
+            "logs in again.", int),
     Setting("IDP_INTERACTION_TTL", 900, "Seconds a pending authorization request waits.", int),
     Setting("IDP_OTP_TTL", 300, "SMS one-time code lifetime in seconds.", int),
     Setting("IDP_OTP_MAX_TRIES", 3, "Wrong tries allowed per SMS code.", int),
@@ -79,7 +82,7 @@ SETTINGS: tuple[Setting, ...] = (
         "IDP_RATE_LIMITS",
         "login.ip=30/300 login.document=10/300 activation.ip=20/300 activation.document=10/3600 "
         "otp.ip=30/300 push.ip=20/300 push.document=5/300 enrollment.ip=20/300 "
-        "enrollment.document=10/3600 reset.ip=20/300 reset.document=10/3600",
+        "enrollment.document=10/3600 reset.ip=20/300 reset.document=10/3600 device.ip=30/300",
         "Named limits `action.subject=COUNT/SECONDS`, counted on failed attempts.",
     ),
     Setting("IDP_SIGNING_ALG", "RS256", "Default ID-token algorithm (`RS256` or `ES256`)."),

@@ -72,8 +72,9 @@ class MobileClient:
         device = DeviceKey.generate()
         code = read_sms_code(started.get("phone_hint", ""))
         done = self._answer(self.session.post(
-            self._url(f"/enrollments/{started['enrollment']}/device"), timeout=10,
-            json={"otp": code, "public_jwk": device.public_jwk()}))
+            self._url("/devices"), timeout=10,
+            json={"enrollment": started["enrollment"], "otp": code,
+                  "public_jwk": device.public_jwk()}))
         device.device_id, device.issuer = done["device_id"], self.issuer
         return device
 

@@ -86,7 +86,7 @@ json_values = st.recursive(
     max_leaves=12)
 
 
-@pytest.mark.parametrize("path", ["/api/mobile/v1/enrollments", "/api/mobile/v1/enrollments/x/device",
+@pytest.mark.parametrize("path", ["/api/mobile/v1/enrollments", "/api/mobile/v1/devices",
                                   "/api/mobile/v1/challenges/x/decision"])
 def test_mobile_api_never_answers_500_to_any_json(app, browser, path):
     make_citizen()

@@ -19,7 +19,7 @@ from idp.mobile.devices import active_devices, revoke_device
 from idp.models import AuditEvent, Citizen, LoginSession
 from idp.oidc.claims import ACR_SUBSTANTIAL, acr_rank
 from idp.oidc.tokens import revoke_session_tokens
-from idp.sessions import close_session, current_session, end_session
+from idp.sessions import close_session, current_session, end_session, idle_since
 
 blueprint = Blueprint("account", __name__, url_prefix="/account")
 RECENT_EVENTS = 20
@@ -48,7 +48,7 @@ def open_sessions(citizen: Citizen) -> list[LoginSession]:
     candidates = db.session.scalars(
         db.select(LoginSession)
         .filter_by(citizen_id=citizen.id, ended_at=None, epoch=citizen.session_epoch)
-        .where(LoginSession.expires_at > clock.now())
+        .where(LoginSession.expires_at > clock.now(), LoginSession.last_seen_at > idle_since())
         .order_by(LoginSession.created_at.desc()))
     return list(candidates)
 

@@ -93,12 +93,14 @@ def start_enrollment():  # type: ignore[no-untyped-def]
     return jsonify(enrollment=token, phone_hint=citizen.phone[-3:], expires_in=300), 201
 
 
-@blueprint.post("/enrollments/<token>/device")
-def complete_enrollment(token: str):  # type: ignore[no-untyped-def]
-    state = flow_state.by_token(ENROLLMENT, "otp", token)
+@blueprint.post("/devices")
+def complete_enrollment():  # type: ignore[no-untyped-def]
+    """The enrollment token travels in the body, never in the path: paths are written to
+    access logs, and this one is a bearer secret until the SMS code is checked."""
+    data = _body()
+    state = flow_state.by_token(ENROLLMENT, "otp", _text(data, "enrollment", 128))
     if state is None or state.citizen is None:
         return _error(404, "enrollment_not_found")
-    data = _body()
     try:
         key = proofs.public_key_from_jwk(data.get("public_jwk"))
     except proofs.ProofError as error:
@@ -121,10 +123,16 @@ def device_call(view: Callable[..., Any]) -> Callable[..., Any]:
 
     @wraps(view)
     def signed(*args: Any, **kwargs: Any) -> Any:
+        # Refused proofs are counted per address: past the limit they are not even checked,
+        # so a flood of forged calls costs neither signature checks nor audit rows.
+        limits = ratelimit.guard("device", ip=ratelimit.client_address())
+        if limits.exceeded:
+            return _error(429, "rate_limited")
         try:
             device, claims = proofs.verify(request.headers.get(proofs.HEADER),
                                            method=request.method, path=request.path)
         except proofs.ProofError as error:
+            limits.hit()
             record_event(EventTag.DEVICE_PROOF_REFUSED, reason=error.reason)
             return _error(401, error.reason)
         return view(device, claims, *args, **kwargs)

@@ -21,8 +21,9 @@ def enroll(browser: FlaskClient, sms_file: Path, document: str, password: str,
                                                        "device_name": "Test phone"})
     assert started.status_code == 201, started.get_json()
     device = DeviceKey.generate()
-    done = browser.post(f"{API}/enrollments/{started.get_json()['enrollment']}/device",
-                        json={"otp": latest_code(sms_file), "public_jwk": device.public_jwk()})
+    done = browser.post(f"{API}/devices", json={"enrollment": started.get_json()["enrollment"],
+                                                "otp": latest_code(sms_file),
+                                                "public_jwk": device.public_jwk()})
     assert done.status_code == 201, done.get_json()
     device.device_id, device.issuer = done.get_json()["device_id"], issuer
     return device

@@ -31,8 +31,9 @@ def test_a_private_key_is_refused_at_enrollment(app, browser, sms_file):
     started = browser.post(f"{API}/enrollments", json={"document": person.document,
                                                        "password": person.password}).get_json()
     private = DeviceKey.generate().key.as_dict(private=True)
-    refused = browser.post(f"{API}/enrollments/{started['enrollment']}/device",
-                           json={"otp": latest_code(sms_file), "public_jwk": private})
+    refused = browser.post(f"{API}/devices",
+                           json={"enrollment": started["enrollment"], "otp": latest_code(sms_file),
+                                 "public_jwk": private})
     assert refused.status_code == 400 and refused.get_json()["error"] == "invalid_key"
     assert db.session.scalar(db.select(db.func.count()).select_from(Device)) == 0
 
@@ -42,8 +43,9 @@ def test_wrong_sms_code_enrolls_nothing(app, browser, sms_file):
     started = browser.post(f"{API}/enrollments", json={"document": person.document,
                                                        "password": person.password}).get_json()
     code = latest_code(sms_file)
-    refused = browser.post(f"{API}/enrollments/{started['enrollment']}/device",
-                           json={"otp": "000000" if code != "000000" else "111111",
+    refused = browser.post(f"{API}/devices",
+                           json={"enrollment": started["enrollment"],
+                                 "otp": "000000" if code != "000000" else "111111",
                                  "public_jwk": DeviceKey.generate().public_jwk()})
     assert refused.status_code == 400
     assert db.session.scalar(db.select(db.func.count()).select_from(Device)) == 0
