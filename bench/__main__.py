@@ -54,11 +54,14 @@ def _report(args: argparse.Namespace) -> int:
 def _seed(args: argparse.Namespace) -> int:
     from bench.seed import seed
     from idp import create_app
+    from idp_mobile.device import DeviceKey
 
     app = create_app()
     logging.getLogger("idp").setLevel(logging.WARNING)
+    device = DeviceKey.generate()
+    device.save(args.device_key)
     done = seed(app, total=args.citizens, pool=min(args.pool, args.citizens),
-                client_id=args.client_id, scope=args.scope)
+                client_id=args.client_id, scope=args.scope, device_jwk=device.public_jwk())
     print(f"{done.citizens} citizens in {done.seconds:.1f} s "
           f"({done.citizens / done.seconds:,.0f}/s); {len(done.pool)} consented to {args.client_id}")
     return 0
@@ -81,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     seeding.add_argument("--client-id", required=True, help="the client the login pool consented to")
     seeding.add_argument("--pool", type=int, default=5_000)
     seeding.add_argument("--scope", default="openid profile")
+    seeding.add_argument("--device-key", type=Path, default=Path("bench-device.json"),
+                         help="where to keep the private key of the pool's Cl@ve apps (0600)")
     seeding.set_defaults(handler=_seed)
     args = parser.parse_args(argv)
     return args.handler(args)

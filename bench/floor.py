@@ -1,4 +1,4 @@
-"""The serving floor: what gunicorn's sync workers (as ``idp serve`` configures them) and
+"""The serving floor: what gunicorn's workers (as ``idp serve`` configures them) and
 Flask cost before any IdP code runs. A small-document GET can go no faster than this, so
 the discovery and JWKS figures are read against it."""
 
@@ -15,6 +15,7 @@ import requests
 from flask import Flask
 
 from bench.deploy import children, cpu_seconds, free_port
+from idp.serving import WORKER_OPTIONS
 
 BODY = b'{"keys": []}'
 
@@ -33,15 +34,17 @@ def _hello():  # type: ignore[no-untyped-def]
 
 
 class FloorServer:
-    """gunicorn with ``idp serve``'s options (sync workers, access log on stdout)."""
+    """gunicorn with ``idp serve``'s worker options and an access log on stdout."""
 
     def __init__(self, app: str, workers: int) -> None:
         self.port = free_port()
         root = Path(__file__).resolve().parent.parent
         self.process = subprocess.Popen(  # noqa: S603 - the venv's gunicorn
             [str(Path(sys.executable).parent / "gunicorn"), "--workers", str(workers), "--bind",
-             f"127.0.0.1:{self.port}", "--access-logfile", "-", "--timeout", "30",
-             "--no-control-socket", app],
+             f"127.0.0.1:{self.port}", "--access-logfile", "-", "--no-control-socket",
+             "--worker-class", WORKER_OPTIONS["worker_class"],
+             "--threads", str(WORKER_OPTIONS["threads"]),
+             "--timeout", str(WORKER_OPTIONS["timeout"]), app],
             cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

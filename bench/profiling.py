@@ -3,7 +3,7 @@
 py-spy attaches from outside (``--nonblocking``: the workers are never paused) and
 records with ``--idle``, so time spent waiting on the database (SQLite's lock and
 commit, a PostgreSQL round trip) is seen, not only CPU. Samples outside a request
-(a sync worker waiting in ``accept``) are dropped. Each remaining sample is put in one
+(a worker thread waiting for a connection) are dropped. Each remaining sample is put in one
 bucket by the innermost frame that names a known library, so the buckets add up to
 the whole time of the request.
 """

@@ -22,9 +22,12 @@ from sqlalchemy import event
 from bench.deploy import REDIRECT_URI
 from bench.seed import PASSWORD, PoolCitizen
 from bench.wire import SmsTail
+from idp_mobile.device import PROOF_HEADER, DeviceKey
 
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 _IR = re.compile(r'name="ir" value="([^"]*)"')
+_CHALLENGE = re.compile(r'data-challenge="([^"]+)"')
+_STATUS = re.compile(r'data-status-url="([^"]+)"')
 
 
 class _Counter:
@@ -54,8 +57,9 @@ def _fields(html: str) -> dict[str, str]:
 
 
 def count_per_request(app: Flask, citizen: PoolCitizen, client_id: str, client_secret: str,
-                      sms: SmsTail, scope: str) -> dict[str, dict[str, Any]]:
-    """One request of each step of a full login, then the token-holding endpoints."""
+                      sms: SmsTail, scope: str, device: DeviceKey) -> dict[str, dict[str, Any]]:
+    """One request of each step of a full login, the token-holding endpoints, then each step
+    of a Cl@ve mobile login approved by ``device`` (the citizen's enrolled app)."""
     from idp.extensions import db
 
     with app.app_context():
@@ -66,14 +70,14 @@ def count_per_request(app: Flask, citizen: PoolCitizen, client_id: str, client_s
     basic = {"Authorization": "Basic " + base64.b64encode(f"{client_id}:{client_secret}".encode()).decode()}
     verifier = secrets.token_urlsafe(48)
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
+    authorize = {"response_type": "code", "client_id": client_id, "redirect_uri": REDIRECT_URI,
+                 "scope": scope, "state": "s", "nonce": "n", "code_challenge": challenge,
+                 "code_challenge_method": "S256"}
     counts: dict[str, dict[str, Any]] = {}
     try:
         browser = app.test_client()
         counter.take()
-        go = browser.get("/authorize", query_string={
-            "response_type": "code", "client_id": client_id, "redirect_uri": REDIRECT_URI,
-            "scope": scope, "state": "s", "nonce": "n", "code_challenge": challenge,
-            "code_challenge_method": "S256"})
+        go = browser.get("/authorize", query_string=authorize)
         counts["GET /authorize"] = counter.take()
         page = browser.get(go.headers["Location"])
         counts["GET /login (form + QR challenge)"] = counter.take()
@@ -103,12 +107,46 @@ def count_per_request(app: Flask, citizen: PoolCitizen, client_id: str, client_s
         counts["GET discovery"] = counter.take()
         browser.get("/jwks.json")
         counts["GET /jwks.json"] = counter.take()
+        counts.update(_count_mobile_login(app, counter, authorize, device, citizen))
     finally:
         event.remove(engine, "before_cursor_execute", counter.statement)
         event.remove(engine, "commit", counter.commit)
     login_steps = [k for k in counts if not k.startswith(("POST /introspect", "POST /token (refresh",
-                                                          "GET discovery", "GET /jwks"))]
-    counts["= full login (7 requests)"] = {
-        "statements": sum(counts[k]["statements"] for k in login_steps),
-        "commits": sum(counts[k]["commits"] for k in login_steps)}
+                                                          "GET discovery", "GET /jwks", MOBILE))]
+    mobile_steps = ["GET /authorize", "GET /login (form + QR challenge)",
+                    *[k for k in counts if k.startswith(MOBILE)],
+                    "POST /token (authorization_code)", "GET /userinfo"]
+    for label, steps in (("= full login (7 requests)", login_steps),
+                         ("= Cl@ve mobile login (8 requests)", mobile_steps)):
+        counts[label] = {"statements": sum(counts[k]["statements"] for k in steps),
+                         "commits": sum(counts[k]["commits"] for k in steps)}
+    return counts
+
+
+MOBILE = "mobile: "
+
+
+def _count_mobile_login(app: Flask, counter: _Counter, authorize: dict[str, str], device: DeviceKey,
+                        citizen: PoolCitizen) -> dict[str, dict[str, Any]]:
+    """The steps a Cl@ve mobile login adds: the app's two signed calls, the page's poll and
+    its continue (a fresh browser: the first one is logged in by now)."""
+    browser = app.test_client()
+    phone = DeviceKey(device.key, citizen.device_id, app.config["IDP_ISSUER"])
+    page = browser.get(browser.get("/authorize", query_string=authorize).headers["Location"])
+    html = page.get_data(as_text=True)
+    challenge_id = _CHALLENGE.search(html).group(1)  # type: ignore[union-attr]
+    status_url = _STATUS.search(html).group(1)  # type: ignore[union-attr]
+    counts = {}
+    counter.take()
+    path = f"/api/mobile/v1/challenges/{challenge_id}"
+    browser.get(path, headers={PROOF_HEADER: phone.proof("GET", phone.issuer + path)})
+    counts[MOBILE + "GET challenge (the app, signed)"] = counter.take()
+    path += "/decision"
+    browser.post(path, headers={PROOF_HEADER: phone.proof("POST", phone.issuer + path,
+                                                          challenge=challenge_id, decision="approve")})
+    counts[MOBILE + "POST decision (the app, signed)"] = counter.take()
+    browser.get(status_url)
+    counts[MOBILE + "GET status (the page's poll)"] = counter.take()
+    browser.post("/mobile/continue", data={**_fields(html), "challenge": challenge_id})
+    counts[MOBILE + "POST /mobile/continue (session, code)"] = counter.take()
     return counts

@@ -11,7 +11,8 @@ from typing import Any
 
 from bench import analysis
 
-LABELS = {"login": "Full Permanent Cl@ve login (7 requests)", "refresh": "Refresh-token grant",
+LABELS = {"login": "Full Permanent Cl@ve login (7 requests)",
+          "mobile_login": "Cl@ve mobile QR login (8 requests)", "refresh": "Refresh-token grant",
           "userinfo": "UserInfo", "introspection": "Introspection", "discovery": "Discovery document",
           "jwks": "JWKS"}
 
@@ -80,7 +81,7 @@ def throughput_table(results: dict[str, Any]) -> str:
         rows.append(f"| {LABELS[name]} | {_fmt(sat['throughput'], 1)}{_runs(sat)} | {_fmt(cpu_ms, 2)} | "
                     f"{sat['server_cores_busy']} | {_fmt(sat['per_server_vcpu'], 1)} | {limit_text} | "
                     f"{_pct(fraction)} | {analysis.TARGETS[name]['text']} | "
-                    f"{'yes' if verdict else '**no**'} |")
+                    f"{'–' if verdict is None else 'yes' if verdict else '**no**'} |")
     return "\n".join(rows)
 
 
@@ -189,7 +190,7 @@ def markdown(results: dict[str, Any]) -> str:
         f"### Clave IdP benchmark ({results['mode']}, {results['started_at']}, "
         f"{results['elapsed_seconds']} s)",
         f"Machine: {m['nproc']} vCPU {m['cpu_model']}, {m['ram_gib']} GiB RAM, Python {m['python']}. "
-        f"Server: `idp serve` (gunicorn sync workers), {run['database']}, {run['citizens']:,} citizens; "
+        f"Server: `idp serve` (gunicorn, threaded workers), {run['database']}, {run['citizens']:,} citizens; "
         "load generator on the same machine over loopback.",
         limits_table(results),
         "Throughput at saturation, 2 workers:", throughput_table(results),

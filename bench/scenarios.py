@@ -19,10 +19,13 @@ import requests
 from bench.deploy import REDIRECT_URI
 from bench.seed import PASSWORD, PoolCitizen
 from bench.wire import SmsTail, build_request, send
+from idp_mobile.device import PROOF_HEADER, DeviceKey
 
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 _IR = re.compile(r'name="ir" value="([^"]*)"')
+_CHALLENGE = re.compile(r'data-challenge="([^"]+)"\s+data-status-url="([^"]+)"')
 SCOPE = "openid profile"
+MOBILE_API = "/api/mobile/v1"
 
 
 class Unexpected(Exception):
@@ -39,6 +42,7 @@ class Target:
     client_secret: str
     sms: SmsTail
     pool: list[PoolCitizen]
+    device_key: DeviceKey | None = None  # the pool's Cl@ve apps all hold this key
     tokens: deque = field(default_factory=lambda: deque(maxlen=512))
     signatures_per_response: dict[str, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -99,16 +103,8 @@ class Login:
     def run(self, state: None) -> None:
         t = self.target
         citizen = t.next_citizen()
-        verifier = secrets.token_urlsafe(48)
-        challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=")
-        params = {"response_type": "code", "client_id": t.client_id, "redirect_uri": REDIRECT_URI,
-                  "scope": SCOPE, "state": secrets.token_urlsafe(8),
-                  "nonce": secrets.token_urlsafe(8), "code_challenge": challenge.decode(),
-                  "code_challenge_method": "S256"}
         with requests.Session() as browser:
-            go = _expect(browser.get(f"{t.base}/authorize?{urlencode(params)}", timeout=30,
-                                     allow_redirects=False), 302, "authorize")
-            page = _expect(browser.get(t.base + go.headers["Location"], timeout=30), 200, "login page")
+            verifier, page = _login_page(t, browser)
             sent = _expect(browser.post(f"{t.base}/login", timeout=30, allow_redirects=False,
                                         data={**_form(page), "document": citizen.document,
                                               "password": PASSWORD}), 302, "password")
@@ -120,24 +116,92 @@ class Login:
                 raise Unexpected("no SMS code for this citizen")
             done = _expect(browser.post(f"{t.base}/login/otp", data={**_form(page), "otp": code},
                                         timeout=30, allow_redirects=False), 302, "otp")
-        query = parse_qs(urlsplit(done.headers["Location"]).query)
-        if "code" not in query:
-            raise Unexpected(f"no code: went to {done.headers['Location'][:120]}")
+        _redeem_and_use(t, done.headers["Location"], verifier)
+
+
+def _login_page(t: Target, browser: requests.Session) -> tuple[str, requests.Response]:
+    """An RP's authorization request (PKCE) followed to the login page: (verifier, page)."""
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=")
+    params = {"response_type": "code", "client_id": t.client_id, "redirect_uri": REDIRECT_URI,
+              "scope": SCOPE, "state": secrets.token_urlsafe(8),
+              "nonce": secrets.token_urlsafe(8), "code_challenge": challenge.decode(),
+              "code_challenge_method": "S256"}
+    go = _expect(browser.get(f"{t.base}/authorize?{urlencode(params)}", timeout=30,
+                             allow_redirects=False), 302, "authorize")
+    return verifier, _expect(browser.get(t.base + go.headers["Location"], timeout=30), 200,
+                             "login page")
+
+
+def _redeem_and_use(t: Target, location: str, verifier: str) -> None:
+    """The RP's back channel: the code from ``location`` for tokens, then UserInfo."""
+    query = parse_qs(urlsplit(location).query)
+    if "code" not in query:
+        raise Unexpected(f"no code: went to {location[:120]}")
+    status, body = send(t.host, t.port, build_request(
+        t.host, t.port, "POST", "/token", headers={"Authorization": t.basic},
+        form={"grant_type": "authorization_code", "code": query["code"][0],
+              "redirect_uri": REDIRECT_URI, "code_verifier": verifier}))
+    if status != 200:
+        raise Unexpected(f"token: HTTP {status} {body[:120]!r}")
+    tokens = json.loads(body)
+    t.signatures_per_response.setdefault("authorization_code", int("id_token" in tokens))
+    status, body = send(t.host, t.port, build_request(
+        t.host, t.port, "GET", "/userinfo",
+        headers={"Authorization": f"Bearer {tokens['access_token']}"}))
+    if status != 200:
+        raise Unexpected(f"userinfo: HTTP {status}")
+    t.tokens.append({"access_token": tokens["access_token"],
+                     "refresh_token": tokens["refresh_token"]})
+
+
+class MobileLogin:
+    """authorize → login page with its QR code → the phone reads the request and approves it
+    (two calls with signed device proofs, as ``idp-mobile`` makes them) → the page's poll sees
+    the approval and continues → (consent given) → code → token → UserInfo."""
+
+    name = "mobile_login"
+
+    def __init__(self, target: Target) -> None:
+        self.target = target
+
+    def prepare(self, thread_index: int) -> None:
+        return None
+
+    def _device_call(self, device: DeviceKey, method: str, path: str, **claims: str) -> bytes:
+        t = self.target
+        proof = device.proof(method, t.base + path, **claims)
         status, body = send(t.host, t.port, build_request(
-            t.host, t.port, "POST", "/token", headers={"Authorization": t.basic},
-            form={"grant_type": "authorization_code", "code": query["code"][0],
-                  "redirect_uri": REDIRECT_URI, "code_verifier": verifier}))
+            t.host, t.port, method, path, headers={PROOF_HEADER: proof},
+            form={} if method == "POST" else None))
         if status != 200:
-            raise Unexpected(f"token: HTTP {status} {body[:120]!r}")
-        tokens = json.loads(body)
-        t.signatures_per_response.setdefault("authorization_code", int("id_token" in tokens))
-        status, body = send(t.host, t.port, build_request(
-            t.host, t.port, "GET", "/userinfo",
-            headers={"Authorization": f"Bearer {tokens['access_token']}"}))
-        if status != 200:
-            raise Unexpected(f"userinfo: HTTP {status}")
-        t.tokens.append({"access_token": tokens["access_token"],
-                         "refresh_token": tokens["refresh_token"]})
+            raise Unexpected(f"app {method} {path.split('/')[-1]}: HTTP {status} {body[:120]!r}")
+        return body
+
+    def run(self, state: None) -> None:
+        t = self.target
+        if t.device_key is None:
+            raise Unexpected("no device key: the pool has no enrolled apps")
+        citizen = t.next_citizen()
+        phone = DeviceKey(t.device_key.key, citizen.device_id, t.base)
+        with requests.Session() as browser:
+            verifier, page = _login_page(t, browser)
+            found = _CHALLENGE.search(page.text)
+            if found is None:
+                raise Unexpected("no QR challenge on the login page")
+            challenge_id, status_url = found.groups()
+            self._device_call(phone, "GET", f"{MOBILE_API}/challenges/{challenge_id}")
+            decided = self._device_call(phone, "POST", f"{MOBILE_API}/challenges/{challenge_id}/decision",
+                                        challenge=challenge_id, decision="approve")
+            if b"approved" not in decided:
+                raise Unexpected(f"app decision: {decided[:120]!r}")
+            polled = _expect(browser.get(t.base + status_url, timeout=30), 200, "status poll")
+            if polled.json().get("status") != "approved":
+                raise Unexpected(f"status poll: {polled.text[:120]}")
+            done = _expect(browser.post(f"{t.base}/mobile/continue", timeout=30, allow_redirects=False,
+                                        data={**_form(page), "challenge": challenge_id}), 302,
+                           "continue")
+        _redeem_and_use(t, done.headers["Location"], verifier)
 
 
 class Get:

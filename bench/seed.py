@@ -5,14 +5,16 @@ so that its row is exactly what the product writes; every other citizen is a cop
 row with its own document, phone and e-mail. They all share that one argon2id hash
 (hashing a million passwords at m=19 MiB would take hours); a login still verifies it at
 the full configured cost. The login pool also gets the consent for the benchmark client,
-since the measured login is one where consent was already given. Bulk rows record no
-audit event (the office act would).
+since the measured login is one where consent was already given, and an enrolled Cl@ve app
+each (rows as enrollment writes them, all with the public half of one key the load
+generator holds). Bulk rows record no audit event (the office act would).
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from flask import Flask
 from sqlalchemy import func, insert, select
@@ -20,6 +22,7 @@ from sqlalchemy import func, insert, select
 from idp import citizens
 from idp.documents import parse_document
 from idp.extensions import db
+from idp.mobile.models import Device
 from idp.models import Citizen, Consent
 from idp.oidc import claims as claim_rules
 
@@ -33,6 +36,7 @@ CHUNK = 20_000
 class PoolCitizen:
     document: str
     phone: str
+    device_id: str
 
 
 @dataclass(frozen=True)
@@ -65,8 +69,10 @@ def _template(app: Flask) -> dict:
     return row
 
 
-def seed(app: Flask, *, total: int, pool: int, client_id: str, scope: str) -> Seeded:
-    """``total`` active citizens; the first ``pool`` of them have consented to the client."""
+def seed(app: Flask, *, total: int, pool: int, client_id: str, scope: str,
+         device_jwk: dict[str, Any]) -> Seeded:
+    """``total`` active citizens; the first ``pool`` of them have consented to the client
+    and enrolled an app whose public key is ``device_jwk``."""
     started = time.perf_counter()
     with app.test_request_context():
         if db.session.scalar(select(func.count()).select_from(Citizen)):
@@ -85,7 +91,14 @@ def seed(app: Flask, *, total: int, pool: int, client_id: str, scope: str) -> Se
         db.session.execute(insert(Consent.__table__), [
             {"citizen_id": row.id, "client_id": client_id, "claims": claims, "granted_at": granted}
             for row in chosen])
+        db.session.execute(insert(Device.__table__), [
+            {"id": device_id(row.id), "citizen_id": row.id, "name": "Bench phone",
+             "public_jwk": device_jwk, "enrolled_at": granted} for row in chosen])
         db.session.commit()
         db.session.remove()
-    return Seeded(total, [PoolCitizen(row.document, row.phone) for row in chosen],
+    return Seeded(total, [PoolCitizen(row.document, row.phone, device_id(row.id)) for row in chosen],
                   time.perf_counter() - started)
+
+
+def device_id(citizen_id: int) -> str:
+    return f"bench-device-{citizen_id}"

@@ -21,11 +21,12 @@ from bench.deploy import Deployment
 from bench.floor import FloorServer
 from bench.profiling import Recording, py_spy
 from bench.queries import count_per_request
-from bench.scenarios import SCOPE, Get, Introspection, Login, Refresh, Target, UserInfo
+from bench.scenarios import SCOPE, Get, Introspection, Login, MobileLogin, Refresh, Target, UserInfo
 from bench.seed import seed
 from bench.wire import SmsTail
+from idp_mobile.device import DeviceKey
 
-SCENARIOS = ("discovery", "jwks", "login", "userinfo", "introspection", "refresh")
+SCENARIOS = ("discovery", "jwks", "login", "mobile_login", "userinfo", "introspection", "refresh")
 
 
 @dataclass(frozen=True)
@@ -51,14 +52,14 @@ def _scenario(name: str, target: Target) -> load.Scenario:
         return Get(target.host, target.port, name, "/.well-known/openid-configuration")
     if name == "jwks":
         return Get(target.host, target.port, name, "/jwks.json")
-    return {"login": Login, "userinfo": UserInfo, "introspection": Introspection,
-            "refresh": Refresh}[name](target)
+    return {"login": Login, "mobile_login": MobileLogin, "userinfo": UserInfo,
+            "introspection": Introspection, "refresh": Refresh}[name](target)
 
 
 def measure_floors(plan: Plan, log: Callable[[str], None]) -> dict[str, Any]:
     floors = {}
-    for label, app in (("gunicorn sync + trivial WSGI", "bench.floor:plain"),
-                       ("gunicorn sync + Flask hello", "bench.floor:flask_app")):
+    for label, app in (("gunicorn + trivial WSGI", "bench.floor:plain"),
+                       ("gunicorn + Flask hello", "bench.floor:flask_app")):
         server = FloorServer(app, workers=2)
         try:
             result = load.saturate(Get("127.0.0.1", server.port, label, "/"), 4, plan.warmup,
@@ -133,8 +134,9 @@ def run_database(label: str, url_for: Callable[[Path], str], population: int, pl
         deployment.init()
         client = deployment.create_client(SCOPE)
         app = _quiet_app(deployment)
+        phone = DeviceKey.generate()  # the pool's Cl@ve apps: the generator signs their proofs
         seeded = seed(app, total=population, pool=min(plan.pool, population), client_id=client["client_id"],
-                      scope=SCOPE)
+                      scope=SCOPE, device_jwk=phone.public_jwk())
         seeded_snapshot = storage.snapshot(deployment.database_url)
         log(f"{label}: {population} citizens seeded in {seeded.seconds:.1f} s")
         sms = SmsTail(deployment.sms_file)
@@ -144,13 +146,13 @@ def run_database(label: str, url_for: Callable[[Path], str], population: int, pl
             "login_pool": len(seeded.pool), "stages": []}
         if count_queries:
             result["queries_per_request"] = count_per_request(
-                app, seeded.pool[-1], client["client_id"], client["client_secret"], sms, SCOPE)
+                app, seeded.pool[-1], client["client_id"], client["client_secret"], sms, SCOPE, phone)
         from idp.extensions import db
 
         with app.app_context():
             db.engine.dispose()
         target = Target("127.0.0.1", deployment.port, client["client_id"], client["client_secret"],
-                        sms, seeded.pool[:-1])
+                        sms, seeded.pool[:-1], device_key=phone)
         for index, workers in enumerate(worker_counts):
             half = index == 0 or plan.half_with_one_worker
             profile_dir = out_dir if (profile and index == 0 and py_spy()) else None

@@ -1,6 +1,6 @@
 """The load generator's client side: a minimal HTTP/1.1 client and the SMS file reader.
 
-gunicorn's sync workers answer ``Connection: close``, so every request is one short TCP
+Every request asks for ``Connection: close``, so every request is one short TCP
 connection. A few socket calls per request keep the generator's own CPU small; it shares
 the machine's cores with the server it measures, so a heavy client would cap the figures.
 """

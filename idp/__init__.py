@@ -16,10 +16,13 @@ def create_app(**overrides: Any) -> Flask:
     config = settings.load(**overrides)
     app.config.update(config)
     _ensure_secret_key(app)
+    database_url = _database_url(app)
     app.config.update(
         SECRET_KEY=app.config["IDP_SECRET_KEY"],
-        SQLALCHEMY_DATABASE_URI=_database_url(app),
-        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        SQLALCHEMY_DATABASE_URI=database_url,
+        # A server database can drop connections (restart, failover): test each one as it
+        # leaves the pool. A SQLite file cannot, and the ping would be a round trip per request.
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": not database_url.startswith("sqlite")},
         # __Host-: only over HTTPS, for this host, for the whole site (no Domain attribute).
         SESSION_COOKIE_NAME="__Host-idp_session" if config["IDP_SECURE_COOKIES"] else "idp_session",
         SESSION_COOKIE_HTTPONLY=True,

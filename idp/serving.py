@@ -31,10 +31,11 @@ class _Server(BaseApplication):
 ACCESS_LOG_FORMAT = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s "%(a)s" %({x-request-id}o)s'
 
 
+# Threaded workers: a browser's speculative connection that never sends a request would
+# otherwise hold a sync worker for the whole timeout when no proxy buffers.
+WORKER_OPTIONS = {"worker_class": "gthread", "threads": 4, "timeout": 30, "graceful_timeout": 10}
+
+
 def serve_app(factory: Callable[[], Any], host: str, port: int, workers: int) -> None:
-    # Threaded workers: a browser's speculative connection that never sends a request
-    # would otherwise hold a sync worker for the whole timeout when no proxy buffers.
     _Server(factory, {"bind": f"{host}:{port}", "workers": workers, "accesslog": "-",
-                      "worker_class": "gthread", "threads": 4,
-                      "access_log_format": ACCESS_LOG_FORMAT,
-                      "timeout": 30, "graceful_timeout": 10}).run()
+                      "access_log_format": ACCESS_LOG_FORMAT, **WORKER_OPTIONS}).run()
