@@ -32,6 +32,7 @@ def hasher() -> PasswordHasher:
             memory_kib=app.config["IDP_ARGON2_MEMORY_KIB"],
             time_cost=app.config["IDP_ARGON2_TIME_COST"],
             parallelism=app.config["IDP_ARGON2_PARALLELISM"],
+            max_concurrent=app.config["IDP_ARGON2_CONCURRENCY"],
         )
     return app.extensions["idp.hasher"]
 

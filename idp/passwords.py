@@ -11,6 +11,7 @@ towards the length, and hashes the same.
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -208,23 +209,33 @@ def strength(password: str, personal: PersonalData | None = None) -> int:
 
 
 class PasswordHasher:
-    """argon2id with our parameters; a wrong password or a malformed hash is just False."""
+    """argon2id with our parameters; a wrong password or a malformed hash is just False.
+
+    Each computation holds ``memory_kib`` of memory while it runs, so at most
+    ``max_concurrent`` run at once in a process (a threaded worker would otherwise hold one
+    per busy thread); the others wait their turn, which costs no throughput while the
+    process has no more cores than that to run them on.
+    """
 
     _DUMMY_PASSWORD = "clave-idp: equalises the time of unknown accounts"  # noqa: S105
 
-    def __init__(self, memory_kib: int, time_cost: int, parallelism: int) -> None:
+    def __init__(self, memory_kib: int, time_cost: int, parallelism: int,
+                 max_concurrent: int = 1) -> None:
         self._argon2 = _Argon2(memory_cost=memory_kib, time_cost=time_cost,
                                parallelism=parallelism, type=Type.ID)
         self._dummy_hash: str | None = None
+        self._turns = threading.BoundedSemaphore(max(1, max_concurrent))
 
     def hash(self, password: str) -> str:
-        return self._argon2.hash(unicodedata.normalize("NFC", password))
+        with self._turns:
+            return self._argon2.hash(unicodedata.normalize("NFC", password))
 
     def verify(self, encoded: str, password: str) -> bool:
         if not isinstance(encoded, str):
             return False
         try:
-            return self._argon2.verify(encoded, unicodedata.normalize("NFC", password))
+            with self._turns:
+                return self._argon2.verify(encoded, unicodedata.normalize("NFC", password))
         except (VerificationError, ValueError):  # ValueError: malformed or non-ASCII hash
             return False
 

@@ -63,6 +63,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("IDP_ARGON2_MEMORY_KIB", 19456, "argon2id memory cost in KiB (OWASP minimum).", int),
     Setting("IDP_ARGON2_TIME_COST", 2, "argon2id iterations.", int),
     Setting("IDP_ARGON2_PARALLELISM", 1, "argon2id lanes.", int),
+    Setting("IDP_ARGON2_CONCURRENCY", 1,
+            "argon2id computations at once per worker process (each holds its memory cost); "
+            "run about one worker per core.", int),
     Setting("IDP_ACCESS_TOKEN_TTL", 600, "Access-token lifetime in seconds.", int),
     Setting("IDP_ID_TOKEN_TTL", 600, "ID-token lifetime in seconds.", int),
     Setting("IDP_REFRESH_TOKEN_TTL", 2592000, "Refresh-token lifetime in seconds (30 days).", int),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import date
 
 import pytest
@@ -313,3 +315,31 @@ def test_burn_verifies_against_one_dummy_hash_made_with_the_same_parameters(
     assert (first_password, second_password) == ("Tabla7!x", "Otra7!xy")
     assert first == second
     assert not hasher.needs_rehash(first)
+
+
+@pytest.mark.parametrize("allowed", [1, 2])
+def test_no_more_argon2_computations_run_at_once_than_allowed(allowed: int, monkeypatch) -> None:
+    """Each holds its memory cost while it runs: a threaded worker's memory stays bounded."""
+    hasher = PasswordHasher(memory_kib=8, time_cost=1, parallelism=1, max_concurrent=allowed)
+    encoded = hasher.hash("Clave-2026!")
+    running, most, lock = 0, 0, threading.Lock()
+    argon2 = hasher._argon2
+
+    class Observed:
+        def verify(self, *args: str) -> bool:
+            nonlocal running, most
+            with lock:
+                running += 1
+                most = max(most, running)
+            time.sleep(0.05)  # long enough for every thread to try to get in meanwhile
+            with lock:
+                running -= 1
+            return argon2.verify(*args)
+
+    monkeypatch.setattr(hasher, "_argon2", Observed())
+    threads = [threading.Thread(target=hasher.verify, args=(encoded, "Clave-2026!")) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert most == allowed
