@@ -128,7 +128,8 @@ def findings(results: dict[str, Any]) -> list[str]:
         out.append(
             f"**{label}.** {_ms_per(entry):.2f} ms of server CPU per request against "
             f"{1000 / flask if flask else 0:.2f} ms for a Flask hello under the same gunicorn; "
-            f"{q.get('statements', '?')} SQL statements, no commit. SQLAlchemy (mostly the ORM's "
+            f"{q.get('statements', '?')} SQL statement{'' if q.get('statements') == 1 else 's'}, "
+            "no commit. SQLAlchemy (mostly the ORM's "
             f"Python, not SQLite) is {_share(entry, 'SQLAlchemy', 'SQLite'):.0%} of the request time.")
     for name, label in (("discovery", "Discovery"), ("jwks", "JWKS")):
         entry = two[name]
