@@ -14,11 +14,10 @@ import requests
 
 from idp.sms import latest_code
 from tests.factories import new_dni
-from tests.support.live import active_citizen, form_post, start_idp
+from tests.support.live import RP_REDIRECT, active_citizen, authorize, create_client, form_post, start_idp
 
 pytestmark = pytest.mark.xdist_group("concurrency")
 PASSWORD = "Muchos-Hilos-2026!"
-REDIRECT = "http://127.0.0.1:9/cb"  # nothing listens: redirects are read, never followed
 PARALLEL = 20
 
 
@@ -37,14 +36,11 @@ def in_parallel(call, count: int = PARALLEL) -> list:  # type: ignore[no-untyped
 def _code_and_client(idp, acr: str = "http://eidas.europa.eu/LoA/low"):  # type: ignore[no-untyped-def]
     document = new_dni()
     active_citizen(idp, document, PASSWORD)
-    client = idp.cli_json("client", "create", "--name", "Sede", "--redirect-uri", REDIRECT,
-                          "--default-acr", acr)
+    client = create_client(idp, acr=acr)
     verifier = secrets.token_urlsafe(48)
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
     browser = requests.Session()
-    page = browser.get(f"{idp.url}/authorize", timeout=10, params={
-        "response_type": "code", "client_id": client["client_id"], "redirect_uri": REDIRECT,
-        "scope": "openid", "code_challenge": challenge, "code_challenge_method": "S256"})
+    page = authorize(browser, idp, client["client_id"], code_challenge=challenge)
     consent = form_post(browser, page, f"{idp.url}/login", document=document, password=PASSWORD)
     answer = form_post(browser, consent, f"{idp.url}/consent", follow=False, decision="allow")
     code = parse_qs(urlsplit(answer.headers["Location"]).query)["code"][0]
@@ -59,13 +55,13 @@ def _token(idp, client, **form):  # type: ignore[no-untyped-def]
 def test_a_code_redeemed_by_twenty_parallel_requests_yields_exactly_one_token(idp):
     code, verifier, client, _ = _code_and_client(idp)
     answers = in_parallel(lambda: _token(idp, client, grant_type="authorization_code", code=code,
-                                         redirect_uri=REDIRECT, code_verifier=verifier))
+                                         redirect_uri=RP_REDIRECT, code_verifier=verifier))
     assert sorted(a.status_code for a in answers) == [200] + [400] * (PARALLEL - 1)
 
 
 def test_a_refresh_token_used_in_parallel_yields_exactly_one_new_token(idp):
     code, verifier, client, _ = _code_and_client(idp)
-    first = _token(idp, client, grant_type="authorization_code", code=code, redirect_uri=REDIRECT,
+    first = _token(idp, client, grant_type="authorization_code", code=code, redirect_uri=RP_REDIRECT,
                    code_verifier=verifier).json()
     answers = in_parallel(lambda: _token(idp, client, grant_type="refresh_token",
                                          refresh_token=first["refresh_token"]))
@@ -89,12 +85,8 @@ def test_parallel_wrong_passwords_block_exactly_at_the_fifth(idp):
 def test_parallel_otp_guesses_never_exceed_the_try_limit(idp):
     document = new_dni()
     active_citizen(idp, document, PASSWORD)
-    client = idp.cli_json("client", "create", "--name", "Sede", "--redirect-uri", REDIRECT,
-                          "--default-acr", "http://eidas.europa.eu/LoA/substantial")
     browser = requests.Session()
-    page = browser.get(f"{idp.url}/authorize", timeout=10, params={
-        "response_type": "code", "client_id": client["client_id"], "redirect_uri": REDIRECT,
-        "scope": "openid", "code_challenge": "x" * 43, "code_challenge_method": "S256"})
+    page = authorize(browser, idp, create_client(idp)["client_id"])
     otp_page = form_post(browser, page, f"{idp.url}/login", document=document, password=PASSWORD)
     right = latest_code(idp.sms_file)
     wrong = [f"{(int(right) + n) % 1000000:06d}" for n in range(1, PARALLEL + 1)]

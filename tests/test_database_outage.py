@@ -14,12 +14,18 @@ from sqlalchemy.engine import make_url
 
 from idp.sms import latest_code
 from tests.factories import new_dni
-from tests.support.live import active_citizen, form_post, start_idp
+from tests.support.live import (
+    RP_REDIRECT,
+    active_citizen,
+    authorize,
+    create_client,
+    form_post,
+    start_idp,
+)
 from tests.support.netcut import CuttableLink
 from tests.support.postgres import PostgresServer, worker
 
 PASSWORD = "Sin-Base-De-Datos-1"
-SUBSTANTIAL = "http://eidas.europa.eu/LoA/substantial"
 ENGLISH = {"Accept-Language": "en"}
 
 pytestmark = [
@@ -52,8 +58,7 @@ def test_a_database_outage_gives_503_and_the_idp_recovers_without_a_restart(
     try:
         document = new_dni()
         active_citizen(idp, document, PASSWORD)
-        client = idp.cli_json("client", "create", "--name", "Sede", "--redirect-uri",
-                              "http://127.0.0.1:9/cb", "--default-acr", SUBSTANTIAL)
+        client = create_client(idp)
 
         link.cut()
 
@@ -63,7 +68,7 @@ def test_a_database_outage_gives_503_and_the_idp_recovers_without_a_restart(
         assert page.headers["Retry-After"]
         token = requests.post(f"{idp.url}/token", auth=(client["client_id"], client["client_secret"]),
                               data={"grant_type": "authorization_code", "code": "x" * 40,
-                                    "redirect_uri": "http://127.0.0.1:9/cb"}, timeout=10)
+                                    "redirect_uri": RP_REDIRECT}, timeout=10)
         assert token.status_code == 503
         assert token.json()["error"] == "temporarily_unavailable"
         assert requests.get(f"{idp.url}/readyz", timeout=10).status_code == 503
@@ -73,10 +78,7 @@ def test_a_database_outage_gives_503_and_the_idp_recovers_without_a_restart(
 
         assert requests.get(f"{idp.url}/readyz", timeout=10).status_code == 200
         browser = requests.Session()
-        page = browser.get(f"{idp.url}/authorize", timeout=10, params={
-            "response_type": "code", "client_id": client["client_id"], "scope": "openid",
-            "redirect_uri": "http://127.0.0.1:9/cb", "code_challenge": "x" * 43,
-            "code_challenge_method": "S256"})
+        page = authorize(browser, idp, client["client_id"])
         otp_page = form_post(browser, page, f"{idp.url}/login", document=document, password=PASSWORD)
         consent = form_post(browser, otp_page, f"{idp.url}/login/otp", otp=latest_code(idp.sms_file))
         answer = form_post(browser, consent, f"{idp.url}/consent", follow=False, decision="allow")

@@ -12,7 +12,7 @@ from idp.models import OtpCode
 from idp.sms import latest_code
 from tests.factories import make_citizen, make_client, new_dni
 from tests.support.browser import AuthorizationAttempt, shows_message, submit
-from tests.support.live import active_citizen, form_post, free_port, start_idp
+from tests.support.live import active_citizen, authorize, create_client, form_post, free_port, start_idp
 
 PASSWORD = "Caida-Brusca-2026!"
 
@@ -23,14 +23,8 @@ def test_a_server_killed_mid_login_is_replaced_and_the_login_completes(tmp_path)
     try:
         document = new_dni()
         active_citizen(first, document, PASSWORD)
-        client = first.cli_json("client", "create", "--name", "Sede", "--redirect-uri",
-                                "http://127.0.0.1:9/cb", "--default-acr",
-                                "http://eidas.europa.eu/LoA/substantial")
         browser = requests.Session()
-        page = browser.get(f"{first.url}/authorize", timeout=10, params={
-            "response_type": "code", "client_id": client["client_id"], "scope": "openid",
-            "redirect_uri": "http://127.0.0.1:9/cb", "code_challenge": "x" * 43,
-            "code_challenge_method": "S256"})
+        page = authorize(browser, first, create_client(first)["client_id"])
         otp_page = form_post(browser, page, f"{first.url}/login", document=document, password=PASSWORD)
         assert first.process is not None
         first.process.send_signal(signal.SIGKILL)  # workers die with their master

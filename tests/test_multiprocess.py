@@ -15,7 +15,7 @@ import requests
 from idp.sms import latest_code
 from idp_mobile.client import MobileClient
 from tests.factories import new_dni
-from tests.support.live import active_citizen, form_post, start_idp
+from tests.support.live import RP_REDIRECT, active_citizen, authorize, create_client, form_post, start_idp
 
 pytestmark = pytest.mark.xdist_group("multiprocess")
 PASSWORD = "Dos-Nodos-2026!"
@@ -30,25 +30,17 @@ def nodes(tmp_path_factory):  # type: ignore[no-untyped-def]
     first.stop()
 
 
-def _client(node) -> dict:  # type: ignore[no-untyped-def]
-    return node.cli_json("client", "create", "--name", "Sede compartida", "--redirect-uri",
-                         "http://127.0.0.1:9/cb", "--default-acr",
-                         "http://eidas.europa.eu/LoA/substantial")
-
-
 def _authorize(browser: requests.Session, node, client_id: str) -> tuple[requests.Response, str]:  # type: ignore[no-untyped-def]
     verifier = secrets.token_urlsafe(48)
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
-    page = browser.get(f"{node.url}/authorize", timeout=10, params={
-        "response_type": "code", "client_id": client_id, "redirect_uri": "http://127.0.0.1:9/cb",
-        "scope": "openid profile", "state": "st", "code_challenge": challenge,
-        "code_challenge_method": "S256"})
+    page = authorize(browser, node, client_id, code_challenge=challenge, scope="openid profile",
+                     state="st")
     return page, verifier
 
 
 def _code(response: requests.Response) -> str:
     location = response.headers["Location"]
-    assert location.startswith("http://127.0.0.1:9/cb"), location  # nothing listens there
+    assert location.startswith(RP_REDIRECT), location  # nothing listens there
     return parse_qs(urlsplit(location).query)["code"][0]
 
 
@@ -56,7 +48,7 @@ def _redeem(node, client: dict, code: str, verifier: str) -> dict:  # type: igno
     credentials = (client["client_id"], client["client_secret"])
     response = requests.post(f"{node.url}/token", timeout=10, auth=credentials,
                              data={"grant_type": "authorization_code", "code": code,
-                                   "redirect_uri": "http://127.0.0.1:9/cb", "code_verifier": verifier})
+                                   "redirect_uri": RP_REDIRECT, "code_verifier": verifier})
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -65,7 +57,7 @@ def test_password_and_sms_login_alternating_between_two_processes(nodes):
     first, second = nodes
     document = new_dni()
     active_citizen(first, document, PASSWORD)
-    client = _client(first)
+    client = create_client(first, name="Sede compartida")
     browser = requests.Session()
     page, verifier = _authorize(browser, first, client["client_id"])
     otp_page = form_post(browser, page, f"{second.url}/login", document=document, password=PASSWORD)
@@ -95,10 +87,8 @@ def test_mobile_approval_reaching_one_process_is_seen_by_the_browser_on_the_othe
     status = browser.get(f"{first.url}/mobile/status/{challenge_id}", timeout=10).json()
     assert status["status"] == "approved"
     form_post(browser, page, f"{second.url}/mobile/continue", challenge=challenge_id)
-    silent = browser.get(f"{first.url}/authorize", timeout=10, allow_redirects=False, params={
-        "response_type": "code", "client_id": _client(first)["client_id"], "prompt": "none",
-        "redirect_uri": "http://127.0.0.1:9/cb", "scope": "openid", "code_challenge": "x" * 43,
-        "code_challenge_method": "S256"})
+    silent = authorize(browser, first, create_client(first)["client_id"], follow=False,
+                       prompt="none")
     # Logged in through the mobile approval: prompt=none now fails only for want of consent.
     assert "error=consent_required" in silent.headers["Location"]
 

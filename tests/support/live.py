@@ -162,6 +162,27 @@ def register_citizen(idp: LiveIdp, document: str, password: str, **fields: str) 
     return idp.cli_json(*args)["activation_code"]
 
 
+# An RP's redirect URI where nothing listens: redirects are read, never followed.
+RP_REDIRECT = "http://127.0.0.1:9/cb"
+SUBSTANTIAL = "http://eidas.europa.eu/LoA/substantial"
+
+
+def create_client(idp: LiveIdp, name: str = "Sede", acr: str = SUBSTANTIAL) -> dict:
+    """``idp client create`` for an RP at ``RP_REDIRECT``: its id and secret."""
+    return idp.cli_json("client", "create", "--name", name, "--redirect-uri", RP_REDIRECT,
+                        "--default-acr", acr)
+
+
+def authorize(session: requests.Session, idp: LiveIdp, client_id: str, *,
+              code_challenge: str = "x" * 43, follow: bool = True, **params: str) -> requests.Response:
+    """The RP's authorization request (PKCE S256), followed to the login page unless
+    ``follow`` is false."""
+    return session.get(f"{idp.url}/authorize", timeout=10, allow_redirects=follow, params={
+        "response_type": "code", "client_id": client_id, "redirect_uri": RP_REDIRECT,
+        "scope": "openid", "code_challenge": code_challenge, "code_challenge_method": "S256",
+        **params})
+
+
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
