@@ -19,6 +19,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from idp.sms import latest_code
 from tests.support.live import LiveDemoRp, LiveIdp
+from tests.support.pki import escaped
 
 # Generous for a loaded CI machine; a healthy run waits a fraction of a second per step.
 TIMEOUT_SECONDS = 15
@@ -169,3 +170,11 @@ def try_password(driver: WebDriver, idp: LiveIdp, *, document: str, password: st
     """Type a DNI/NIE and password on the IdP's login page and submit them."""
     driver.get(idp.url + "/login")
     fill_and_submit(driver, show_permanent_clave(driver), document=document, password=password)
+
+
+def present(driver: WebDriver, certificate: object | None) -> None:
+    """From now on every request of ``driver`` carries ``certificate`` as the TLS terminator
+    passes it (``X-SSL-Client-Cert``), or none with ``None``."""
+    headers = {} if certificate is None else {"X-SSL-Client-Cert": escaped(certificate)}
+    driver.execute_cdp_cmd("Network.enable", {})
+    driver.execute_cdp_cmd("Network.setExtraHTTPHeaders", {"headers": headers})

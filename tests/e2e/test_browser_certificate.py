@@ -21,7 +21,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from tests.e2e import pages
 from tests.factories import DEFAULT_PASSWORD, new_dni
 from tests.support.live import LiveIdp, register_citizen, start_idp
-from tests.support.pki import Authority, escaped, make_authority
+from tests.support.pki import Authority, make_authority
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-browser_certificate")]
 
@@ -45,13 +45,6 @@ def certificate_idp(authority: Authority,
     server.stop()
 
 
-def present(driver: WebDriver, certificate: object) -> None:
-    """From now on every request of ``driver`` carries the certificate as nginx passes it."""
-    driver.execute_cdp_cmd("Network.enable", {})
-    driver.execute_cdp_cmd("Network.setExtraHTTPHeaders",
-                           {"headers": {"X-SSL-Client-Cert": escaped(certificate)}})
-
-
 def shown_activation_code(driver: WebDriver) -> str:
     return driver.find_element(By.CSS_SELECTOR, ".receipt .activation-code").text.replace(" ", "")
 
@@ -59,7 +52,7 @@ def shown_activation_code(driver: WebDriver) -> str:
 def test_citizen_registers_with_a_certificate_then_activates_with_the_code_on_the_receipt(
         chrome: WebDriver, certificate_idp: LiveIdp, authority: Authority) -> None:
     document = new_dni()
-    present(chrome, authority.issue(serial_number=f"IDCES-{document}", given_name="MARÍA",
+    pages.present(chrome, authority.issue(serial_number=f"IDCES-{document}", given_name="MARÍA",
                                     surname="GARCÍA LÓPEZ"))
 
     chrome.get(certificate_idp.url + "/login")
@@ -93,7 +86,7 @@ def test_citizen_gets_a_new_activation_code_with_a_certificate_and_the_old_one_s
         chrome: WebDriver, certificate_idp: LiveIdp, authority: Authority) -> None:
     document = new_dni()
     old_code = register_citizen(certificate_idp, document, DEFAULT_PASSWORD, email=EMAIL)
-    present(chrome, authority.issue(serial_number=f"IDCES-{document}"))
+    pages.present(chrome, authority.issue(serial_number=f"IDCES-{document}"))
 
     chrome.get(certificate_idp.url + "/login")
     pages.follow_link(chrome, "Get a new activation code")
@@ -127,7 +120,7 @@ def test_a_certificate_the_idp_cannot_trust_registers_nothing_and_says_why(
         certificate = authority.issue(serial_number=serial_number,
                                       not_before=now - timedelta(days=400),
                                       not_after=now - timedelta(days=1))
-    present(chrome, certificate)
+    pages.present(chrome, certificate)
 
     chrome.get(certificate_idp.url + "/register/certificate")
 

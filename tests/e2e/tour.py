@@ -17,7 +17,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from tests.e2e import pages
 from tests.factories import DEFAULT_PASSWORD, new_dni
 from tests.support.live import LiveDemoRp, LiveIdp, active_citizen, register_citizen
-from tests.support.pki import Authority, escaped
+from tests.support.pki import Authority
 
 LANGUAGE_COOKIE = "idp_lang"
 LANGUAGES = ("es", "ca", "gl", "eu", "ca_ES_VALENCIA", "en")
@@ -170,15 +170,13 @@ class presenting:  # noqa: N801 - used as a statement: "with presenting(driver, 
     """While inside, every request carries the certificate as the TLS terminator passes it."""
 
     def __init__(self, driver: WebDriver, certificate: object) -> None:
-        self.driver, self.header = driver, escaped(certificate)
+        self.driver, self.certificate = driver, certificate
 
     def __enter__(self) -> None:
-        self.driver.execute_cdp_cmd("Network.enable", {})
-        self.driver.execute_cdp_cmd("Network.setExtraHTTPHeaders",
-                                    {"headers": {"X-SSL-Client-Cert": self.header}})
+        pages.present(self.driver, self.certificate)
 
     def __exit__(self, *exc: object) -> None:
-        self.driver.execute_cdp_cmd("Network.setExtraHTTPHeaders", {"headers": {}})
+        pages.present(self.driver, None)
 
 
 # Templates no stop shows, and why.
