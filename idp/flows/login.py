@@ -19,7 +19,7 @@ from idp.models import Citizen
 from idp.oidc import interaction
 from idp.oidc.claims import ACR_LOW, ACR_SUBSTANTIAL, acr_rank
 from idp.oidc.endpoints.authorization import resume
-from idp.sessions import current_session, end_all_sessions, start_session
+from idp.sessions import current_session, start_session
 
 blueprint = Blueprint("login", __name__, url_prefix="/login")
 FLOW = "login"
@@ -137,6 +137,8 @@ def expired():  # type: ignore[no-untyped-def]
     if not outcome.saved:
         return new_password_step.page(outcome, heading=_l("Your password has expired"),
                                       intro_key="password_expired", pending=pending)
-    record_event(EventTag.PASSWORD_CHANGED, citizen, reason="expired")
-    end_all_sessions(citizen)  # sessions opened with the old password end with it
+    # Sessions opened with the old password end with it, this browser's too: the login
+    # below opens a fresh one.
+    new_password_step.retire_old_password(citizen, EventTag.PASSWORD_CHANGED,
+                                          this_browser_too=True, reason="expired")
     return _after_password(citizen, pending)

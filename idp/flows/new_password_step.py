@@ -1,5 +1,6 @@
 """The "new password twice" step shared by activation, expired-password renewal, password
-change and forgotten-password reset: one parser, one policy check, one page."""
+change and forgotten-password reset: one parser, one policy check, one page; and what
+follows when a new password replaces the citizen's own (``retire_old_password``)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,15 @@ from typing import Any
 
 from flask import render_template, request
 
-from idp import citizens
+from idp import citizens, notices
+from idp.audit import EventTag, record_event
 from idp.extensions import db
 from idp.flows import forms
 from idp.flows import state as flow_state
+from idp.mobile.devices import revoke_all
 from idp.models import Citizen
 from idp.passwords import password_warnings
+from idp.sessions import end_all_sessions, end_other_sessions
 
 
 @dataclass
@@ -28,7 +32,8 @@ class NewPassword:
 
 def respond(citizen: Citizen) -> NewPassword:
     """On a POST whose new password passes every rule (listed all at once when not), set
-    it: this unblocks the password and restarts its 2 years. A GET just shows the form."""
+    it: this unblocks the password and restarts its 2 years. A GET just shows the form.
+    The caller commits, with what the new password changes besides."""
     outcome = NewPassword()
     if request.method != "POST":
         return outcome
@@ -41,7 +46,7 @@ def respond(citizen: Citizen) -> NewPassword:
         outcome.warnings = password_warnings(new, citizens.personal_data(citizen))
         return outcome
     citizens.set_password(citizen, new)
-    db.session.commit()
+    db.session.flush()
     outcome.saved = True
     return outcome
 
@@ -64,5 +69,26 @@ def view(kind: str, step: str, *, heading: str, flow_steps: Sequence[str],
     outcome = respond(citizen)
     if not outcome.saved:
         return page(outcome, heading=heading, flow_steps=flow_steps)
+    answer = saved(citizen, data)
     flow_state.finish(kind)
-    return saved(citizen, data)
+    return answer
+
+
+def retire_old_password(citizen: Citizen, tag: EventTag, *, this_browser_too: bool = False,
+                        **detail: Any) -> int:
+    """Once a new password replaced the citizen's own (change, expired-password renewal,
+    reset): whoever knew the old one may have enrolled an app or kept a session with it, so
+    every enrolled app is revoked and every other session ends (this browser's too with
+    ``this_browser_too``), committed with the new password and the audit event ``tag``;
+    then the citizen is told by SMS. Returns how many apps were revoked."""
+    devices = revoke_all(citizen)
+    record_event(tag, citizen, commit=False, devices=devices, **detail)
+    if devices:
+        record_event(EventTag.DEVICES_REVOKED, citizen, commit=False, devices=devices,
+                     reason=tag.value)
+    if this_browser_too:
+        end_all_sessions(citizen)  # commits
+    else:
+        end_other_sessions(citizen)  # commits
+    notices.password_replaced(citizen, apps_revoked=devices)
+    return devices

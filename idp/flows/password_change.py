@@ -2,7 +2,9 @@
 
 The current password is checked exactly as at login (``identify.with_password``), so this
 page is no cheaper a guessing oracle than the login page. The new password restarts the
-2 years and ends every other session of the citizen (this browser's stays).
+2 years, ends every other session of the citizen (this browser's stays) and revokes the
+enrolled Cl@ve mobile apps: an app enrolled by whoever knew the old password must not
+outlive it. The citizen is told by SMS.
 """
 
 from __future__ import annotations
@@ -12,10 +14,9 @@ from typing import Any
 from flask import Blueprint, render_template
 from flask_babel import lazy_gettext as _l
 
-from idp.audit import EventTag, record_event
+from idp.audit import EventTag
 from idp.flows import forms, identify, new_password_step, otp_step
 from idp.models import Citizen
-from idp.sessions import end_other_sessions
 
 blueprint = Blueprint("password_change", __name__, url_prefix="/password/change")
 FLOW = "password_change"
@@ -53,6 +54,6 @@ def new_password():  # type: ignore[no-untyped-def]
 
 
 def _changed(citizen: Citizen, data: dict[str, Any]):  # type: ignore[no-untyped-def]
-    record_event(EventTag.PASSWORD_CHANGED, citizen, reason="change")
-    end_other_sessions(citizen)
-    return render_template("password_change/done.html")
+    devices = new_password_step.retire_old_password(citizen, EventTag.PASSWORD_CHANGED,
+                                                    reason="change")
+    return render_template("password_change/done.html", devices_revoked=devices)

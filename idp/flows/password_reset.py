@@ -2,7 +2,7 @@
 password twice. The new password unblocks the password and ends every other session.
 A reset is a recovery: whoever forgot the password may not be the only one who had it, so
 the enrolled Cl@ve mobile apps are revoked too (the citizen enrolls theirs again with the
-new password and an SMS code).
+new password and an SMS code), as after any new password; the citizen is told by SMS.
 
 The seeds ask for the DNI/NIE and the activation code only, and so do we: the code is a
 16-character secret from the registration act, blocked after 5 wrong entries, and the SMS
@@ -19,11 +19,9 @@ from flask import Blueprint, render_template, request
 from flask_babel import lazy_gettext as _l
 
 from idp import citizens, ratelimit
-from idp.audit import EventTag, record_event
+from idp.audit import EventTag
 from idp.flows import forms, new_password_step, otp_step
-from idp.mobile.devices import revoke_all
 from idp.models import Citizen, CitizenStatus
-from idp.sessions import end_other_sessions
 
 blueprint = Blueprint("password_reset", __name__, url_prefix="/password/forgot")
 FLOW = "password_reset"
@@ -92,8 +90,6 @@ def new_password():  # type: ignore[no-untyped-def]
 
 
 def _reset(citizen: Citizen, data: dict[str, Any]):  # type: ignore[no-untyped-def]
-    devices = revoke_all(citizen)
-    record_event(EventTag.PASSWORD_RESET, citizen, commit=False, unblocked=data["was_blocked"],
-                 devices=devices)
-    end_other_sessions(citizen)  # commits
+    devices = new_password_step.retire_old_password(citizen, EventTag.PASSWORD_RESET,
+                                                    unblocked=data["was_blocked"])
     return render_template("password_reset/done.html", devices_revoked=devices)

@@ -30,7 +30,7 @@ def revoke_device(citizen: Citizen, device_id: str | None) -> bool:
 
 
 def revoke_all(citizen: Citizen) -> int:
-    """Revoke every device of the citizen (unsubscribe); the caller commits."""
+    """Revoke every device of the citizen (unsubscribe, a new password); the caller commits."""
     return db.session.execute(
         update(Device).where(Device.citizen_id == citizen.id, Device.revoked_at.is_(None))
         .values(revoked_at=clock.now())).rowcount

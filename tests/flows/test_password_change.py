@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -9,8 +10,10 @@ import pytest
 from idp.audit import EventTag
 from idp.clock import clock
 from idp.extensions import db
+from idp.messages import event_label
 from idp.models import AuditEvent
-from idp.sms import latest_code
+from idp.notices import password_replaced_text
+from idp.sms import SmsDeliveryError, latest_code, read_sms_file
 from tests.factories import make_citizen, make_client, new_dni
 from tests.flows.support import (
     NEW_PASSWORD,
@@ -23,6 +26,7 @@ from tests.flows.support import (
     refusal,
     tokens_for,
 )
+from tests.mobile.support import API, enroll, signed_get
 from tests.support.browser import AuthorizationAttempt, log_in_to_account, query, shows_message, submit
 
 START, OTP, NEW = "/password/change", "/password/change/otp", "/password/change/new"
@@ -50,6 +54,7 @@ def test_citizen_changes_the_password_and_only_the_new_one_logs_in(app, browser,
     done = choose_password(browser, NEW)
 
     assert done.status_code == 200 and shows_message(done, "password_changed")
+    assert read_sms_file(sms_file)[-1]["text"] == password_replaced_text(0)
     assert log_in_form(browser, person.document, person.password).status_code == 401
     assert log_in_form(browser, person.document, NEW_PASSWORD).status_code == 302
     assert db.session.scalar(db.select(AuditEvent).filter_by(tag=EventTag.PASSWORD_CHANGED))
@@ -175,3 +180,64 @@ def test_the_form_offers_the_logged_in_citizens_document(app, browser, sms_file)
     person = make_citizen()
     log_in_to_account(browser, person.document, person.password, sms_file)
     assert f'value="{person.document}"' in browser.get(START).get_data(as_text=True)
+
+
+def test_changing_the_password_revokes_the_enrolled_apps_and_tells_the_citizen_by_sms(
+        app, browser, sms_file):
+    person = make_citizen()
+    device = enroll(app.test_client(), sms_file, person.document, person.password)
+    clock.advance(seconds=31)  # the next SMS code may be sent
+    reach_new_password_step(browser, sms_file, person)
+
+    done = choose_password(browser, NEW)
+
+    assert shows_message(done, "password_changed") and shows_message(done, "password_apps_revoked")
+    assert signed_get(browser, device, f"{API}/pending").get_json()["error"] == "unknown_device"
+    notice = read_sms_file(sms_file)[-1]
+    assert notice["to"] == person.citizen.phone and notice["text"] == password_replaced_text(1)
+    changed = db.session.scalar(db.select(AuditEvent).filter_by(tag=EventTag.PASSWORD_CHANGED))
+    assert changed.detail == {"reason": "change", "devices": 1}
+    assert db.session.scalar(db.select(AuditEvent).filter_by(tag=EventTag.SMS_NOTICE_SENT))
+
+
+def test_the_account_activity_lists_the_apps_revoked_by_a_password_change(app, browser, sms_file):
+    person = make_citizen()
+    enroll(app.test_client(), sms_file, person.document, person.password)
+    clock.advance(seconds=31)
+    reach_new_password_step(browser, sms_file, person)
+    choose_password(browser, NEW)
+    clock.advance(seconds=31)
+
+    log_in_to_account(browser, person.document, NEW_PASSWORD, sms_file)
+    activity = browser.get("/account").get_data(as_text=True)
+
+    for tag in (EventTag.PASSWORD_CHANGED, EventTag.DEVICES_REVOKED, EventTag.SMS_NOTICE_SENT):
+        assert event_label(tag) in activity, tag
+
+
+class NoticesFail:
+    """A gateway that delivers codes but fails every message without one (a notice)."""
+
+    def __init__(self, codes) -> None:  # type: ignore[no-untyped-def]
+        self.codes = codes
+
+    def send(self, to: str, text: str) -> None:
+        if not re.search(r"(?<!\d)\d{6}(?!\d)", text):
+            raise SmsDeliveryError("gateway down")
+        self.codes.send(to, text)
+
+
+def test_a_failed_sms_notice_neither_undoes_the_change_nor_fails_the_page(
+        app, browser, sms_file, monkeypatch):
+    person = make_citizen()
+    device = enroll(app.test_client(), sms_file, person.document, person.password)
+    clock.advance(seconds=31)
+    monkeypatch.setitem(app.extensions, "idp.sms", NoticesFail(app.extensions["idp.sms"]))
+    reach_new_password_step(browser, sms_file, person)
+
+    done = choose_password(browser, NEW)
+
+    assert done.status_code == 200 and shows_message(done, "password_changed")
+    assert log_in_form(browser, person.document, NEW_PASSWORD).status_code == 302
+    assert signed_get(browser, device, f"{API}/pending").get_json()["error"] == "unknown_device"
+    assert db.session.scalar(db.select(AuditEvent).filter_by(tag=EventTag.SMS_NOTICE_SEND_FAILED))

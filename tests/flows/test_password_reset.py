@@ -8,7 +8,8 @@ from idp.audit import EventTag
 from idp.clock import clock
 from idp.extensions import db
 from idp.models import AuditEvent
-from idp.sms import latest_code
+from idp.notices import password_replaced_text
+from idp.sms import latest_code, read_sms_file
 from tests.factories import make_citizen, make_client, new_dni
 from tests.flows.support import (
     NEW_PASSWORD,
@@ -61,7 +62,7 @@ def test_a_blocked_password_is_unblocked_by_a_new_one_set_with_the_activation_co
     assert event.detail == {"unblocked": True, "devices": 0}
 
 
-def test_a_reset_revokes_the_enrolled_apps_and_says_so(app, browser, sms_file):
+def test_a_reset_revokes_the_enrolled_apps_and_says_so_on_the_page_and_by_sms(app, browser, sms_file):
     from tests.mobile.support import API, enroll, signed_get
 
     person = make_citizen()
@@ -71,10 +72,12 @@ def test_a_reset_revokes_the_enrolled_apps_and_says_so(app, browser, sms_file):
     reach_new_password_step(browser, sms_file, person)
     done = choose_password(browser, NEW)
 
-    assert shows_message(done, "reset_devices_revoked")
+    assert shows_message(done, "password_apps_revoked")
     assert signed_get(browser, device, f"{API}/pending").get_json()["error"] == "unknown_device"
     event = db.session.scalar(db.select(AuditEvent).filter_by(tag=EventTag.PASSWORD_RESET))
     assert event.detail == {"unblocked": False, "devices": 1}
+    notice = read_sms_file(sms_file)[-1]
+    assert notice["to"] == person.citizen.phone and notice["text"] == password_replaced_text(1)
 
 
 def test_the_activation_code_is_accepted_without_dashes_and_in_lower_case(app, browser):
