@@ -112,13 +112,13 @@ def test_a_two_year_old_password_must_be_renewed_at_login_with_a_different_one(
     _age_password(live_idp, document, days=731)
 
     pages.try_password(chrome, live_idp, document=document, password=DEFAULT_PASSWORD)
+    pages.enter_sms_code(chrome, live_idp)  # before anything else, whatever level is asked
     pages.wait_for_path(chrome, live_idp.url + "/login/expired")
     assert pages.heading(chrome) == "Your password has expired"
     pages.choose_new_password(chrome, DEFAULT_PASSWORD)
     assert "The new password must be different from the previous one." in pages.error_summary(chrome)
     pages.choose_new_password(chrome, NEW_PASSWORD)
-    pages.enter_sms_code(chrome, live_idp)  # the login goes on where it was
-    pages.wait_for_path(chrome, live_idp.url + "/account")
+    pages.wait_for_path(chrome, live_idp.url + "/account")  # the login goes on where it was
 
     pages.try_password(chrome, live_idp, document=document, password=DEFAULT_PASSWORD)
     assert LOGIN_FAILED in pages.error_summary(chrome)

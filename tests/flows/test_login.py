@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from idp.audit import EventTag
-from idp.clock import clock
 from idp.extensions import db
 from idp.models import AuditEvent, LoginSession
 from idp.oidc.claims import ACR_SUBSTANTIAL
@@ -87,26 +86,6 @@ def test_registered_but_not_activated_citizen_cannot_log_in_and_looks_unknown(ap
     person = make_citizen(active=False)
     response = post_login(browser, person.document, "Buen-Dia-2026!")
     assert response.status_code == 401
-
-
-def test_expired_password_forces_a_change_before_the_login_completes(app, browser, sms_file):
-    person = make_citizen()
-    clock.advance(days=731)
-    response = post_login(browser, person.document, person.password)
-    assert response.headers["Location"] == "/login/expired"
-    page = browser.get("/login/expired")
-    same = submit(browser, page, "/login/expired", new_password=person.password,
-                  new_password_confirm=person.password)
-    assert same.status_code == 400
-    assert "distinta de la anterior" in same.get_data(as_text=True)
-    done = submit(browser, same, "/login/expired", new_password="Nueva-Clave-2028!",
-                  new_password_confirm="Nueva-Clave-2028!")
-    assert done.status_code == 302 and done.headers["Location"].startswith("/login/otp")
-    otp_page = browser.get(done.headers["Location"])
-    logged_in = submit(browser, otp_page, "/login/otp", otp=latest_code(sms_file))
-    assert logged_in.headers["Location"] == "/account"
-    db.session.refresh(person.citizen)
-    assert not person.citizen.password_expired()
 
 
 def test_login_form_without_csrf_token_is_refused_and_counts_nothing(app, browser):
