@@ -103,14 +103,14 @@ def test_an_expired_qr_code_is_announced_and_the_app_can_no_longer_approve_it(
         chrome: WebDriver, live_idp: LiveIdp, demo_rp: LiveDemoRp, tmp_path: Path) -> None:
     _, phone = enrolled_citizen(live_idp, tmp_path, PASSWORD)
     pages.start_login_at_rp(chrome, demo_rp, live_idp)
-    request = read_request(phone, scan_screen(chrome))
+    request, code = read_request(phone, scan_screen(chrome)), code_on_screen(chrome)
 
     # Five minutes pass (in the server's database: its clock cannot be moved from here).
     assert live_idp.execute("UPDATE mobile_challenges SET expires_at = :past WHERE id = :id",
                             past="2000-01-01 00:00:00", id=request["id"]) == 1
 
     assert "The request has expired or was already used." in pages.error_summary(chrome)
-    refused = mobile(phone, "approve", request["id"], "--code", code_on_screen(chrome))
+    refused = mobile(phone, "approve", request["id"], "--code", code)
     assert refused.returncode != 0 and "challenge_unavailable" in refused.stderr
 
 
