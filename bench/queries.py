@@ -28,6 +28,7 @@ _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 _IR = re.compile(r'name="ir" value="([^"]*)"')
 _CHALLENGE = re.compile(r'data-challenge="([^"]+)"')
 _STATUS = re.compile(r'data-status-url="([^"]+)"')
+_CODE = re.compile(r'class="verification-code"[^>]*>(\d+)<')  # typed in the app
 
 
 class _Counter:
@@ -136,13 +137,14 @@ def _count_mobile_login(app: Flask, counter: _Counter, authorize: dict[str, str]
     html = page.get_data(as_text=True)
     challenge_id = _CHALLENGE.search(html).group(1)  # type: ignore[union-attr]
     status_url = _STATUS.search(html).group(1)  # type: ignore[union-attr]
+    code = _CODE.search(html).group(1)  # type: ignore[union-attr]
     counts = {}
     counter.take()
     path = f"/api/mobile/v1/challenges/{challenge_id}"
     browser.get(path, headers={PROOF_HEADER: phone.proof("GET", phone.issuer + path)})
     counts[MOBILE + "GET challenge (the app, signed)"] = counter.take()
     path += "/decision"
-    browser.post(path, headers={PROOF_HEADER: phone.proof("POST", phone.issuer + path,
+    browser.post(path, headers={PROOF_HEADER: phone.proof("POST", phone.issuer + path, code=code,
                                                           challenge=challenge_id, decision="approve")})
     counts[MOBILE + "POST decision (the app, signed)"] = counter.take()
     browser.get(status_url)

@@ -24,6 +24,7 @@ from idp_mobile.device import PROOF_HEADER, DeviceKey
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 _IR = re.compile(r'name="ir" value="([^"]*)"')
 _CHALLENGE = re.compile(r'data-challenge="([^"]+)"\s+data-status-url="([^"]+)"')
+_CODE = re.compile(r'class="verification-code"[^>]*>(\d+)<')  # typed in the app
 SCOPE = "openid profile"
 MOBILE_API = "/api/mobile/v1"
 
@@ -157,8 +158,9 @@ def _redeem_and_use(t: Target, location: str, verifier: str) -> None:
 
 class MobileLogin:
     """authorize → login page with its QR code → the phone reads the request and approves it
-    (two calls with signed device proofs, as ``idp-mobile`` makes them) → the page's poll sees
-    the approval and continues → (consent given) → code → token → UserInfo."""
+    with the code the page shows (two calls with signed device proofs, as ``idp-mobile`` makes
+    them) → the page's poll sees the approval and continues → (consent given) → code → token
+    → UserInfo."""
 
     name = "mobile_login"
 
@@ -186,13 +188,13 @@ class MobileLogin:
         phone = DeviceKey(t.device_key.key, citizen.device_id, t.base)
         with requests.Session() as browser:
             verifier, page = _login_page(t, browser)
-            found = _CHALLENGE.search(page.text)
-            if found is None:
-                raise Unexpected("no QR challenge on the login page")
+            found, code = _CHALLENGE.search(page.text), _CODE.search(page.text)
+            if found is None or code is None:
+                raise Unexpected("no QR challenge and code on the login page")
             challenge_id, status_url = found.groups()
             self._device_call(phone, "GET", f"{MOBILE_API}/challenges/{challenge_id}")
             decided = self._device_call(phone, "POST", f"{MOBILE_API}/challenges/{challenge_id}/decision",
-                                        challenge=challenge_id, decision="approve")
+                                        challenge=challenge_id, decision="approve", code=code.group(1))
             if b"approved" not in decided:
                 raise Unexpected(f"app decision: {decided[:120]!r}")
             polled = _expect(browser.get(t.base + status_url, timeout=30), 200, "status poll")

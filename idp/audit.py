@@ -62,7 +62,7 @@ class EventTag(StrEnum):
     MOBILE_PUSH_REQUESTED = "mobile_push_requested"
     MOBILE_APPROVED = "mobile_approved"
     MOBILE_DENIED = "mobile_denied"
-    MOBILE_WRONG_NUMBER = "mobile_wrong_number"
+    MOBILE_WRONG_CODE = "mobile_wrong_code"
     MOBILE_APPROVAL_REFUSED = "mobile_approval_refused"
     CLIENT_REGISTERED = "client_registered"
     KEYS_ROTATED = "keys_rotated"

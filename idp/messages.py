@@ -28,7 +28,7 @@ MESSAGES = {
     "otp_resend_wait": _l("Wait a few seconds before asking for another SMS code."),
     "sms_unavailable": _l("We could not send the SMS right now. Please try again in a few minutes."),
     # Cl@ve mobile
-    "mobile_denied": _l("The request was denied in the Cl@ve app (or the wrong number was chosen). Nobody has logged in."),
+    "mobile_denied": _l("The request was denied in the Cl@ve app, or the code typed there was not the one on this page. Nobody has logged in."),
     "mobile_expired": _l("The request has expired or was already used. Start again to get a new one."),
     "device_revoked": _l("The app has been revoked: it can no longer approve logins."),
     "mobile_not_yet": _l("The app has not approved the request yet. Approve it in the app and continue."),
@@ -138,7 +138,7 @@ EVENT_LABELS = {
     "devices_revoked": _l("Cl@ve mobile apps revoked by a new password"),
     "mobile_approved": _l("Login approved in the Cl@ve app"),
     "mobile_denied": _l("Login denied in the Cl@ve app"),
-    "mobile_wrong_number": _l("Wrong number chosen in the Cl@ve app"),
+    "mobile_wrong_code": _l("Login denied: wrong code typed in the Cl@ve app"),
 }
 
 

@@ -27,17 +27,22 @@ def _show(data: Any, as_json: bool, lines: list[str]) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, indent=2) if as_json else "\n".join(lines))
 
 
+# Number matching stops blind approvals, not a phishing page relaying a real login: the
+# origin shown above and this warning are what the citizen can still check.
+APPROVE_ONLY_IF = ("Approve only if you started this login yourself, just now, from that address"
+                   " and browser; if someone asked you to approve it or to tell them a code, deny it.")
+
+
 def _describe(challenge: dict[str, Any]) -> list[str]:
     origin = challenge.get("origin") or {}
-    lines = [f"Request {challenge['id']}",
-             f"  Requested by:      {challenge.get('requester') or '(Cl@ve)'}",
-             f"  Data requested:    {', '.join(challenge.get('requested_claims') or []) or '-'}",
-             f"  From:              {origin.get('ip')}  {origin.get('user_agent') or ''}",
-             f"  Verification code: {challenge['verification_code']}  (must match the screen)",
-             f"  Expires:           {challenge['expires_at']}"]
-    if challenge.get("numbers"):
-        lines.append(f"  Pick the number shown on screen among: {challenge['numbers']}")
-    return lines
+    device = " on ".join(part for part in (origin.get("browser"), origin.get("system")) if part)
+    return [f"Request {challenge['id']}",
+            f"  Requested by:   {challenge.get('requester') or '(Cl@ve)'}",
+            f"  Data requested: {', '.join(challenge.get('requested_claims') or []) or '-'}",
+            f"  From address:   {origin.get('ip') or 'unknown'}",
+            f"  Browser:        {device or 'unknown'}  ({origin.get('user_agent') or '-'})",
+            f"  Requested at:   {challenge.get('requested_at')}",
+            f"  Expires:        {challenge['expires_at']}"]
 
 
 @click.group()
@@ -86,7 +91,8 @@ def scan(state: Path, qr: str, as_json: bool) -> None:
     except (ValueError, MobileError) as error:
         raise click.ClickException(str(error)) from error
     _show(challenge, as_json, _describe(challenge) + [
-        "", f"Approve with: idp-mobile approve {challenge_id}"])
+        "", APPROVE_ONLY_IF,
+        f"Approve with: idp-mobile approve {challenge_id} (it asks for the code shown in the browser)"])
 
 
 @main.command()
@@ -97,25 +103,30 @@ def pending(state: Path, as_json: bool) -> None:
     device, client = _load(state)
     requests_ = client.pending(device)
     lines = [line for r in requests_ for line in _describe(r)] or ["No pending requests."]
+    if requests_:
+        lines += ["", APPROVE_ONLY_IF, "Approve with: idp-mobile approve <request>"]
     _show(requests_, as_json, lines)
 
 
-def _decide(state: Path, challenge_id: str, approve: bool, number: int | None) -> None:
+def _decide(state: Path, challenge_id: str, approve: bool, code: str | None) -> None:
     device, client = _load(state)
     try:
-        outcome = client.decide(device, challenge_id, approve, number)
+        outcome = client.decide(device, challenge_id, approve, code)
     except MobileError as error:
         raise click.ClickException(f"Refused: {error.error}") from error
     click.echo(outcome)
+    if outcome == "wrong_code":
+        raise click.ClickException("That is not the code shown in the browser: the request is denied.")
 
 
 @main.command()
 @click.argument("challenge_id")
-@click.option("--number", type=int, help="For a pushed request: the number shown on screen.")
+@click.option("--code", help="The code shown in the browser; asked for when not given.")
 @click.pass_obj
-def approve(state: Path, challenge_id: str, number: int | None) -> None:
-    """Approve a login request."""
-    _decide(state, challenge_id, True, number)
+def approve(state: Path, challenge_id: str, code: str | None) -> None:
+    """Approve a login request, typing the code its browser shows (a wrong code denies it)."""
+    typed = code if code is not None else click.prompt("Code shown in the browser")
+    _decide(state, challenge_id, True, "".join(typed.split()))
 
 
 @main.command()

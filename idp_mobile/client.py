@@ -90,10 +90,12 @@ class MobileClient:
         return data["pending"]
 
     def decide(self, device: DeviceKey, challenge_id: str, approve: bool,
-               number: int | None = None) -> str:
+               code: str | None = None) -> str:
+        """Approve (with the ``code`` the citizen typed, read in the browser) or deny; the
+        decision and the code travel inside the signed proof."""
         url = self._url(f"/challenges/{challenge_id}/decision")
         claims: dict[str, Any] = {"challenge": challenge_id, "decision": "approve" if approve else "deny"}
-        if number is not None:
-            claims["number"] = number
+        if code is not None:
+            claims["code"] = code
         proof = device.proof("POST", url, **claims)
         return self._answer(self.session.post(url, timeout=10, headers={PROOF_HEADER: proof}))["status"]

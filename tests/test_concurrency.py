@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import secrets
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import parse_qs, urlsplit
@@ -13,8 +14,10 @@ import pytest
 import requests
 
 from idp.sms import latest_code
+from idp_mobile.device import PROOF_HEADER, DeviceKey
 from tests.factories import new_dni
 from tests.support.live import RP_REDIRECT, active_citizen, authorize, create_client, form_post, start_idp
+from tests.support.mobile import code_shown_in, enrolled_citizen
 
 pytestmark = pytest.mark.xdist_group("concurrency")
 PASSWORD = "Muchos-Hilos-2026!"
@@ -95,3 +98,25 @@ def test_parallel_otp_guesses_never_exceed_the_try_limit(idp):
                                   otp=next(guesses)))
     late = form_post(browser, otp_page, f"{idp.url}/login/otp", follow=False, otp=right)
     assert late.status_code == 400  # the code was exhausted after 3 wrong tries, whatever the race
+
+
+def test_parallel_guesses_of_the_code_to_type_decide_the_request_once(idp, tmp_path):
+    _, state = enrolled_citizen(idp, tmp_path, PASSWORD)
+    phone = DeviceKey.load(state)
+    browser = requests.Session()
+    page = browser.get(f"{idp.url}/login", timeout=10)
+    challenge_id = re.search(r'data-challenge="([^"]+)"', page.text).group(1)
+    right = code_shown_in(page.text)
+    guesses = iter([right, *(f"{(int(right) + n) % 1000:03d}" for n in range(1, PARALLEL))])
+    url = f"{idp.url}/api/mobile/v1/challenges/{challenge_id}/decision"
+
+    def approve():  # type: ignore[no-untyped-def]
+        proof = phone.proof("POST", url, challenge=challenge_id, decision="approve", code=next(guesses))
+        return requests.post(url, headers={PROOF_HEADER: proof}, timeout=30)
+
+    answers = in_parallel(approve)
+
+    decided = [a.json()["status"] for a in answers if a.status_code == 200]
+    assert len(decided) == 1 and sum(a.status_code == 404 for a in answers) == PARALLEL - 1
+    status = browser.get(f"{idp.url}/mobile/status/{challenge_id}", timeout=10).json()["status"]
+    assert status == {"approved": "approved", "wrong_code": "denied"}[decided[0]]

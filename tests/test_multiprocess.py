@@ -16,6 +16,7 @@ from idp.sms import latest_code
 from idp_mobile.client import MobileClient
 from tests.factories import new_dni
 from tests.support.live import RP_REDIRECT, active_citizen, authorize, create_client, form_post, start_idp
+from tests.support.mobile import code_shown_in
 
 pytestmark = pytest.mark.xdist_group("multiprocess")
 PASSWORD = "Dos-Nodos-2026!"
@@ -83,7 +84,7 @@ def test_mobile_approval_reaching_one_process_is_seen_by_the_browser_on_the_othe
     browser = requests.Session()
     page = browser.get(f"{first.url}/login", timeout=10)
     challenge_id = re.search(r'data-challenge="([^"]+)"', page.text).group(1)
-    assert _decide_via(second, device, challenge_id) == "approved"
+    assert _decide_via(second, device, challenge_id, code_shown_in(page.text)) == "approved"
     status = browser.get(f"{first.url}/mobile/status/{challenge_id}", timeout=10).json()
     assert status["status"] == "approved"
     form_post(browser, page, f"{second.url}/mobile/continue", challenge=challenge_id)
@@ -99,7 +100,8 @@ def _new_code(node, before):  # type: ignore[no-untyped-def]
     return code
 
 
-def _decide_via(node, device, challenge_id: str) -> str:  # type: ignore[no-untyped-def]
+def _decide_via(node, device, challenge_id: str, code: str) -> str:  # type: ignore[no-untyped-def]
     path = f"/api/mobile/v1/challenges/{challenge_id}/decision"
-    proof = device.proof("POST", device.issuer + path, challenge=challenge_id, decision="approve")
+    proof = device.proof("POST", device.issuer + path, challenge=challenge_id, decision="approve",
+                         code=code)
     return requests.post(node.url + path, headers={"Device-Proof": proof}, timeout=10).json()["status"]

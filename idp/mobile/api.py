@@ -7,6 +7,7 @@ public key; every later call is signed by that key (``idp.mobile.proofs``).
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from functools import wraps
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,9 @@ from idp.audit import EventTag, record_event
 from idp.documents import InvalidDocument, parse_document
 from idp.extensions import csrf, db
 from idp.flows import state as flow_state
+from idp.flows.account import describe_device
 from idp.mobile import challenges, proofs
-from idp.mobile.models import ChallengeKind, Device, MobileChallenge
+from idp.mobile.models import Device, MobileChallenge
 from idp.oidc.claims import ACR_SUBSTANTIAL
 from idp.sms import SmsDeliveryError
 
@@ -140,17 +142,22 @@ def device_call(view: Callable[..., Any]) -> Callable[..., Any]:
     return signed
 
 
+def _utc(moment: datetime) -> str:
+    return moment.replace(microsecond=0).isoformat() + "Z"
+
+
 def _describe(challenge: MobileChallenge) -> dict[str, Any]:
-    details: dict[str, Any] = {
+    """What the app shows before the citizen decides: who asks, for what, and where the
+    request comes from. Never the code to type: the citizen reads it in the browser."""
+    browser, system = describe_device(challenge.origin_user_agent)
+    return {
         "id": challenge.id, "kind": challenge.kind, "requester": challenge.client_name,
         "requested_claims": challenge.requested_claims,
-        "origin": {"ip": challenge.origin_ip, "user_agent": challenge.origin_user_agent},
-        "verification_code": challenge.verification_code,
-        "expires_at": challenge.expires_at.isoformat() + "Z",
+        "origin": {"ip": challenge.origin_ip, "user_agent": challenge.origin_user_agent,
+                   "browser": browser, "system": system},
+        "requested_at": _utc(challenge.created_at),
+        "expires_at": _utc(challenge.expires_at),
     }
-    if challenge.kind == ChallengeKind.PUSH:
-        details["numbers"] = challenge.numbers
-    return details
 
 
 @blueprint.get("/challenges/<challenge_id>")
@@ -176,7 +183,7 @@ def decide(device: Device, claims: dict[str, Any], challenge_id: str):  # type: 
         record_event(EventTag.MOBILE_APPROVAL_REFUSED, device.citizen, device_id=device.id,
                      reason="credential_blocked")
         return _error(403, "credential_blocked")
-    outcome = challenges.decide(challenge, device, approve, claims.get("number"))
+    outcome = challenges.decide(challenge, device, approve, claims.get("code"))
     if outcome == challenges.Decision.UNAVAILABLE:
         return _error(404, "challenge_unavailable")
     return jsonify(status=outcome.value)

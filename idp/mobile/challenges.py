@@ -1,11 +1,16 @@
 """Login challenges: created for a browser, decided by an app, consumed once by that browser.
 
+Number matching: the browser shows a short code that the app is never told; the citizen
+types it into the app, which sends it inside its signed decision. An approval with a
+missing or wrong code denies the challenge, so a blind tap approves nothing.
+
 Decisions and consumption are conditional UPDATEs, so a challenge is approved at most
 once and continues at most one login, whichever process serves each step.
 """
 
 from __future__ import annotations
 
+import hmac
 import secrets as random
 import unicodedata
 from datetime import timedelta
@@ -24,6 +29,9 @@ from idp.oidc.interaction import Pending
 LIFETIME = timedelta(minutes=5)
 SESSION_KEY = "mobile_challenges"
 MAX_BOUND = 5
+# Digits of the code typed in the app: a blind guess approves 1 time in 10**CODE_DIGITS,
+# and a wrong guess ends the challenge, so it cannot be retried.
+CODE_DIGITS = 3
 
 
 def displayable(value: str | None, limit: int) -> str:
@@ -40,7 +48,7 @@ def _new(kind: ChallengeKind, pending: Pending | None, citizen: Citizen | None) 
         auth_request_id=pending.request.id if pending else None,
         client_name=displayable(pending.client.name, 200) if pending else None,
         requested_claims=pending.requested_claims if pending else [],
-        verification_code=f"{random.randbelow(1000):03d}",
+        verification_code=f"{random.randbelow(10 ** CODE_DIGITS):0{CODE_DIGITS}d}",
         origin_ip=displayable(request.remote_addr, 64),
         origin_user_agent=displayable(request.user_agent.string, 256),
         expires_at=clock.now() + LIFETIME)
@@ -55,18 +63,14 @@ def create_qr(pending: Pending | None) -> MobileChallenge:
 
 
 def create_push(citizen: Citizen | None, pending: Pending | None) -> MobileChallenge:
-    """A request pushed to the citizen's apps, with a number to pick among decoys.
+    """A request pushed to the citizen's apps, with a code to type in them.
 
     For an unknown document, or one without an enrolled app, the same page is shown and
     the challenge simply expires: the page never tells whether a document is registered.
     """
     has_device = citizen is not None and not citizen.password_blocked and db.session.scalar(
         db.select(Device.id).filter_by(citizen_id=citizen.id, revoked_at=None).limit(1)) is not None
-    challenge = _new(ChallengeKind.PUSH, pending, citizen if has_device else None)
-    numbers = random.SystemRandom().sample(range(10, 100), 3)
-    challenge.numbers, challenge.expected_number = sorted(numbers), numbers[0]
-    db.session.commit()
-    return challenge
+    return _new(ChallengeKind.PUSH, pending, citizen if has_device else None)
 
 
 def bound(challenge_id: str | None) -> MobileChallenge | None:
@@ -93,17 +97,25 @@ def visible_to(challenge: MobileChallenge | None, device: Device) -> bool:
 class Decision(StrEnum):
     APPROVED = "approved"
     DENIED = "denied"
-    WRONG_NUMBER = "wrong_number"
+    WRONG_CODE = "wrong_code"
     UNAVAILABLE = "unavailable"
 
 
+def typed_code_matches(challenge: MobileChallenge, typed: object) -> bool:
+    """Whether the citizen typed the code their browser shows (anything else, of any type,
+    does not match); compared in constant time."""
+    return isinstance(typed, str) and hmac.compare_digest(typed.encode(),
+                                                          challenge.verification_code.encode())
+
+
 def decide(challenge: MobileChallenge | None, device: Device, approve: bool,
-           number: object = None) -> Decision:
+           typed_code: object = None) -> Decision:
+    """Record the app's decision, once; approving needs the code typed, denying does not."""
     if challenge is None or not visible_to(challenge, device):
         return Decision.UNAVAILABLE
     outcome = Decision.APPROVED if approve else Decision.DENIED
-    if approve and challenge.kind == ChallengeKind.PUSH and number != challenge.expected_number:
-        outcome = Decision.WRONG_NUMBER
+    if approve and not typed_code_matches(challenge, typed_code):
+        outcome = Decision.WRONG_CODE
     status = ChallengeStatus.APPROVED if outcome == Decision.APPROVED else ChallengeStatus.DENIED
     changed = db.session.execute(
         update(MobileChallenge)
@@ -115,7 +127,7 @@ def decide(challenge: MobileChallenge | None, device: Device, approve: bool,
     if changed != 1:
         return Decision.UNAVAILABLE
     tag = {Decision.APPROVED: EventTag.MOBILE_APPROVED, Decision.DENIED: EventTag.MOBILE_DENIED,
-           Decision.WRONG_NUMBER: EventTag.MOBILE_WRONG_NUMBER}[outcome]
+           Decision.WRONG_CODE: EventTag.MOBILE_WRONG_CODE}[outcome]
     record_event(tag, device.citizen, device_id=device.id, kind=challenge.kind)
     return outcome
 

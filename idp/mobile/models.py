@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String
+from sqlalchemy import JSON, DateTime, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from idp.clock import clock
@@ -68,9 +68,10 @@ class MobileChallenge(db.Model):
     auth_request_id: Mapped[str | None] = mapped_column(String(64))
     client_name: Mapped[str | None] = mapped_column(String(200))
     requested_claims: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # The code the browser shows and the citizen types in the app (number matching). Kept
+    # in clear: the page shows it again, and it is no secret from whoever sees that page;
+    # what it proves is that the citizen looked at it. It is never sent to the app.
     verification_code: Mapped[str] = mapped_column(String(8))
-    numbers: Mapped[list[int]] = mapped_column(JSON, default=list)
-    expected_number: Mapped[int | None] = mapped_column(Integer)
     origin_ip: Mapped[str | None] = mapped_column(String(64))
     origin_user_agent: Mapped[str | None] = mapped_column(String(256))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=clock.now)

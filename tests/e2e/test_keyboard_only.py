@@ -160,12 +160,12 @@ def test_citizen_sends_the_login_to_the_app_and_switches_language_by_keyboard_al
     keys.activate("details.no-qr summary")
     keys.type_into(document=document, contrast_data="01012031")
     keys.go("details.no-qr button[type='submit']")
-    number = pages.wait(chrome, ec.visibility_of_element_located((By.CSS_SELECTOR, ".match-number")),
-                        "the number to pick in the app").text
+    code = pages.wait(chrome, ec.visibility_of_element_located((By.CSS_SELECTOR, ".verification-code")),
+                      "the code to type in the app").text
     pending = mobile(phone, "pending", "--json")
     request_id = json.loads(pending.stdout)[0]["id"]
-    approved = mobile(phone, "approve", request_id, "--number", number)
-    assert approved.stdout.strip() == "approved", approved.stderr
+    approved = mobile(phone, "approve", request_id, stdin=code + "\n")  # typed at its prompt
+    assert approved.stdout.strip().endswith("approved"), approved.stderr
 
     pages.wait(chrome, ec.presence_of_element_located((By.CSS_SELECTOR, ALLOW)), "the consent page")
     keys.go(ALLOW)

@@ -100,6 +100,11 @@ def walk(driver: WebDriver, stops: Stops, language: str) -> Iterator[Stop]:
     driver.get(idp.url + "/login")
     pages.fill_and_submit(driver, driver.find_element(By.CSS_SELECTOR, ".qr-challenge form"))
     yield "mobile-qr-not-yet", "mobile/waiting.html"
+    # What a wrong code typed in the app leads to (the tour has no phone: the database says it).
+    challenge = driver.find_element(By.CSS_SELECTOR, "[data-challenge]").get_attribute("data-challenge")
+    idp.execute("UPDATE mobile_challenges SET status = 'denied' WHERE id = :id", id=challenge)
+    pages.error_summary(driver)  # the page saw the decision and went on by itself
+    yield "mobile-denied", "mobile/waiting.html"
 
     newcomer = new_dni()
     code = register_citizen(idp, newcomer, DEFAULT_PASSWORD)

@@ -11,6 +11,8 @@ from werkzeug.test import TestResponse
 from idp.clock import clock
 from idp.sms import latest_code
 from idp_mobile.device import PROOF_HEADER, DeviceKey
+from tests.support.browser import AuthorizationAttempt, submit
+from tests.support.mobile import code_shown_in
 
 API = "/api/mobile/v1"
 
@@ -35,9 +37,10 @@ def signed_get(browser: FlaskClient, device: DeviceKey, path: str) -> TestRespon
 
 
 def decide(browser: FlaskClient, device: DeviceKey, challenge_id: str, decision: str = "approve",
-           number: int | None = None, proof: str | None = None) -> TestResponse:
+           code: object = None, proof: str | None = None) -> TestResponse:
+    """The app's signed decision; ``code`` is what the citizen typed (left out when None)."""
     path = f"{API}/challenges/{challenge_id}/decision"
-    extra = {"number": number} if number is not None else {}
+    extra = {"code": code} if code is not None else {}
     proof = proof or device.proof("POST", device.issuer + path, challenge=challenge_id,
                                   decision=decision, iat=clock.timestamp(), **extra)
     return browser.post(path, headers={PROOF_HEADER: proof})
@@ -45,3 +48,24 @@ def decide(browser: FlaskClient, device: DeviceKey, challenge_id: str, decision:
 
 def qr_challenge_id(login_page: TestResponse) -> str:
     return re.search(r'data-challenge="([^"]+)"', login_page.get_data(as_text=True)).group(1)
+
+
+def shown_code(page: TestResponse) -> str:
+    """The code the page tells the citizen to type in the app."""
+    return code_shown_in(page.get_data(as_text=True))
+
+
+def login_page(browser: FlaskClient, rp) -> tuple[AuthorizationAttempt, TestResponse]:  # type: ignore[no-untyped-def]
+    """An RP's authorization request, landing on the login page with its QR challenge."""
+    attempt = AuthorizationAttempt(rp.client_id, rp.redirect_uri)
+    return attempt, browser.get(attempt.start(browser).headers["Location"])
+
+
+def continue_login(browser: FlaskClient, page: TestResponse, challenge_id: str) -> TestResponse:
+    """The page's "continue" (what login.js submits once the app has decided)."""
+    return submit(browser, page, "/mobile/continue", challenge=challenge_id)
+
+
+def push(browser: FlaskClient, page: TestResponse, document: str, contrast: str) -> TestResponse:
+    """The no-QR path: DNI/NIE and contrast data; the answer is the waiting page."""
+    return submit(browser, page, "/mobile/push", document=document, contrast_data=contrast)

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import re
 import stat
 
 import pytest
 import requests
 
-from tests.support.live import start_idp
-from tests.support.mobile import enrolled_citizen, mobile
+from tests.support.live import form_post, start_idp
+from tests.support.mobile import code_shown_in, enrolled_citizen, mobile
 
 PASSWORD = "Movil-Clave-2026!"
+FIREFOX_ON_WINDOWS = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0"
 pytestmark = pytest.mark.xdist_group("idp-mobile")
 
 
@@ -20,6 +22,10 @@ def idp(tmp_path_factory):  # type: ignore[no-untyped-def]
     server = start_idp(tmp_path_factory.mktemp("live-mobile"))
     yield server
     server.stop()
+
+
+def challenge_on(html: str) -> str:
+    return re.search(r'data-challenge="([^"]+)"', html).group(1)
 
 
 def enrolled(idp, tmp_path):  # type: ignore[no-untyped-def]
@@ -41,39 +47,66 @@ def test_scan_of_the_qr_image_then_approve_logs_the_browser_in(idp, tmp_path):
     png.write_bytes(browser.get(idp.url + image_url, timeout=10).content)
     shown = mobile(state, "scan", str(png), "--json")
     assert shown.returncode == 0, shown.stderr
-    import json
 
     challenge = json.loads(shown.stdout)
-    assert challenge["verification_code"] in page.text
-    approved = mobile(state, "approve", challenge["id"])
+    approved = mobile(state, "approve", challenge["id"], "--code", code_shown_in(page.text))
     assert approved.stdout.strip() == "approved", approved.stderr
     status = browser.get(f"{idp.url}/mobile/status/{challenge['id']}", timeout=10).json()
     assert status["status"] == "approved"
 
 
-def test_pending_and_approve_with_the_number_shown_on_screen(idp, tmp_path):
+def test_pending_then_approve_asks_for_the_code_shown_in_the_browser(idp, tmp_path):
     document, state = enrolled(idp, tmp_path)
-    from tests.support.live import form_post
-
     browser = requests.Session()
     page = browser.get(f"{idp.url}/login", timeout=10)
     waiting = form_post(browser, page, f"{idp.url}/mobile/push", document=document,
                         contrast_data="01012031")
-    number = re.search(r'class="match-number"[^>]*>(\d+)<', waiting.text).group(1)
     listed = mobile(state, "pending")
     challenge_id = re.search(r"Request (\S+)", listed.stdout).group(1)
-    approved = mobile(state, "approve", challenge_id, "--number", number)
-    assert approved.stdout.strip() == "approved", approved.stderr
+
+    approved = mobile(state, "approve", challenge_id, stdin=code_shown_in(waiting.text) + "\n")
+
+    assert "Code shown in the browser" in approved.stdout
+    assert approved.stdout.strip().endswith("approved"), approved.stderr
+
+
+def test_scan_and_pending_show_where_the_request_comes_from(idp, tmp_path):
+    document, state = enrolled(idp, tmp_path)
+    browser = requests.Session()
+    browser.headers["User-Agent"] = FIREFOX_ON_WINDOWS
+    page = browser.get(f"{idp.url}/login", timeout=10)
+    form_post(browser, page, f"{idp.url}/mobile/push", document=document, contrast_data="01012031")
+
+    scanned = mobile(state, "scan", f"{idp.url}/m/c/{challenge_on(page.text)}")
+    listed = mobile(state, "pending")
+
+    for shown in (scanned.stdout, listed.stdout):
+        assert "From address:   127.0.0.1" in shown
+        assert "Browser:        Firefox on Windows" in shown
+        assert re.search(r"Requested at:   \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", shown)
+
+
+def test_a_wrong_code_typed_in_the_app_denies_the_request(idp, tmp_path):
+    _, state = enrolled(idp, tmp_path)
+    browser = requests.Session()
+    page = browser.get(f"{idp.url}/login", timeout=10)
+    wrong = f"{(int(code_shown_in(page.text)) + 1) % 1000:03d}"
+
+    refused = mobile(state, "approve", challenge_on(page.text), "--code", wrong)
+
+    assert refused.returncode != 0 and "not the code shown in the browser" in refused.stderr
+    status = browser.get(f"{idp.url}/mobile/status/{challenge_on(page.text)}", timeout=10).json()
+    assert status["status"] == "denied"
 
 
 def test_deny_is_reported_and_a_second_decision_is_refused(idp, tmp_path):
     _, state = enrolled(idp, tmp_path)
     browser = requests.Session()
     page = browser.get(f"{idp.url}/login", timeout=10)
-    challenge_id = re.search(r'data-challenge="([^"]+)"', page.text).group(1)
+    challenge_id = challenge_on(page.text)
     denied = mobile(state, "deny", challenge_id)
     assert denied.stdout.strip() == "denied", denied.stderr
-    again = mobile(state, "approve", challenge_id)
+    again = mobile(state, "approve", challenge_id, "--code", code_shown_in(page.text))
     assert again.returncode != 0 and "challenge_unavailable" in again.stderr
 
 

@@ -1,4 +1,5 @@
-"""Logging in with Cl@ve mobile: QR approval, number matching, and every refusal."""
+"""Logging in with Cl@ve mobile: QR approval and every refusal (number matching has its own
+file, test_number_matching.py)."""
 
 from __future__ import annotations
 
@@ -11,39 +12,38 @@ from idp.mobile.models import Device
 from idp.oidc.claims import ACR_SUBSTANTIAL
 from idp_mobile.device import DeviceKey
 from tests.factories import make_citizen, make_client, new_dni
-from tests.mobile.support import API, decide, enroll, qr_challenge_id, signed_get
+from tests.mobile.support import (
+    API,
+    continue_login,
+    decide,
+    enroll,
+    login_page,
+    push,
+    qr_challenge_id,
+    shown_code,
+    signed_get,
+)
 from tests.oidc.test_code_flow import id_token_claims, redeem
-from tests.support.browser import AuthorizationAttempt, code_from, consent, submit
-
-
-def _login_page(browser, rp):  # type: ignore[no-untyped-def]
-    attempt = AuthorizationAttempt(rp.client_id, rp.redirect_uri)
-    page = browser.get(attempt.start(browser).headers["Location"])
-    return attempt, page
-
-
-def _continue(browser, page, challenge_id: str):  # type: ignore[no-untyped-def]
-    return submit(browser, page, "/mobile/continue", challenge=challenge_id)
+from tests.support.browser import code_from, consent
 
 
 def test_approved_qr_login_reaches_the_rp_with_a_mobile_acr_and_amr(app, browser, sms_file):
     person = make_citizen()
     device = enroll(app.test_client(), sms_file, person.document, person.password)
     rp = make_client()
-    attempt, page = _login_page(browser, rp)
+    attempt, page = login_page(browser, rp)
     challenge_id = qr_challenge_id(page)
     details = signed_get(browser, device, f"{API}/challenges/{challenge_id}").get_json()
-    assert details["requester"] == "Agencia de Pruebas" and len(details["verification_code"]) == 3
-    assert page.get_data(as_text=True).count(details["verification_code"]) >= 1
-    assert decide(browser, device, challenge_id).get_json() == {"status": "approved"}
+    assert details["requester"] == "Agencia de Pruebas"
+    assert decide(browser, device, challenge_id, code=shown_code(page)).get_json() == {"status": "approved"}
     assert browser.get(f"/mobile/status/{challenge_id}").get_json()["status"] == "approved"
-    code = code_from(consent(browser, _continue(browser, page, challenge_id)))
+    code = code_from(consent(browser, continue_login(browser, page, challenge_id)))
     claims = id_token_claims(browser, redeem(browser, rp, attempt, code).get_json()["id_token"])
     assert claims["acr"] == ACR_SUBSTANTIAL and claims["amr"] == ["mfa", "swk", "user"]
 
 
 def test_qr_image_is_a_png_only_for_the_browser_it_was_shown_to(app, browser, sms_file):
-    _, page = _login_page(browser, make_client())
+    _, page = login_page(browser, make_client())
     challenge_id = qr_challenge_id(page)
     image = browser.get(f"/mobile/qr/{challenge_id}.png")
     assert image.status_code == 200 and image.data[:8] == b"\x89PNG\r\n\x1a\n"
@@ -53,50 +53,50 @@ def test_qr_image_is_a_png_only_for_the_browser_it_was_shown_to(app, browser, sm
 def test_approval_cannot_be_continued_from_another_browser(app, browser, sms_file):
     person = make_citizen()
     device = enroll(app.test_client(), sms_file, person.document, person.password)
-    _, page = _login_page(browser, make_client())
+    _, page = login_page(browser, make_client())
     challenge_id = qr_challenge_id(page)
-    decide(browser, device, challenge_id)
+    decide(browser, device, challenge_id, code=shown_code(page))
     thief = app.test_client()
     thief_page = thief.get("/login")
-    assert _continue(thief, thief_page, challenge_id).status_code == 400
+    assert continue_login(thief, thief_page, challenge_id).status_code == 400
 
 
 def test_denied_request_is_shown_clearly_with_a_way_to_retry(app, browser, sms_file):
     person = make_citizen()
     device = enroll(app.test_client(), sms_file, person.document, person.password)
-    _, page = _login_page(browser, make_client())
+    _, page = login_page(browser, make_client())
     challenge_id = qr_challenge_id(page)
     assert decide(browser, device, challenge_id, "deny").get_json() == {"status": "denied"}
-    result = _continue(browser, page, challenge_id)
+    result = continue_login(browser, page, challenge_id)
     assert result.status_code == 400 and "/login?ir=" in result.get_data(as_text=True)
 
 
 def test_expired_challenge_cannot_be_approved_or_continued(app, browser, sms_file):
     person = make_citizen()
     device = enroll(app.test_client(), sms_file, person.document, person.password)
-    _, page = _login_page(browser, make_client())
+    _, page = login_page(browser, make_client())
     challenge_id = qr_challenge_id(page)
     clock.advance(minutes=5, seconds=1)
-    assert decide(browser, device, challenge_id).status_code == 404
+    assert decide(browser, device, challenge_id, code=shown_code(page)).status_code == 404
     assert browser.get(f"/mobile/status/{challenge_id}").get_json()["status"] == "expired"
-    assert _continue(browser, page, challenge_id).status_code == 400
+    assert continue_login(browser, page, challenge_id).status_code == 400
 
 
 def test_a_challenge_is_used_once(app, browser, sms_file):
     person = make_citizen()
     device = enroll(app.test_client(), sms_file, person.document, person.password)
-    _, page = _login_page(browser, make_client())
+    _, page = login_page(browser, make_client())
     challenge_id = qr_challenge_id(page)
-    decide(browser, device, challenge_id)
+    decide(browser, device, challenge_id, code=shown_code(page))
     assert decide(browser, device, challenge_id, "deny").status_code == 404
-    _continue(browser, page, challenge_id)
-    assert _continue(browser, page, challenge_id).status_code == 400
+    continue_login(browser, page, challenge_id)
+    assert continue_login(browser, page, challenge_id).status_code == 400
 
 
 def test_replayed_approval_proof_is_refused(app, browser, sms_file):
     person = make_citizen()
     device = enroll(app.test_client(), sms_file, person.document, person.password)
-    _, page = _login_page(browser, make_client())
+    _, page = login_page(browser, make_client())
     challenge_id = qr_challenge_id(page)
     path = f"{API}/challenges/{challenge_id}/decision"
     proof = device.proof("POST", device.issuer + path, challenge=challenge_id, decision="deny")
@@ -129,8 +129,8 @@ def test_revoked_device_can_no_longer_approve(app, browser, sms_file):
     device = enroll(app.test_client(), sms_file, person.document, person.password)
     db.session.get(Device, device.device_id).revoked_at = clock.now()
     db.session.commit()
-    _, page = _login_page(browser, make_client())
-    refused = decide(browser, device, qr_challenge_id(page))
+    _, page = login_page(browser, make_client())
+    refused = decide(browser, device, qr_challenge_id(page), code=shown_code(page))
     assert refused.status_code == 401 and refused.get_json()["error"] == "unknown_device"
 
 
@@ -139,10 +139,10 @@ def test_a_blocked_password_blocks_approvals_until_a_new_password_is_set(app, br
     device = enroll(app.test_client(), sms_file, person.document, person.password)
     person.citizen.password_blocked = True
     db.session.commit()
-    _, page = _login_page(browser, make_client())
+    _, page = login_page(browser, make_client())
     challenge_id = qr_challenge_id(page)
 
-    refused = decide(browser, device, challenge_id)
+    refused = decide(browser, device, challenge_id, code=shown_code(page))
 
     assert refused.status_code == 403 and refused.get_json()["error"] == "credential_blocked"
     assert browser.get(f"/mobile/status/{challenge_id}").get_json()["status"] == "pending"
@@ -152,13 +152,13 @@ def test_a_blocked_password_blocks_approvals_until_a_new_password_is_set(app, br
 def test_an_approval_taken_after_the_password_got_blocked_logs_nobody_in(app, browser, sms_file):
     person = make_citizen()
     device = enroll(app.test_client(), sms_file, person.document, person.password)
-    _, page = _login_page(browser, make_client())
+    _, page = login_page(browser, make_client())
     challenge_id = qr_challenge_id(page)
-    assert decide(browser, device, challenge_id).get_json() == {"status": "approved"}
+    assert decide(browser, device, challenge_id, code=shown_code(page)).get_json() == {"status": "approved"}
     person.citizen.password_blocked = True  # five wrong passwords meanwhile, elsewhere
     db.session.commit()
 
-    answer = _continue(browser, page, challenge_id)
+    answer = continue_login(browser, page, challenge_id)
 
     assert answer.status_code == 400 and "/consent" not in answer.headers.get("Location", "")
 
@@ -168,63 +168,22 @@ def test_a_push_request_for_a_blocked_password_reaches_no_app(app, browser, sms_
     device = enroll(app.test_client(), sms_file, person.document, person.password)
     person.citizen.password_blocked = True
     db.session.commit()
-    _, page = _login_page(browser, make_client())
+    _, page = login_page(browser, make_client())
 
-    waiting = _push(browser, page, person.document, "01012031")
+    waiting = push(browser, page, person.document, "01012031")
 
     assert waiting.status_code == 200  # the page looks as for a document without app
     assert signed_get(browser, device, f"{API}/pending").get_json() == {"pending": []}
 
 
-def _push(browser, page, document: str, contrast: str):  # type: ignore[no-untyped-def]
-    return submit(browser, page, "/mobile/push", document=document, contrast_data=contrast)
-
-
-def _shown_number(response) -> int:  # type: ignore[no-untyped-def]
-    import re
-
-    return int(re.search(r'class="match-number"[^>]*>(\d+)<', response.get_data(as_text=True)).group(1))
-
-
-def test_push_request_with_the_right_number_logs_the_citizen_in(app, browser, sms_file):
-    person = make_citizen()
-    device = enroll(app.test_client(), sms_file, person.document, person.password)
-    rp = make_client()
-    attempt, page = _login_page(browser, rp)
-    waiting = _push(browser, page, person.document, person.contrast_data)
-    pending = signed_get(browser, device, f"{API}/pending").get_json()["pending"]
-    assert len(pending) == 1 and len(pending[0]["numbers"]) == 3
-    assert _shown_number(waiting) in pending[0]["numbers"]
-    decision = decide(browser, device, pending[0]["id"], number=_shown_number(waiting))
-    assert decision.get_json() == {"status": "approved"}
-    code = code_from(consent(browser, _continue(browser, waiting, pending[0]["id"])))
-    assert redeem(browser, rp, attempt, code).status_code == 200
-
-
-def test_push_request_with_a_wrong_number_is_denied_and_audited(app, browser, sms_file):
-    from idp.audit import EventTag
-    from idp.models import AuditEvent
-
-    person = make_citizen()
-    device = enroll(app.test_client(), sms_file, person.document, person.password)
-    _, page = _login_page(browser, make_client())
-    waiting = _push(browser, page, person.document, person.contrast_data)
-    request = signed_get(browser, device, f"{API}/pending").get_json()["pending"][0]
-    wrong = next(n for n in request["numbers"] if n != _shown_number(waiting))
-    assert decide(browser, device, request["id"], number=wrong).get_json() == {"status": "wrong_number"}
-    assert _continue(browser, waiting, request["id"]).status_code == 400
-    tags = [e.tag for e in db.session.scalars(db.select(AuditEvent))]
-    assert EventTag.MOBILE_WRONG_NUMBER in tags
-
-
 def test_push_page_looks_the_same_for_an_unknown_document_or_one_without_app(app, browser, sms_file):
     person = make_citizen()
-    _, page = _login_page(browser, make_client())
-    without_app = _push(browser, page, person.document, person.contrast_data)
-    unknown = _push(browser, page, new_dni(), "01012031")
+    _, page = login_page(browser, make_client())
+    without_app = push(browser, page, person.document, person.contrast_data)
+    unknown = push(browser, page, new_dni(), "01012031")
     assert without_app.status_code == unknown.status_code == 200
     assert _masked(without_app) == _masked(unknown)
-    assert 'class="match-number"' in without_app.get_data(as_text=True)
+    assert 'class="verification-code"' in without_app.get_data(as_text=True)
 
 
 def _masked(response) -> str:  # type: ignore[no-untyped-def]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -9,6 +10,15 @@ from pathlib import Path
 from idp.sms import latest_code
 from tests.factories import new_dni
 from tests.support.live import BIN, LiveIdp, active_citizen
+
+_CODE_SHOWN = re.compile(r'class="verification-code"[^>]*>(\d+)<')
+
+
+def code_shown_in(html: str) -> str:
+    """The code a page tells the citizen to type in the app (number matching)."""
+    found = _CODE_SHOWN.search(html)
+    assert found, "the page shows no code to type in the app"
+    return found.group(1)
 
 
 def mobile(state: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
