@@ -72,11 +72,14 @@ def client_create(as_json: bool, jwks_file: str | None, **options) -> None:  # t
     """Register a relying party; prints its client_id and (once) its secret."""
     from idp.clients import ClientError, register_client
 
+    try:
+        jwks = json.loads(Path(jwks_file).read_text()) if jwks_file else None
+    except ValueError as error:
+        raise click.UsageError(f"--jwks-file is not JSON: {error}") from error
     app = _app()
     with app.app_context():
         try:
-            registered = register_client(
-                jwks=json.loads(Path(jwks_file).read_text()) if jwks_file else None, **options)
+            registered = register_client(jwks=jwks, **options)
         except ClientError as error:
             raise click.UsageError(str(error)) from error
         data = {"client_id": registered.client.client_id, "client_secret": registered.secret}

@@ -88,6 +88,14 @@ SETTINGS: tuple[Setting, ...] = (
         "enrollment.document=10/3600 reset.ip=20/300 reset.document=10/3600 device.ip=30/300",
         "Named limits `action.subject=COUNT/SECONDS`, counted on failed attempts.",
     ),
+    Setting(
+        "IDP_DEV_LOOPBACK_CLIENT_URIS",
+        False,
+        "Development only: let a client's `jwks_uri` and `backchannel_logout_uri` be "
+        "`http://127.0.0.1`/`localhost` (loopback) for local demos and tests. Off: https on "
+        "public addresses only.",
+        _bool,
+    ),
     Setting("IDP_SIGNING_ALG", "RS256", "Default ID-token algorithm (`RS256` or `ES256`)."),
     Setting("IDP_DEFAULT_LOCALE", "es", "Language when nothing else chooses one."),
     Setting(

@@ -12,7 +12,7 @@ from flask import Flask, current_app
 
 from idp.audit import EventTag, record_event
 from idp.extensions import csrf, db
-from idp.oidc import grants, tokens
+from idp.oidc import client_keys, grants, tokens
 from idp.oidc.keys import KeyStore
 from idp.oidc.models import Client
 from idp.sms import gateway_from_settings
@@ -61,6 +61,7 @@ def init_oidc(app: Flask) -> None:
     register_endpoints(authorization_server)
 
     app.extensions["idp.oidc"] = authorization_server
+    app.extensions["idp.client_keys"] = client_keys.KeyCache()
     app.extensions["idp.keys"] = KeyStore(
         Path(config["IDP_KEYS_DIR"]),
         retention=timedelta(seconds=config["IDP_ID_TOKEN_TTL"]),
