@@ -10,7 +10,7 @@ from authlib.oauth2.rfc6749 import InvalidClientError
 from flask import Flask, current_app
 
 from idp.extensions import csrf, db
-from idp.oidc import client_auth, client_keys, grants, tokens
+from idp.oidc import backchannel, client_auth, client_keys, grants, tokens
 from idp.oidc.keys import KeyStore
 from idp.oidc.models import Client
 from idp.sms import gateway_from_settings
@@ -58,6 +58,7 @@ def init_oidc(app: Flask) -> None:
 
     app.extensions["idp.oidc"] = authorization_server
     app.extensions["idp.client_keys"] = client_keys.KeyCache()
+    app.extensions["idp.backchannel"] = backchannel.Courier(app)
     app.extensions["idp.keys"] = KeyStore(
         Path(config["IDP_KEYS_DIR"]),
         retention=timedelta(seconds=config["IDP_ID_TOKEN_TTL"]),
