@@ -19,6 +19,7 @@ neighbour's admin port; and a slow or endless answer holding a worker or its mem
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import ipaddress
 import socket
@@ -56,8 +57,7 @@ class _Target:
     host: str
     port: int
     path: str
-    family: int
-    sockaddr: tuple[Any, ...]
+    addresses: list[tuple[int, tuple[Any, ...]]]  # (family, sockaddr), every one checked
 
 
 def check_uri(uri: str, *, allow_loopback: bool) -> None:
@@ -105,9 +105,8 @@ def _target(uri: str, allow_loopback: bool, deadline: float) -> _Target:
             raise RefusedUri(f"resolves to {address}, which is not a public address")
     if scheme == "http" and not (allow_loopback and all(_is_loopback(a) for a in addresses)):
         raise RefusedUri("must use https")
-    family, _, _, _, sockaddr = infos[0]
     return _Target(scheme, host, port, (parts.path or "/") + (f"?{parts.query}" if parts.query else ""),
-                   family, sockaddr)
+                   [(info[0], info[4]) for info in infos])
 
 
 def _parse(uri: str):  # type: ignore[no-untyped-def]
@@ -218,10 +217,19 @@ def _tls_context() -> ssl.SSLContext:
 
 
 def _connect(target: _Target, deadline: float) -> socket.socket:
-    sock = _DeadlineSocket(target.family, socket.SOCK_STREAM)
+    """To the first checked address that answers (a host may publish IPv6 addresses this
+    server cannot reach), then TLS against the name."""
+    for family, sockaddr in target.addresses[:-1]:
+        with contextlib.suppress(OSError):
+            return _connect_to(target, family, sockaddr, deadline)
+    return _connect_to(target, *target.addresses[-1], deadline)
+
+
+def _connect_to(target: _Target, family: int, sockaddr: tuple[Any, ...], deadline: float) -> socket.socket:
+    sock = _DeadlineSocket(family, socket.SOCK_STREAM)
     try:
         sock.settimeout(_remaining(deadline))
-        sock.connect(target.sockaddr)
+        sock.connect(sockaddr)
         sock.deadline = deadline
         if target.scheme == "http":
             return sock

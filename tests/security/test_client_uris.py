@@ -101,6 +101,18 @@ def test_the_address_checked_is_the_address_connected_to(app, monkeypatch):
     assert seen == [f"rebinding.test:{port}"]
 
 
+def test_the_next_checked_address_is_tried_when_one_does_not_answer(app, monkeypatch):
+    """A host may publish an address this server cannot reach (often its IPv6 one)."""
+    def resolve(host, port, *args, **kwargs):  # type: ignore[no-untyped-def]
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.2", port)),
+                (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
+
+    monkeypatch.setattr(outbound.socket, "getaddrinfo", resolve)
+    with serving(answer(200, {})) as rp:
+        reply = outbound.get(f"http://two-addresses.test:{rp.port}/", allow_loopback=True, max_bytes=64)
+    assert reply.status == 200 and rp.hits == 1
+
+
 def test_redirects_are_not_followed(app):
     def redirect(handler):  # type: ignore[no-untyped-def]
         handler.send_response(302)
