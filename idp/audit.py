@@ -52,6 +52,7 @@ class EventTag(StrEnum):
     REFRESH_REPLAYED = "refresh_replayed"
     TOKEN_CLIENT_MISMATCH = "token_client_mismatch"
     CLIENT_AUTH_FAILED = "client_auth_failed"
+    CLIENT_AUTH_FLOODED = "client_auth_flooded"
     TOKEN_REVOKED = "token_revoked"
     LOGOUT = "logout"
     BACKCHANNEL_LOGOUT = "backchannel_logout"

@@ -72,11 +72,14 @@ def client_create(as_json: bool, jwks_file: str | None, **options) -> None:  # t
     """Register a relying party; prints its client_id and (once) its secret."""
     from idp.clients import ClientError, register_client
 
+    try:
+        jwks = json.loads(Path(jwks_file).read_text()) if jwks_file else None
+    except ValueError as error:
+        raise click.UsageError(f"--jwks-file is not JSON: {error}") from error
     app = _app()
     with app.app_context():
         try:
-            registered = register_client(
-                jwks=json.loads(Path(jwks_file).read_text()) if jwks_file else None, **options)
+            registered = register_client(jwks=jwks, **options)
         except ClientError as error:
             raise click.UsageError(str(error)) from error
         data = {"client_id": registered.client.client_id, "client_secret": registered.secret}
@@ -269,13 +272,18 @@ def audit_tail(count: int, as_json: bool) -> None:
 @main.command()
 @click.option("--json", "as_json", is_flag=True)
 def purge(as_json: bool) -> None:
-    """Delete expired requests, challenges, codes and rate counters (run it from cron)."""
+    """Delete expired requests, challenges, codes and rate counters, and send the
+    back-channel logouts that are due (run it from cron, every few minutes)."""
     from idp.housekeeping import purge_expired
+    from idp.oidc.backchannel import deliver_due
 
     app = _app()
     with app.app_context():
         removed = purge_expired()
-    _emit(removed, as_json, [f"{name}: {count} deleted" for name, count in removed.items()])
+        delivered = deliver_due()
+    _emit({**removed, "backchannel_logouts_delivered": delivered}, as_json,
+          [f"{name}: {count} deleted" for name, count in removed.items()]
+          + [f"back-channel logouts delivered: {delivered}"])
 
 
 @main.command("dev-certificates")

@@ -6,10 +6,13 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from idp import secrets
+from flask import current_app
+
+from idp import outbound, secrets
 from idp.audit import EventTag, record_event
 from idp.extensions import db
 from idp.oidc.claims import ACR_LEVELS, SCOPES
+from idp.oidc.client_keys import UnusableKeys, parse_key_set
 from idp.oidc.models import CLIENT_SECRET, Client
 
 
@@ -32,6 +35,16 @@ def _check_uri(uri: str, what: str) -> str:
     return uri
 
 
+def _check_called_uri(uri: str, field: str) -> str:
+    """A URI the IdP itself will call (``idp.outbound``): https on public addresses only.
+    Checked again at every use, since a name may resolve elsewhere later."""
+    try:
+        outbound.check_uri(uri, allow_loopback=current_app.config["IDP_DEV_LOOPBACK_CLIENT_URIS"])
+    except outbound.OutboundError as refused:
+        raise ClientError(f"{field} {refused}: {uri}") from refused
+    return uri
+
+
 def register_client(*, name: str, redirect_uris: tuple[str, ...] | list[str],
                     post_logout_redirect_uris: tuple[str, ...] | list[str] = (),
                     scope: str = "openid", auth_method: str = "client_secret_basic",
@@ -46,6 +59,15 @@ def register_client(*, name: str, redirect_uris: tuple[str, ...] | list[str],
         raise ClientError(f"default acr must be one of {', '.join(ACR_LEVELS)}")
     if auth_method == "private_key_jwt" and not (jwks or jwks_uri):
         raise ClientError("private_key_jwt needs --jwks-uri or --jwks-file")
+    if jwks is not None:
+        try:
+            parse_key_set(jwks)
+        except UnusableKeys as error:
+            raise ClientError(f"jwks: {error}") from error
+    if jwks_uri is not None:
+        _check_called_uri(jwks_uri, "jwks_uri")
+    if backchannel_logout_uri is not None:
+        _check_called_uri(backchannel_logout_uri, "backchannel_logout_uri")
     metadata: dict[str, Any] = {
         "redirect_uris": [_check_uri(u, "redirect URI") for u in redirect_uris],
         "post_logout_redirect_uris": [_check_uri(u, "post-logout redirect URI")

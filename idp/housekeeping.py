@@ -10,7 +10,8 @@ deleted, so purging never changes an outcome:
 * rate counters whose window is older than the longest configured limit.
 
 Tokens (a used refresh token must stay to detect a replay and revoke its family) and used
-``jti`` values (a client assertion may outlive the hour recorded for it) are kept.
+``jti`` values (a client assertion may outlive the hour recorded for it) are kept, and so
+are back-channel logouts still to send: ``idp purge`` delivers those that are due instead.
 """
 
 from __future__ import annotations

@@ -102,11 +102,11 @@ def idle_since() -> datetime:
 
 def close_session(login_session: LoginSession) -> None:
     """End one session wherever its browser is (logout, or "end this session" on the
-    account page); relying parties that asked are told by back-channel."""
+    account page); relying parties that asked are told by back-channel, after the commit."""
     if login_session.ended_at is None:
         login_session.ended_at = clock.now()
+        backchannel.enqueue([login_session])
         db.session.commit()
-        backchannel.notify([login_session])
 
 
 def end_session(login_session: LoginSession | None) -> None:
@@ -132,8 +132,8 @@ def end_all_sessions(citizen: Citizen, *, keep: LoginSession | None = None) -> N
         .values(ended_at=clock.now())
     )
     revoke_session_tokens([s.id for s in open_sessions])
+    backchannel.enqueue(open_sessions)
     db.session.commit()
-    backchannel.notify(open_sessions)
 
 
 def end_other_sessions(citizen: Citizen) -> None:

@@ -85,8 +85,17 @@ SETTINGS: tuple[Setting, ...] = (
         "IDP_RATE_LIMITS",
         "login.ip=30/300 login.document=10/300 activation.ip=20/300 activation.document=10/3600 "
         "otp.ip=30/300 push.ip=20/300 push.document=5/300 enrollment.ip=20/300 "
-        "enrollment.document=10/3600 reset.ip=20/300 reset.document=10/3600 device.ip=30/300",
+        "enrollment.document=10/3600 reset.ip=20/300 reset.document=10/3600 device.ip=30/300 "
+        "client_auth.ip=30/300 client_auth.client=60/300",
         "Named limits `action.subject=COUNT/SECONDS`, counted on failed attempts.",
+    ),
+    Setting(
+        "IDP_DEV_LOOPBACK_CLIENT_URIS",
+        False,
+        "Development only: let a client's `jwks_uri` and `backchannel_logout_uri` be "
+        "`http://127.0.0.1`/`localhost` (loopback) for local demos and tests. Off: https on "
+        "public addresses only.",
+        _bool,
     ),
     Setting("IDP_SIGNING_ALG", "RS256", "Default ID-token algorithm (`RS256` or `ES256`)."),
     Setting("IDP_DEFAULT_LOCALE", "es", "Language when nothing else chooses one."),

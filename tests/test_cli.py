@@ -39,6 +39,28 @@ def test_client_create_refuses_a_plain_http_redirect_outside_localhost(run):
     assert result.exit_code != 0 and "https" in result.output
 
 
+@pytest.mark.parametrize("option,uri", [
+    ("--jwks-uri", "http://169.254.169.254/latest/meta-data/"),
+    ("--jwks-uri", "https://10.0.0.7/jwks"),
+    ("--backchannel-logout-uri", "http://rp.example.org/backchannel"),
+    ("--backchannel-logout-uri", "https://127.0.0.1/backchannel"),
+])
+def test_client_create_refuses_uris_the_idp_would_call_on_private_or_plain_http_addresses(run, option, uri):
+    result = CliRunner().invoke(main, ["client", "create", "--name", "X", "--redirect-uri",
+                                       "https://sede.example/cb", option, uri])
+    assert result.exit_code == 2 and option.removeprefix("--").replace("-", "_") in result.output
+    assert db.session.scalar(db.select(db.func.count()).select_from(Client)) == 0
+
+
+def test_client_create_refuses_a_jwks_file_without_a_usable_public_key(run, tmp_path):
+    for content in ("not json", '{"keys": []}', '{"keys": [{"kty": "oct", "k": "c2VjcmV0"}]}'):
+        (tmp_path / "jwks.json").write_text(content)
+        result = CliRunner().invoke(main, ["client", "create", "--name", "X", "--redirect-uri",
+                                           "https://sede.example/cb", "--auth-method", "private_key_jwt",
+                                           "--jwks-file", str(tmp_path / "jwks.json")])
+        assert result.exit_code == 2 and "jwks" in result.output, result.output
+
+
 def test_citizen_register_prints_the_activation_code_and_show_reveals_no_secret(run):
     document = new_dni()
     registered = json.loads(run(

@@ -3,13 +3,20 @@ request changes nothing."""
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import json
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from joserfc import jwt
+from joserfc.jwk import KeySet, RSAKey
 
 from idp.extensions import db
 from idp.models import Citizen
 from tests.factories import make_citizen, make_client
+from tests.support.receivers import allow_loopback_uris, answer, serving
 
 text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=300)
 maybe = st.one_of(st.none(), text, st.sampled_from(["", "openid", "none", "login", "S256",
@@ -84,6 +91,48 @@ json_values = st.recursive(
     st.one_of(st.none(), st.booleans(), st.integers(), text),
     lambda children: st.lists(children, max_size=4) | st.dictionaries(text, children, max_size=4),
     max_leaves=12)
+ASSERTION_KEY = RSAKey.generate_key(2048, parameters={"kid": "rp-key"})
+
+
+def _segment(value: object) -> str:
+    raw = value if isinstance(value, bytes) else json.dumps(value).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+@pytest.mark.parametrize("registered_for", ["client_secret_basic", "jwks", "jwks_uri"])
+def test_no_client_assertion_answers_500(app, browser, registered_for):
+    """Whatever its header, claims and signature, and whatever the named client is
+    registered for: ``invalid_client`` (or another client error), never a 500."""
+    app.config["IDP_RATE_LIMITS"] = "client_auth.ip=100000/300"
+    allow_loopback_uris(app)
+    with serving(answer(200, KeySet([ASSERTION_KEY]).as_dict(private=False))) as jwks:
+        rp = {"client_secret_basic": lambda: make_client(),
+              "jwks": lambda: make_client(auth_method="private_key_jwt",
+                                          jwks=KeySet([ASSERTION_KEY]).as_dict(private=False)),
+              "jwks_uri": lambda: make_client(auth_method="private_key_jwt", jwks_uri=jwks.url),
+              }[registered_for]()
+        header = st.fixed_dictionaries({}, optional={
+            "alg": st.sampled_from(["RS256", "ES256", "HS256", "none", "PS256", "EdDSA", "RSA-OAEP"]) | text,
+            "kid": st.sampled_from(["rp-key", "other"]) | json_values, "typ": json_values,
+            "crit": json_values, "jku": text})
+        claims = st.fixed_dictionaries({}, optional={
+            "sub": st.just(rp.client_id) | json_values, "iss": st.just(rp.client_id) | json_values,
+            "aud": st.just("http://localhost/token") | json_values, "exp": st.integers() | json_values,
+            "iat": st.integers() | json_values, "jti": json_values}) | json_values
+
+        @fuzz
+        @given(header, claims, st.binary(max_size=300), st.booleans())
+        def check(header, claims, signature, really_signed):  # type: ignore[no-untyped-def]
+            assertion = ".".join([_segment(header), _segment(claims), _segment(signature)])
+            if really_signed and isinstance(claims, dict):
+                with contextlib.suppress(Exception):  # headers joserfc refuses to sign stay unsigned
+                    assertion = jwt.encode({**header, "alg": "RS256"}, claims, ASSERTION_KEY)
+            response = browser.post("/token", data={
+                "grant_type": "refresh_token", "refresh_token": "x", "client_assertion": assertion,
+                "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"})
+            assert response.status_code < 500, (header, claims, response.get_data(as_text=True)[:300])
+
+        check()
 
 
 @pytest.mark.parametrize("path", ["/api/mobile/v1/enrollments", "/api/mobile/v1/devices",

@@ -7,12 +7,10 @@ from pathlib import Path
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import InvalidClientError
-from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from flask import Flask, current_app
 
-from idp.audit import EventTag, record_event
 from idp.extensions import csrf, db
-from idp.oidc import grants, tokens
+from idp.oidc import backchannel, client_auth, client_keys, grants, tokens
 from idp.oidc.keys import KeyStore
 from idp.oidc.models import Client
 from idp.sms import gateway_from_settings
@@ -28,16 +26,14 @@ class ClaveAuthorizationServer(AuthorizationServer):
         tokens.save_token(token, request)
 
     def authenticate_client(self, request, methods, endpoint="token"):  # type: ignore[no-untyped-def]
-        """A registered client failing to authenticate is audited: a leaked id being
-        tried with guessed or old secrets shows in the trail, not only in the RP's logs."""
+        """Failures are limited and audited (``client_auth``); past an address's limit the
+        request is refused before any secret is checked or key fetched."""
+        attempt = client_auth.attempt(request, endpoint, self.query_client)
+        attempt.refuse_if_flooding()
         try:
             return super().authenticate_client(request, methods, endpoint)
         except InvalidClientError:
-            basic_id, _ = extract_basic_authorization(request.headers)
-            client = self.query_client(basic_id or request.payload.client_id)
-            if client is not None:
-                record_event(EventTag.CLIENT_AUTH_FAILED, client_id=client.client_id,
-                             endpoint=endpoint)
+            attempt.failed()
             raise
 
 
@@ -61,6 +57,8 @@ def init_oidc(app: Flask) -> None:
     register_endpoints(authorization_server)
 
     app.extensions["idp.oidc"] = authorization_server
+    app.extensions["idp.client_keys"] = client_keys.KeyCache()
+    app.extensions["idp.backchannel"] = backchannel.Courier(app)
     app.extensions["idp.keys"] = KeyStore(
         Path(config["IDP_KEYS_DIR"]),
         retention=timedelta(seconds=config["IDP_ID_TOKEN_TTL"]),

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from authlib.oauth2.rfc6749 import InvalidRequestError, grants
+from authlib.oauth2.rfc6749 import InvalidClientError, InvalidRequestError, grants
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import OpenIDCode
 from flask import current_app, render_template
-from joserfc.jwk import KeySet
+from joserfc.errors import JoseError
 from sqlalchemy import exc, update
 
 from idp import secrets
@@ -17,7 +17,7 @@ from idp.audit import EventTag, record_event
 from idp.clock import clock
 from idp.extensions import db
 from idp.models import Citizen, CitizenStatus
-from idp.oidc import tokens
+from idp.oidc import client_keys, tokens
 from idp.oidc.id_token import AuthContext, issue_id_token
 from idp.oidc.models import AuthorizationCode, Client, Token, UsedJwtId
 
@@ -160,14 +160,29 @@ class ClaveOpenIDCode(OpenIDCode):
 
 
 class PrivateKeyJwt(JWTBearerClientAssertion):
-    """``private_key_jwt``: assertions signed by a key from the client's registered JWKS."""
+    """``private_key_jwt``: assertions signed by a key from the client's registered JWKS.
+
+    Authlib turns the JOSE errors of signature and claims checks into ``invalid_client``
+    but not those of reading the header or keys; anything wrong with an assertion is the
+    client's error, never ours, so every one of them is ``invalid_client`` here.
+    """
+
+    def __call__(self, query_client, request):  # type: ignore[no-untyped-def]
+        try:
+            return super().__call__(query_client, request)
+        except (JoseError, ValueError, TypeError, KeyError) as error:
+            raise InvalidClientError(description="Invalid client assertion.") from error
 
     def get_audiences(self) -> list[str]:
         issuer = current_app.config["IDP_ISSUER"]
         return [issuer, f"{issuer}/token"]
 
-    def resolve_client_public_key(self, client: Client) -> KeySet:
-        return KeySet.import_key_set(tokens.client_jwks(client))
+    def resolve_client_public_key(self, client: Client):  # type: ignore[no-untyped-def]
+        # Checked before any key is looked for: a client registered for another method
+        # costs no fetch, and its assertion fails as plainly as a wrong signature.
+        if not client.check_endpoint_auth_method(self.CLIENT_AUTH_METHOD, "token"):
+            raise InvalidClientError(description="The client is not registered for private_key_jwt.")
+        return client_keys.resolver(client)
 
     def validate_jti(self, claims, jti: str) -> bool:  # type: ignore[no-untyped-def]
         db.session.add(UsedJwtId(

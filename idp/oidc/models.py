@@ -222,3 +222,22 @@ class UsedJwtId(db.Model):
 
     jti_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     expires_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class BackchannelLogout(db.Model):
+    """A logout to tell a relying party (an outbox row): written in the transaction that
+    ends the session, sent after the response, deleted once delivered or given up."""
+
+    __tablename__ = "backchannel_logouts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64))
+    sid: Mapped[str] = mapped_column(String(64))
+    citizen_id: Mapped[int] = mapped_column(ForeignKey("citizens.id", ondelete="CASCADE"))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Due from then on; a pass that takes the row moves it past the attempt's end, so no
+    # other process takes it meanwhile, and it comes due again if that process dies.
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=clock.now)
+
+    citizen: Mapped[Citizen] = relationship()

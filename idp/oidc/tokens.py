@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-import requests
 from flask import current_app
 from sqlalchemy import or_, update
 from sqlalchemy.orm import joinedload
@@ -14,7 +13,7 @@ from idp import secrets
 from idp.audit import EventTag, record_event
 from idp.clock import clock
 from idp.extensions import db
-from idp.oidc.models import Client, Token
+from idp.oidc.models import Token
 
 ACCESS = "access_token"
 REFRESH = "refresh_token"
@@ -133,19 +132,3 @@ def revoke_citizen_tokens(citizen_id: int) -> None:
     db.session.execute(update(Token).where(Token.citizen_id == citizen_id, Token.revoked_at.is_(None))
                        .values(revoked_at=clock.now()))
 
-
-def client_jwks(client: Client) -> dict[str, Any]:
-    """The client's public keys: registered inline, or fetched from its ``jwks_uri``."""
-    metadata = client.client_metadata
-    if metadata.get("jwks"):
-        return metadata["jwks"]
-    uri = metadata.get("jwks_uri")
-    if not uri:
-        return {"keys": []}
-    try:
-        response = requests.get(uri, timeout=3, allow_redirects=False)
-        response.raise_for_status()
-        data = response.json()
-    except (requests.RequestException, ValueError):
-        return {"keys": []}
-    return data if isinstance(data, dict) else {"keys": []}

@@ -1,0 +1,117 @@
+"""Client authentication at /token, /revoke and /introspect: limited, and audited without
+letting a flood write the trail.
+
+Failures count per address (``client_auth.ip``) and per registered client
+(``client_auth.client``):
+
+* past an address's limit, its requests are refused with 429 before any secret is
+  checked, any key fetched or any row written per request;
+* past a client's limit (failures from many addresses) they are still answered
+  ``invalid_client`` after the usual check, so the client itself, from its own address,
+  is never locked out by others' failures, but they are no longer audited one by one.
+
+Either way the audit keeps one ``client_auth_flooded`` row at the 1st, 10th, 100th…
+refusal of the limit's window, with the count so far.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
+
+from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749.util import extract_basic_authorization
+from flask import current_app
+from joserfc import jws
+from joserfc.errors import JoseError
+
+from idp import ratelimit, secrets
+from idp.audit import EventTag, record_event
+from idp.clock import clock
+from idp.oidc.models import Client
+
+ACTION = "client_auth"
+
+
+class TooManyFailures(OAuth2Error):
+    error = "rate_limited"
+    status_code = 429
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(description="Too many failed client authentications; try again later.")
+        self.retry_after = retry_after
+
+    def get_headers(self) -> list[tuple[str, str]]:
+        return [*super().get_headers(), ("Retry-After", str(self.retry_after))]
+
+
+@dataclass
+class Attempt:
+    endpoint: str
+    address: str
+    claimed_id: str | None
+    query_client: Callable[[str], Client | None]
+
+    @cached_property
+    def client(self) -> Client | None:
+        """The registered client the request claims to be, if any (read only on failure)."""
+        return self.query_client(self.claimed_id) if self.claimed_id else None
+
+    @property
+    def client_id(self) -> str | None:
+        return self.client.client_id if self.client is not None else None
+
+    def refuse_if_flooding(self) -> None:
+        if ratelimit.guard(ACTION, ip=self.address).exceeded:
+            _aggregate(self, "ip", self.address)
+            raise TooManyFailures(retry_after=_window_left("ip"))
+
+    def failed(self) -> None:
+        flooded = self.client_id is not None and ratelimit.guard(ACTION, client=self.client_id).exceeded
+        ratelimit.guard(ACTION, ip=self.address, client=self.client_id).hit()
+        if flooded:
+            _aggregate(self, "client", self.client_id)
+        elif self.client is not None:
+            # A leaked id tried with guessed or old secrets shows in the trail, not only in
+            # the RP's logs. Unknown ids are not written: anyone can invent them.
+            record_event(EventTag.CLIENT_AUTH_FAILED, client_id=self.client_id, endpoint=self.endpoint)
+
+
+def attempt(request, endpoint: str, query_client: Callable[[str], Client | None]) -> Attempt:  # type: ignore[no-untyped-def]
+    return Attempt(endpoint, ratelimit.client_address(), claimed_client_id(request), query_client)
+
+
+def claimed_client_id(request) -> str | None:  # type: ignore[no-untyped-def]
+    """Who the request says it is, before anything is verified: the Basic user name, the
+    ``client_id`` field, or the ``sub`` of a client assertion."""
+    basic_id, _ = extract_basic_authorization(request.headers)
+    if basic_id:
+        return basic_id
+    if request.payload.client_id:
+        return request.payload.client_id
+    assertion = request.form.get("client_assertion")
+    if not isinstance(assertion, str) or not assertion:
+        return None
+    try:
+        claims = json.loads(jws.extract_compact(assertion.encode()).payload)
+    except (JoseError, ValueError):
+        return None
+    sub = claims.get("sub") if isinstance(claims, dict) else None
+    return sub if isinstance(sub, str) else None
+
+
+def _aggregate(attempt: Attempt, subject: str, value: str | None) -> None:
+    limit = ratelimit.parse_limits(current_app.config["IDP_RATE_LIMITS"])[f"{ACTION}.{subject}"]
+    key = secrets.keyed_hash(f"{ACTION}|flooded|{subject}|{value}", "rate")
+    refused = current_app.extensions["idp.ratelimiter"].hit(key, limit.seconds)
+    if refused == 10 ** (len(str(refused)) - 1):  # 1, 10, 100, …
+        record_event(EventTag.CLIENT_AUTH_FLOODED, client_id=attempt.client_id,
+                     endpoint=attempt.endpoint, limit=f"{ACTION}.{subject}", refused=refused)
+
+
+def _window_left(subject: str) -> int:
+    """Counters run in fixed windows (``idp.ratelimit``): the refusal lasts until this one ends."""
+    seconds = ratelimit.parse_limits(current_app.config["IDP_RATE_LIMITS"])[f"{ACTION}.{subject}"].seconds
+    return seconds - clock.timestamp() % seconds
