@@ -3,7 +3,8 @@
 Redirects only to a registered ``post_logout_redirect_uri``, and only when a valid
 ``id_token_hint`` or ``client_id`` names the client; otherwise shows our own page.
 A request without ``id_token_hint``, or with one from another session, is confirmed by the
-citizen first.
+citizen first. The browser's session ends even if it timed out meanwhile (the citizen was at
+the relying party, not here): the tokens issued in it are revoked with it.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from idp.audit import EventTag, record_event
 from idp.extensions import csrf
 from idp.oidc import server
 from idp.oidc.endpoints import blueprint
-from idp.sessions import current_session, end_session
+from idp.sessions import browser_session, end_session
 
 LOGOUT_PARAMS = ("id_token_hint", "client_id", "post_logout_redirect_uri", "state", "ui_locales",
                  "logout_hint")
@@ -35,7 +36,7 @@ class EndSession(EndSessionEndpoint):
         return True
 
     def end_session(self, end_session_request) -> None:  # type: ignore[no-untyped-def]
-        login_session = current_session()
+        login_session = browser_session()
         if login_session is not None:
             record_event(EventTag.LOGOUT, login_session.citizen, commit=False,
                          client_id=end_session_request.client.client_id
@@ -46,7 +47,7 @@ class EndSession(EndSessionEndpoint):
 def _foreign_hint(end_request) -> bool:  # type: ignore[no-untyped-def]
     """An ``id_token_hint`` from another session (anyone's ID token) must not log this
     browser out silently: any site could otherwise end a citizen's session with a link."""
-    login_session = current_session()
+    login_session = browser_session()
     claims = end_request.id_token_claims or {}
     return login_session is not None and claims.get("sid") != login_session.id
 
