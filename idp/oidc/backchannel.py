@@ -18,7 +18,7 @@ from idp.audit import EventTag, record_event
 from idp.clock import clock
 from idp.extensions import db
 from idp.models import LoginSession
-from idp.oidc.id_token import subject_for
+from idp.oidc.id_token import sid_for, subject_for
 from idp.oidc.models import Client, Token
 
 log = logging.getLogger("idp.backchannel")
@@ -32,7 +32,8 @@ def logout_token(client: Client, login_session: LoginSession) -> str:
     now = clock.timestamp()
     claims = {"iss": current_app.config["IDP_ISSUER"], "aud": client.client_id, "iat": now,
               "exp": now + 120, "jti": secrets.random_token(16), "events": {EVENT: {}},
-              "sid": login_session.id, "sub": subject_for(client, login_session.citizen)}
+              "sid": sid_for(client.client_id, login_session.id),
+              "sub": subject_for(client, login_session.citizen)}
     return jwt.encode({"alg": alg, "kid": key.kid, "typ": "logout+jwt"}, claims, key, algorithms=[alg])
 
 

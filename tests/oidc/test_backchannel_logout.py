@@ -15,7 +15,7 @@ from idp.extensions import db
 from idp.sessions import end_all_sessions
 from tests.factories import make_citizen, make_client
 from tests.oidc.test_code_flow import full_login, id_token_claims, redeem
-from tests.support.browser import AuthorizationAttempt
+from tests.support.browser import AuthorizationAttempt, code_from, consent, log_in
 
 
 @pytest.fixture
@@ -62,6 +62,26 @@ def test_logout_sends_a_signed_logout_token_with_sid_and_sub(app, browser, sms_f
     assert claims["sub"] == id_claims["sub"] and "nonce" not in claims
     assert "http://schemas.openid.net/event/backchannel-logout" in claims["events"]
     assert token.header["typ"] == "logout+jwt"
+
+
+def test_backchannel_logout_token_carries_the_receiving_clients_sid(app, browser, sms_file, receiver):
+    uri, received = receiver
+    person = make_citizen()
+    sids = {}
+    for host in ("one.example", "two.example"):
+        rp = make_client(redirect_uris=[f"https://{host}/cb"], backchannel_logout_uri=uri)
+        attempt = AuthorizationAttempt(rp.client_id, rp.redirect_uri)
+        response = attempt.start(browser)
+        if "/login" in response.headers["Location"]:
+            response = log_in(browser, response, person.document, person.password, sms_file)
+        tokens = redeem(browser, rp, attempt, code_from(consent(browser, response))).get_json()
+        sids[rp.client_id] = id_token_claims(browser, tokens["id_token"])["sid"]
+    browser.get("/logout", query_string={"id_token_hint": tokens["id_token"]})
+    keys = KeySet.import_key_set(browser.get("/jwks.json").get_json())
+    told = [jwt.decode(body["logout_token"][0], keys, algorithms=["RS256", "ES256"]).claims
+            for body in received]
+    assert {claims["aud"]: claims["sid"] for claims in told} == sids
+    assert len(set(sids.values())) == 2
 
 
 def test_ending_every_session_of_a_citizen_notifies_the_rp(app, browser, sms_file, receiver):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from idp.clock import clock
 from idp.extensions import db
 from idp.models import LoginSession
@@ -138,3 +140,16 @@ def test_logout_after_the_idle_timeout_still_revokes_the_sessions_tokens(app, br
     assert fresh.status_code == 200  # the RP's tokens outlive the idle IdP session
     browser.get("/logout", query_string={"id_token_hint": tokens["id_token"]})
     assert _alive(browser, rp, fresh.get_json()) == (401, 400)
+
+
+@pytest.mark.parametrize("hinting", [0, 1])
+def test_logout_with_either_clients_id_token_hint_ends_the_session_without_asking(
+        app, browser, sms_file, hinting):
+    rps = [make_client(redirect_uris=["https://one.example/cb"]),
+           make_client(redirect_uris=["https://two.example/cb"])]
+    person = make_citizen()
+    issued = [tokens_for(browser, sms_file, rp, person) for rp in rps]
+    response = browser.get("/logout", query_string={"id_token_hint": issued[hinting]["id_token"]})
+    assert response.status_code == 200 and 'name="confirm"' not in response.get_data(as_text=True)
+    assert not _still_logged_in(browser, rps[0])
+    assert [_alive(browser, rp, tokens) for rp, tokens in zip(rps, issued, strict=True)] == [(401, 400)] * 2

@@ -9,6 +9,8 @@ the relying party, not here): the tokens issued in it are revoked with it.
 
 from __future__ import annotations
 
+import hmac
+
 from authlib.oauth2 import OAuth2Error
 from authlib.oidc.rpinitiated import EndSessionEndpoint
 from flask import current_app, render_template, request
@@ -18,6 +20,7 @@ from idp.audit import EventTag, record_event
 from idp.extensions import csrf
 from idp.oidc import server
 from idp.oidc.endpoints import blueprint
+from idp.oidc.id_token import sid_for
 from idp.sessions import browser_session, end_session
 
 LOGOUT_PARAMS = ("id_token_hint", "client_id", "post_logout_redirect_uri", "state", "ui_locales",
@@ -49,7 +52,15 @@ def _foreign_hint(end_request) -> bool:  # type: ignore[no-untyped-def]
     browser out silently: any site could otherwise end a citizen's session with a link."""
     login_session = browser_session()
     claims = end_request.id_token_claims or {}
-    return login_session is not None and claims.get("sid") != login_session.id
+    return login_session is not None and not _names_session(claims, login_session.id)
+
+
+def _names_session(claims: dict, session_id: str) -> bool:
+    """Whether an ID token carries the ``sid`` its client was given for this session."""
+    aud, sid = claims.get("aud"), claims.get("sid")
+    if not isinstance(aud, str) or not isinstance(sid, str) or not sid.isascii():
+        return False
+    return hmac.compare_digest(sid, sid_for(aud, session_id))
 
 
 @blueprint.route("/logout", methods=["GET", "POST"])
