@@ -1,6 +1,11 @@
 """Single sign-on sessions: created after the last factor, ended by logout, by a password
 change (the citizen's ``session_epoch`` moves on), after ``IDP_SESSION_TTL`` whatever
-happens, or after ``IDP_SESSION_IDLE_TIMEOUT`` without use (a computer left logged in)."""
+happens, or after ``IDP_SESSION_IDLE_TIMEOUT`` without use (a computer left logged in).
+
+A session ended by an act (logout, the account page, a password change or reset,
+unsubscribing, another citizen's login) takes the tokens issued in it along. One that
+timed out does not: the citizen may still be at the relying party, whose refresh token
+keeps its own lifetime (``IDP_REFRESH_TOKEN_TTL``) until the RP or a logout ends it."""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from sqlalchemy import update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from idp import secrets
+from idp.audit import EventTag, record_event
 from idp.clock import clock
 from idp.extensions import db
 from idp.models import Citizen, CitizenStatus, LoginSession
@@ -25,27 +31,30 @@ TOUCH_INTERVAL = timedelta(seconds=60)
 
 
 def start_session(citizen: Citizen, *, acr: str, amr: list[str]) -> LoginSession:
-    """A fresh session id for a fresh login: the old cookie contents are dropped. The caller
-    commits."""
+    """A fresh login gets a fresh cookie secret: the old cookie contents are dropped. The
+    same citizen logging in again (step-up, ``prompt=login``, ``max_age``) goes on in the
+    same session, so the ``sid`` relying parties hold still names it and a logout still ends
+    the tokens issued before; another citizen's session on this browser ends first, as by
+    a logout. The caller commits."""
     previous = current_session()
-    if previous is not None:
-        previous.ended_at = clock.now()
+    if previous is not None and not is_valid(previous):
+        previous = None  # ended earlier in this request (an expired password was changed)
+    if previous is not None and previous.citizen_id != citizen.id:
+        record_event(EventTag.SESSION_ENDED, previous.citizen, commit=False, another_login=True)
+        close_session(previous)  # commits: the previous citizen's logout, whatever this login does
+        previous = None
     kept = {key: session[key] for key in ("interactions",) if key in session}
     session.clear()
     session.update(kept)
     token = secrets.random_token()
-    login_session = LoginSession(
-        id=secrets.random_token(16),
-        token_hash=secrets.keyed_hash(token, _PURPOSE),
-        citizen_id=citizen.id,
-        acr=acr,
-        amr=amr,
-        auth_time=clock.timestamp(),
-        epoch=citizen.session_epoch,
-        expires_at=clock.now() + timedelta(seconds=current_app.config["IDP_SESSION_TTL"]),
-        ip=request.remote_addr,
-        user_agent=(request.user_agent.string or "")[:256],
-    )
+    login_session = previous or LoginSession(id=secrets.random_token(16), citizen_id=citizen.id)
+    login_session.token_hash = secrets.keyed_hash(token, _PURPOSE)
+    login_session.acr, login_session.amr, login_session.auth_time = acr, amr, clock.timestamp()
+    login_session.epoch = citizen.session_epoch
+    login_session.expires_at = clock.now() + timedelta(seconds=current_app.config["IDP_SESSION_TTL"])
+    login_session.last_seen_at = clock.now()
+    login_session.ip = request.remote_addr
+    login_session.user_agent = (request.user_agent.string or "")[:256]
     db.session.add(login_session)  # the caller commits, with what the login decided
     session[SESSION_TOKEN] = token
     # A browser-session cookie: closing the browser (a library or office computer) ends the
@@ -58,17 +67,23 @@ def start_session(citizen: Citizen, *, acr: str, amr: list[str]) -> LoginSession
 def current_session() -> LoginSession | None:
     if "login_session" in g:
         return g.login_session
-    token = session.get(SESSION_TOKEN)
-    login_session = None
-    if isinstance(token, str):
-        candidate = db.session.scalar(
-            db.select(LoginSession).filter_by(token_hash=secrets.keyed_hash(token, _PURPOSE))
-        )
-        if candidate is not None and is_valid(candidate):
-            login_session = candidate
-            _touch(login_session)
+    login_session = browser_session()
+    if login_session is not None and is_valid(login_session):
+        _touch(login_session)
+    else:
+        login_session = None
     g.login_session = login_session
     return login_session
+
+
+def browser_session() -> LoginSession | None:
+    """The session this browser's cookie names, unless it has ended, even if it timed out:
+    logging out ends it all the same, with the tokens relying parties got in it."""
+    token = session.get(SESSION_TOKEN)
+    if not isinstance(token, str):
+        return None
+    return db.session.scalar(db.select(LoginSession).filter_by(
+        token_hash=secrets.keyed_hash(token, _PURPOSE), ended_at=None))
 
 
 def _touch(login_session: LoginSession) -> None:
@@ -101,10 +116,17 @@ def idle_since() -> datetime:
 
 
 def close_session(login_session: LoginSession) -> None:
-    """End one session wherever its browser is (logout, or "end this session" on the
-    account page); relying parties that asked are told by back-channel, after the commit."""
-    if login_session.ended_at is None:
-        login_session.ended_at = clock.now()
+    """End one session wherever its browser is (logout, "end this session" on the account
+    page, another citizen's login on its browser) and revoke the tokens issued in it, in
+    one transaction; relying parties that asked are told by back-channel."""
+    # The session's row is written before its tokens: a token endpoint saving new tokens of
+    # this session holds that row meanwhile and is either waited for or refused (save_token).
+    ended = db.session.execute(
+        update(LoginSession).where(LoginSession.id == login_session.id, LoginSession.ended_at.is_(None))
+        .values(ended_at=clock.now())
+    ).rowcount
+    if ended:
+        revoke_session_tokens([login_session.id])
         backchannel.enqueue([login_session])
         db.session.commit()
 

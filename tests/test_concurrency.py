@@ -120,3 +120,41 @@ def test_parallel_guesses_of_the_code_to_type_decide_the_request_once(idp, tmp_p
     assert len(decided) == 1 and sum(a.status_code == 404 for a in answers) == PARALLEL - 1
     status = browser.get(f"{idp.url}/mobile/status/{challenge_id}", timeout=10).json()["status"]
     assert status == {"approved": "approved", "wrong_code": "denied"}[decided[0]]
+
+
+def _codes_of_one_session(idp, count: int):  # type: ignore[no-untyped-def]
+    """One browser logged in once (password alone), then ``count`` codes by single sign-on."""
+    code, verifier, client, document = _code_and_client(idp)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
+    browser = requests.Session()
+    page = authorize(browser, idp, client["client_id"], code_challenge=challenge)
+    answer = form_post(browser, page, f"{idp.url}/login", follow=False, document=document,
+                       password=PASSWORD)  # consent was given: straight back to the RP
+    codes = [parse_qs(urlsplit(answer.headers["Location"]).query)["code"][0]]
+    while len(codes) < count:
+        again = authorize(browser, idp, client["client_id"], code_challenge=challenge, follow=False)
+        codes.append(parse_qs(urlsplit(again.headers["Location"]).query)["code"][0])
+    return browser, client, verifier, codes
+
+
+def test_a_logout_among_parallel_refreshes_leaves_no_token_of_its_session_alive(idp):
+    browser, client, verifier, codes = _codes_of_one_session(idp, PARALLEL)
+    issued = [_token(idp, client, grant_type="authorization_code", code=code, redirect_uri=RP_REDIRECT,
+                     code_verifier=verifier).json() for code in codes]
+    calls = [lambda t=t: _token(idp, client, grant_type="refresh_token", refresh_token=t["refresh_token"])
+             for t in issued]
+    calls.insert(PARALLEL // 2, lambda: browser.get(f"{idp.url}/logout", timeout=30,
+                                                    params={"id_token_hint": issued[0]["id_token"]}))
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        answers = list(pool.map(lambda call: call(), calls))
+
+    assert all(a.status_code in (200, 400) for a in answers), [a.status_code for a in answers]
+    minted = [a.json() for a in answers
+              if a.status_code == 200 and a.headers["Content-Type"] == "application/json"]
+    for tokens in [*minted, *issued]:
+        info = requests.get(f"{idp.url}/userinfo", timeout=10,
+                            headers={"Authorization": f"Bearer {tokens['access_token']}"})
+        assert info.status_code == 401
+    for tokens in minted:  # (a used refresh token presented again would revoke its family)
+        assert _token(idp, client, grant_type="refresh_token",
+                      refresh_token=tokens["refresh_token"]).status_code == 400

@@ -18,7 +18,6 @@ from idp.messages import EVENT_LABELS, event_label
 from idp.mobile.devices import active_devices, revoke_device
 from idp.models import AuditEvent, Citizen, LoginSession
 from idp.oidc.claims import ACR_SUBSTANTIAL, acr_rank
-from idp.oidc.tokens import revoke_session_tokens
 from idp.sessions import close_session, current_session, end_session, idle_since
 
 blueprint = Blueprint("account", __name__, url_prefix="/account")
@@ -104,7 +103,6 @@ def end_one_session():  # type: ignore[no-untyped-def]
     if chosen is None:
         abort(404)
     record_event(EventTag.SESSION_ENDED, citizen, commit=False, this_browser=chosen is login_session)
-    revoke_session_tokens([chosen.id])
     if chosen is login_session:
         end_session(login_session)
         return render_template("oidc/logged_out.html")

@@ -26,7 +26,7 @@ from idp.audit import EventTag, record_event
 from idp.clock import clock
 from idp.extensions import db
 from idp.models import Citizen, LoginSession
-from idp.oidc.id_token import subject_for
+from idp.oidc.id_token import sid_for, subject_for
 from idp.oidc.models import BackchannelLogout, Client, Token
 
 log = logging.getLogger("idp.backchannel")
@@ -46,7 +46,7 @@ def logout_token(client: Client, sid: str, citizen: Citizen) -> str:
     now = clock.timestamp()
     claims = {"iss": current_app.config["IDP_ISSUER"], "aud": client.client_id, "iat": now,
               "exp": now + 120, "jti": secrets.random_token(16), "events": {EVENT: {}},
-              "sid": sid, "sub": subject_for(client, citizen)}
+              "sid": sid_for(client.client_id, sid), "sub": subject_for(client, citizen)}
     return jwt.encode({"alg": alg, "kid": key.kid, "typ": "logout+jwt"}, claims, key, algorithms=[alg])
 
 

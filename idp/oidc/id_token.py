@@ -10,6 +10,7 @@ from typing import Any
 from flask import current_app
 from joserfc import jwt
 
+from idp import secrets
 from idp.clock import clock
 from idp.models import Citizen
 from idp.oidc import claims as claim_rules
@@ -41,6 +42,13 @@ def subject_for(client: Client, citizen: Citizen) -> str:
     )
 
 
+def sid_for(client_id: str, session_id: str) -> str:
+    """The ``sid`` one client sees for a session. Like a pairwise ``sub``, each client gets
+    its own (a keyed hash, not the session's id), so relying parties comparing sids cannot
+    link a citizen's visits; derived again, never stored, to recognise it at logout."""
+    return secrets.keyed_hash(f"{client_id}|{session_id}", "sid")
+
+
 def issue_id_token(
     client: Client,
     citizen: Citizen,
@@ -63,7 +71,7 @@ def issue_id_token(
         "amr": context.amr,
     }
     if context.sid:
-        payload["sid"] = context.sid
+        payload["sid"] = sid_for(client.client_id, context.sid)
     if nonce:
         payload["nonce"] = nonce
     if access_token:

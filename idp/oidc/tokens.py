@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from authlib.oauth2.rfc6749 import InvalidGrantError
 from flask import current_app
 from sqlalchemy import or_, update
 from sqlalchemy.orm import joinedload
@@ -13,6 +14,7 @@ from idp import secrets
 from idp.audit import EventTag, record_event
 from idp.clock import clock
 from idp.extensions import db
+from idp.models import LoginSession
 from idp.oidc.models import Token
 
 ACCESS = "access_token"
@@ -57,9 +59,24 @@ def save_token(token: dict[str, Any], request) -> None:  # type: ignore[no-untyp
         refresh_expires_at=(now + timedelta(seconds=current_app.config["IDP_REFRESH_TOKEN_TTL"])
                             if refresh else None),
     ))
+    if context.sid is not None and _session_has_ended(context.sid):
+        db.session.rollback()
+        raise InvalidGrantError("The session these tokens belong to has ended.")
     record_event(EventTag.TOKEN_ISSUED, request.user, client_id=request.client.client_id,
                  commit=False, grant_type=request.payload.grant_type)
     db.session.commit()  # the tokens and their audit event in one transaction
+
+
+def _session_has_ended(sid: str) -> bool:
+    """Whether the session is over (a code redeemed, or a refresh finishing, after its
+    logout). The new tokens are written first and the session's row is then read locked
+    (PostgreSQL) or under the write lock the insert took (SQLite): a logout running now
+    either committed before, and is seen here, or waits and then revokes these tokens too."""
+    db.session.flush()
+    ended_at = db.session.execute(
+        db.select(LoginSession.ended_at).where(LoginSession.id == sid).with_for_update(read=True)
+    ).one_or_none()
+    return ended_at is None or ended_at[0] is not None
 
 
 def find_token(value: str, hint: str | None = None) -> Token | None:

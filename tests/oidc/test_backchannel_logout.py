@@ -22,11 +22,12 @@ from idp.clock import clock
 from idp.extensions import db
 from idp.models import AuditEvent
 from idp.oidc import backchannel
+from idp.oidc.id_token import sid_for
 from idp.oidc.models import BackchannelLogout
 from idp.sessions import end_all_sessions
 from tests.factories import make_citizen, make_client, new_dni
 from tests.oidc.test_code_flow import full_login, id_token_claims, redeem
-from tests.support.browser import AuthorizationAttempt
+from tests.support.browser import AuthorizationAttempt, code_from, consent, log_in
 from tests.support.cli import cli_for
 from tests.support.live import RP_REDIRECT, active_citizen, authorize, form_post, free_port, start_idp
 from tests.support.receivers import Held, allow_loopback_uris, answer, serving
@@ -81,6 +82,25 @@ def test_logout_sends_a_signed_logout_token_with_sid_and_sub(app, browser, sms_f
     assert claims["sub"] == id_claims["sub"] and "nonce" not in claims
     assert "http://schemas.openid.net/event/backchannel-logout" in claims["events"]
     assert _outcomes() == [{"delivered": True, "attempts": 1}] and _pending() == 0
+
+
+def test_backchannel_logout_token_carries_the_receiving_clients_sid(app, browser, sms_file, receiver):
+    uri = receiver.url
+    person = make_citizen()
+    sids = {}
+    for host in ("one.example", "two.example"):
+        rp = make_client(redirect_uris=[f"https://{host}/cb"], backchannel_logout_uri=uri)
+        attempt = AuthorizationAttempt(rp.client_id, rp.redirect_uri)
+        response = attempt.start(browser)
+        if "/login" in response.headers["Location"]:
+            response = log_in(browser, response, person.document, person.password, sms_file)
+        tokens = redeem(browser, rp, attempt, code_from(consent(browser, response))).get_json()
+        sids[rp.client_id] = id_token_claims(browser, tokens["id_token"])["sid"]
+    browser.get("/logout", query_string={"id_token_hint": tokens["id_token"]})
+    settle(app)
+    told = [_logout_claims(browser, body["logout_token"][0]) for body in receiver.bodies]
+    assert {claims["aud"]: claims["sid"] for claims in told} == sids
+    assert len(set(sids.values())) == 2
 
 
 def test_ending_every_session_of_a_citizen_notifies_the_rp(app, browser, sms_file, receiver):
@@ -173,9 +193,8 @@ def test_parallel_delivery_passes_send_each_logout_once(app, receiver):
         delivered = sum(pool.map(one_pass, range(4)))
     keys = KeySet.import_key_set(app.extensions["idp.keys"].public_jwks())
     sids = [jwt.decode(body["logout_token"][0], keys).claims["sid"] for body in receiver.bodies]
-    assert delivered == 20 and sorted(sids) == sorted(f"sid-{n}" for n in range(20))
+    assert delivered == 20 and sorted(sids) == sorted(sid_for(rp.client_id, f"sid-{n}") for n in range(20))
     assert len(_outcomes()) == 20 and _pending() == 0
-
 
 
 def _served_login(idp, receiver_uri: str):  # type: ignore[no-untyped-def]

@@ -109,6 +109,37 @@ def test_pairwise_subjects_differ_between_clients_of_different_sectors(app, brow
     assert subs[0] != subs[1]
 
 
+def test_two_clients_of_different_sectors_see_different_sids_for_one_session(app, browser, sms_file):
+    from idp.extensions import db
+    from idp.models import LoginSession
+
+    person = make_citizen()
+    sids = []
+    for host in ("one.example", "two.example"):
+        rp = make_client(redirect_uris=[f"https://{host}/cb"])
+        attempt = AuthorizationAttempt(rp.client_id, rp.redirect_uri)
+        response = attempt.start(browser)
+        if "/login" in response.headers["Location"]:
+            response = log_in(browser, response, person.document, person.password, sms_file)
+        token = redeem(browser, rp, attempt, code_from(consent(browser, response))).get_json()["id_token"]
+        sids.append(id_token_claims(browser, token)["sid"])
+    (session_id,) = db.session.scalars(db.select(LoginSession.id)).all()  # one session
+    assert sids[0] != sids[1] and session_id not in sids
+
+
+def test_an_rp_sees_one_sid_for_every_id_token_of_a_session(app, browser, sms_file):
+    person = make_citizen()
+    rp = make_client()
+    attempt = AuthorizationAttempt(rp.client_id, rp.redirect_uri)
+    first = redeem(browser, rp, attempt, full_login(browser, sms_file, rp, person, attempt)).get_json()
+    again = AuthorizationAttempt(rp.client_id, rp.redirect_uri)
+    second = redeem(browser, rp, again, code_from(again.start(browser))).get_json()
+    refreshed = browser.post("/token", headers=basic(rp.client_id, rp.secret), data={
+        "grant_type": "refresh_token", "refresh_token": first["refresh_token"]}).get_json()
+    sids = {id_token_claims(browser, tokens["id_token"])["sid"] for tokens in (first, second, refreshed)}
+    assert len(sids) == 1
+
+
 def test_form_post_response_mode_returns_an_auto_submitting_form_without_inline_script(
         app, browser, sms_file):
     person = make_citizen()

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+import pytest
+
+from idp.clock import clock
+from idp.extensions import db
+from idp.models import LoginSession
+from idp.oidc import tokens as oidc_tokens
+from idp.oidc.models import Token
+from idp.sessions import close_session
 from tests.factories import make_citizen, make_client
+from tests.flows.support import refresh
+from tests.oidc.test_code_flow import redeem
 from tests.security.conftest import authorize, tokens_for
 from tests.support.browser import AuthorizationAttempt, query, submit
 
@@ -59,3 +69,87 @@ def test_logout_naming_one_client_with_another_clients_hint_is_refused(app, brow
         "post_logout_redirect_uri": "https://rp.example/bye"})
     assert response.status_code == 400 and "Location" not in response.headers
     assert _still_logged_in(browser, b)
+
+
+def _alive(browser, rp, tokens) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+    """(UserInfo status with the access token, token endpoint status with the refresh token)."""
+    info = browser.get("/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"})
+    return info.status_code, refresh(browser, rp, tokens["refresh_token"]).status_code
+
+
+def test_after_logout_the_sessions_access_token_gets_401_and_its_refresh_token_is_refused(
+        app, browser, sms_file):
+    rp = make_client()
+    tokens = tokens_for(browser, sms_file, rp, make_citizen())
+    browser.get("/logout", query_string={"id_token_hint": tokens["id_token"]})
+    assert _alive(browser, rp, tokens) == (401, 400)
+    assert refresh(browser, rp, tokens["refresh_token"]).get_json()["error"] == "invalid_grant"
+
+
+def test_logging_out_from_the_idp_home_page_revokes_the_sessions_tokens(app, browser, sms_file):
+    rp = make_client()
+    tokens = tokens_for(browser, sms_file, rp, make_citizen())
+    submit(browser, browser.get("/"), "/session/end")
+    assert _alive(browser, rp, tokens) == (401, 400)
+
+
+def test_confirming_a_logout_with_another_sessions_hint_revokes_this_sessions_tokens(
+        app, browser, other_browser, sms_file):
+    rp = make_client()
+    attackers_hint = tokens_for(other_browser, sms_file, rp, make_citizen())["id_token"]
+    mine = tokens_for(browser, sms_file, rp, make_citizen())
+    page = browser.get("/logout", query_string={"id_token_hint": attackers_hint})
+    submit(browser, page, "/logout", confirm="yes", id_token_hint=attackers_hint)
+    assert _alive(browser, rp, mine) == (401, 400)
+
+
+def test_a_code_redeemed_after_the_logout_of_its_session_yields_no_tokens(app, browser, sms_file):
+    rp = make_client()
+    person = make_citizen()
+    hint = tokens_for(browser, sms_file, rp, person)["id_token"]
+    attempt, code = authorize(browser, sms_file, rp, person)  # a second code, same session
+    browser.get("/logout", query_string={"id_token_hint": hint})
+    late = redeem(browser, rp, attempt, code)
+    assert late.status_code == 400 and late.get_json()["error"] == "invalid_grant"
+
+
+def test_a_refresh_overtaken_by_the_logout_of_its_session_mints_no_tokens(
+        app, browser, sms_file, monkeypatch):
+    """The logout commits between the refresh token's claim and the new tokens' save."""
+    rp = make_client()
+    tokens = tokens_for(browser, sms_file, rp, make_citizen())
+    login_session = db.session.scalar(db.select(LoginSession))
+    claim = oidc_tokens.claim_refresh_token
+
+    def claim_then_log_out(value: str, *, client_id: str):  # type: ignore[no-untyped-def]
+        claimed = claim(value, client_id=client_id)
+        close_session(login_session)
+        return claimed
+
+    monkeypatch.setattr(oidc_tokens, "claim_refresh_token", claim_then_log_out)
+    overtaken = refresh(browser, rp, tokens["refresh_token"])
+    assert overtaken.status_code == 400 and overtaken.get_json()["error"] == "invalid_grant"
+    assert db.session.scalar(db.select(Token).filter_by(revoked_at=None)) is None
+
+
+def test_logout_after_the_idle_timeout_still_revokes_the_sessions_tokens(app, browser, sms_file):
+    rp = make_client()
+    tokens = tokens_for(browser, sms_file, rp, make_citizen())
+    clock.advance(seconds=app.config["IDP_SESSION_IDLE_TIMEOUT"] + 1)  # the citizen stayed at the RP
+    fresh = refresh(browser, rp, tokens["refresh_token"])
+    assert fresh.status_code == 200  # the RP's tokens outlive the idle IdP session
+    browser.get("/logout", query_string={"id_token_hint": tokens["id_token"]})
+    assert _alive(browser, rp, fresh.get_json()) == (401, 400)
+
+
+@pytest.mark.parametrize("hinting", [0, 1])
+def test_logout_with_either_clients_id_token_hint_ends_the_session_without_asking(
+        app, browser, sms_file, hinting):
+    rps = [make_client(redirect_uris=["https://one.example/cb"]),
+           make_client(redirect_uris=["https://two.example/cb"])]
+    person = make_citizen()
+    issued = [tokens_for(browser, sms_file, rp, person) for rp in rps]
+    response = browser.get("/logout", query_string={"id_token_hint": issued[hinting]["id_token"]})
+    assert response.status_code == 200 and 'name="confirm"' not in response.get_data(as_text=True)
+    assert not _still_logged_in(browser, rps[0])
+    assert [_alive(browser, rp, tokens) for rp, tokens in zip(rps, issued, strict=True)] == [(401, 400)] * 2

@@ -4,10 +4,13 @@ closes, after their lifetime, and after a while unused (a computer left logged i
 from __future__ import annotations
 
 from idp.clock import clock
+from idp.oidc.claims import ACR_SUBSTANTIAL
 from idp.sms import latest_code
 from tests.factories import make_citizen, make_client
-from tests.security.conftest import authorize
-from tests.support.browser import AuthorizationAttempt, code_from, query, submit
+from tests.flows.support import refresh
+from tests.oidc.test_code_flow import id_token_claims, redeem
+from tests.security.conftest import authorize, tokens_for
+from tests.support.browser import AuthorizationAttempt, code_from, consent, query, submit
 
 
 def test_changing_an_expired_password_ends_the_sessions_opened_with_it(app, browser,
@@ -77,3 +80,46 @@ def test_a_session_in_use_outlives_the_idle_timeout_but_not_its_lifetime(app, br
         assert code_from(silent_login(browser, rp)), f"logged out after {used_for} s in use"
     clock.advance(seconds=lifetime - used_for + 1)
     assert query(silent_login(browser, rp))["error"] == "login_required"
+
+
+def _step_up(browser, sms_file, rp) -> dict:  # type: ignore[no-untyped-def]
+    """From a password-only session, the SMS code an RP at substantial level asks for."""
+    attempt = AuthorizationAttempt(rp.client_id, rp.redirect_uri)
+    confirm = browser.get(attempt.start(browser).headers["Location"])
+    to_otp = submit(browser, confirm, "/login/step-up")
+    page = browser.get(to_otp.headers["Location"])
+    answer = submit(browser, page, "/login/otp", otp=latest_code(sms_file))
+    if "/consent" in answer.headers["Location"]:
+        answer = consent(browser, answer)
+    return redeem(browser, rp, attempt, code_from(answer)).get_json()
+
+
+def test_a_step_up_for_one_rp_keeps_the_session_and_the_tokens_of_another(app, browser, sms_file):
+    person = make_citizen()
+    low, high = make_client(), make_client(default_acr=ACR_SUBSTANTIAL)
+    before = tokens_for(browser, sms_file, low, person)
+    _step_up(browser, sms_file, high)
+    again = tokens_for(browser, sms_file, low, person)  # single sign-on, nothing asked
+    assert id_token_claims(browser, again["id_token"])["sid"] == id_token_claims(
+        browser, before["id_token"])["sid"]
+    assert refresh(browser, low, before["refresh_token"]).status_code == 200
+
+
+def test_after_a_step_up_logout_revokes_the_tokens_issued_before_it(app, browser, sms_file):
+    person = make_citizen()
+    low, high = make_client(), make_client(default_acr=ACR_SUBSTANTIAL)
+    before = tokens_for(browser, sms_file, low, person)
+    after = _step_up(browser, sms_file, high)
+    browser.get("/logout", query_string={"id_token_hint": after["id_token"]})
+    assert refresh(browser, low, before["refresh_token"]).get_json()["error"] == "invalid_grant"
+
+
+def test_another_citizen_logging_in_on_the_browser_ends_the_previous_citizens_session_and_tokens(
+        app, browser, sms_file):
+    rp = make_client()
+    first, second = make_citizen(), make_citizen()
+    left_behind = tokens_for(browser, sms_file, rp, first)  # a shared computer
+    tokens_for(browser, sms_file, rp, second, prompt="login")
+    info = browser.get("/userinfo", headers={"Authorization": f"Bearer {left_behind['access_token']}"})
+    assert info.status_code == 401
+    assert refresh(browser, rp, left_behind["refresh_token"]).get_json()["error"] == "invalid_grant"

@@ -3,10 +3,13 @@
 Redirects only to a registered ``post_logout_redirect_uri``, and only when a valid
 ``id_token_hint`` or ``client_id`` names the client; otherwise shows our own page.
 A request without ``id_token_hint``, or with one from another session, is confirmed by the
-citizen first.
+citizen first. The browser's session ends even if it timed out meanwhile (the citizen was at
+the relying party, not here): the tokens issued in it are revoked with it.
 """
 
 from __future__ import annotations
+
+import hmac
 
 from authlib.oauth2 import OAuth2Error
 from authlib.oidc.rpinitiated import EndSessionEndpoint
@@ -17,7 +20,8 @@ from idp.audit import EventTag, record_event
 from idp.extensions import csrf
 from idp.oidc import server
 from idp.oidc.endpoints import blueprint
-from idp.sessions import current_session, end_session
+from idp.oidc.id_token import sid_for
+from idp.sessions import browser_session, end_session
 
 LOGOUT_PARAMS = ("id_token_hint", "client_id", "post_logout_redirect_uri", "state", "ui_locales",
                  "logout_hint")
@@ -35,7 +39,7 @@ class EndSession(EndSessionEndpoint):
         return True
 
     def end_session(self, end_session_request) -> None:  # type: ignore[no-untyped-def]
-        login_session = current_session()
+        login_session = browser_session()
         if login_session is not None:
             record_event(EventTag.LOGOUT, login_session.citizen, commit=False,
                          client_id=end_session_request.client.client_id
@@ -46,9 +50,17 @@ class EndSession(EndSessionEndpoint):
 def _foreign_hint(end_request) -> bool:  # type: ignore[no-untyped-def]
     """An ``id_token_hint`` from another session (anyone's ID token) must not log this
     browser out silently: any site could otherwise end a citizen's session with a link."""
-    login_session = current_session()
+    login_session = browser_session()
     claims = end_request.id_token_claims or {}
-    return login_session is not None and claims.get("sid") != login_session.id
+    return login_session is not None and not _names_session(claims, login_session.id)
+
+
+def _names_session(claims: dict, session_id: str) -> bool:
+    """Whether an ID token carries the ``sid`` its client was given for this session."""
+    aud, sid = claims.get("aud"), claims.get("sid")
+    if not isinstance(aud, str) or not isinstance(sid, str) or not sid.isascii():
+        return False
+    return hmac.compare_digest(sid, sid_for(aud, session_id))
 
 
 @blueprint.route("/logout", methods=["GET", "POST"])
