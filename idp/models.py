@@ -82,6 +82,19 @@ class OtpCode(db.Model):
     consumed_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
+class UnregisteredDocument(db.Model):
+    """The activation-code counter of a DNI/NIE without a live registration (never
+    registered, or unsubscribed), keyed by the document's keyed hash. Codes typed for it
+    count and block as for a registered document (``idp.citizens.check_activation_code``),
+    so neither the answers nor the work behind them tell whether it is registered."""
+
+    __tablename__ = "unregistered_documents"
+
+    document_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    activation_failures: Mapped[int] = mapped_column(Integer, default=0)
+    activation_code_blocked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
 class FlowState(db.Model):
     """Server-side state of a multi-step citizen flow.
 
