@@ -42,6 +42,7 @@ class EventTag(StrEnum):
     OTP_FAILED = "otp_failed"
     OTP_EXHAUSTED = "otp_exhausted"
     OTP_VERIFIED = "otp_verified"
+    OTP_LOCKED = "otp_locked"
     CONSENT_GRANTED = "consent_granted"
     CONSENT_DENIED = "consent_denied"
     CODE_ISSUED = "code_issued"

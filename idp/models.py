@@ -49,6 +49,11 @@ class Citizen(db.Model):
     activation_code_blocked: Mapped[bool] = mapped_column(Boolean, default=False)
     # Bumped by a password change or reset: sessions of an older epoch are over.
     session_epoch: Mapped[int] = mapped_column(Integer, default=0)
+    # Wrong SMS codes over every code, flow and purpose (idp.otp), counted from the first
+    # of a window; the one that reaches the limit locks the citizen's codes until then.
+    otp_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    otp_failures_since: Mapped[datetime | None] = mapped_column(DateTime)
+    otp_locked_until: Mapped[datetime | None] = mapped_column(DateTime)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=clock.now)
 
     @property

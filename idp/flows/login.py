@@ -123,7 +123,7 @@ def otp():  # type: ignore[no-untyped-def]
         amr = sorted({*state.data.get("amr", ["pwd"]), "sms", "mfa"})
         flow_state.finish(FLOW)
         return finish_login(citizen, pending, acr=ACR_SUBSTANTIAL, amr=amr)
-    return otp_step.page(citizen, problem, url_for("login.otp"), STEPS, pending=pending)
+    return otp_step.page(state, problem, url_for("login.otp"), STEPS, pending=pending)
 
 
 @blueprint.route("/expired", methods=["GET", "POST"])

@@ -15,6 +15,10 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table('citizens', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('otp_failures', sa.Integer(), server_default='0', nullable=False))
+        batch_op.add_column(sa.Column('otp_failures_since', sa.DateTime(), nullable=True))
+        batch_op.add_column(sa.Column('otp_locked_until', sa.DateTime(), nullable=True))
     op.create_table('unregistered_documents',
     sa.Column('document_hash', sa.String(length=64), nullable=False),
     sa.Column('activation_failures', sa.Integer(), nullable=False),
@@ -25,3 +29,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table('unregistered_documents')
+    with op.batch_alter_table('citizens', schema=None) as batch_op:
+        batch_op.drop_column('otp_locked_until')
+        batch_op.drop_column('otp_failures_since')
+        batch_op.drop_column('otp_failures')
