@@ -198,8 +198,10 @@ given per busy vCPU and as a fraction of a limit measured in the same run.
   bulk-inserted copies of its row with their own DNI, phone and e-mail and **the same
   precomputed argon2id hash** (a login still verifies it at full cost; hashing a million
   passwords would take hours). The login pool has already consented to the client, and each
-  login takes the next citizen of the pool, so none meets the per-citizen OTP resend throttle.
-  Bulk rows record no registration audit event.
+  login takes the next citizen of the pool, so none nears the cap of SMS codes per citizen
+  (`sms.citizen`). Every login comes from loopback, so the one limit changed from its default
+  is the cap of SMS codes per address (`sms.ip`), lifted: a deployment sees each citizen's
+  own address. Bulk rows record no registration audit event.
 * The load generator is Python on the same machine, over loopback: one short TCP connection
   per request (the generator asks for `Connection: close`), `requests.Session` for the browser part of a
   login. A **full login** is `GET /authorize` → `GET /login` → `POST /login` (CSRF token,

@@ -50,7 +50,7 @@ class Target:
 
     def __post_init__(self) -> None:
         # One pass over the pool for the whole run, across server restarts: a citizen
-        # used again within IDP_OTP_RESEND_INTERVAL would get no new SMS code.
+        # used again and again would reach the cap of SMS codes per citizen (sms.citizen).
         self._next = itertools.cycle(self.pool)
 
     @property
@@ -63,7 +63,7 @@ class Target:
         return "Basic " + base64.b64encode(raw).decode()
 
     def next_citizen(self) -> PoolCitizen:
-        """Round robin over the pool: each citizen's OTP resend throttle is long over."""
+        """Round robin over the pool: no citizen nears the cap of SMS codes per citizen."""
         with self._lock:
             return next(self._next)
 

@@ -44,6 +44,7 @@ class EventTag(StrEnum):
     OTP_VERIFIED = "otp_verified"
     SMS_NOTICE_SENT = "sms_notice_sent"
     SMS_NOTICE_SEND_FAILED = "sms_notice_send_failed"
+    OTP_LOCKED = "otp_locked"
     CONSENT_GRANTED = "consent_granted"
     CONSENT_DENIED = "consent_denied"
     CODE_ISSUED = "code_issued"

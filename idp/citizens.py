@@ -9,20 +9,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
+from typing import Any
 
 from flask import current_app
-from sqlalchemy import case, update
+from sqlalchemy import Row, case, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from idp import secrets
 from idp.audit import EventTag, record_event
 from idp.clock import clock
 from idp.documents import Document
 from idp.extensions import db
-from idp.models import Citizen, CitizenStatus, OtpCode
+from idp.models import Citizen, CitizenStatus, OtpCode, UnregisteredDocument
 from idp.passwords import PasswordHasher, PersonalData, check_password
 
 ACTIVATION = "activation_code"
 CONTRAST = "contrast_data"
+UNREGISTERED = "unregistered_document"
 
 
 def hasher() -> PasswordHasher:
@@ -160,27 +164,69 @@ class CodeCheck(StrEnum):
     BLOCKED = "blocked"
 
 
-def verify_activation_code(citizen: Citizen, code: str) -> CodeCheck:
-    """More than the allowed wrong entries block the code, even for a correct one after."""
-    if citizen.activation_code_blocked:
-        return CodeCheck.BLOCKED
-    if secrets.matches(secrets.normalise_activation_code(code), citizen.activation_code_hash,
-                       ACTIVATION):
+def check_activation_code(document: Document, citizen: Citizen | None, code: str, *,
+                          email: str | None = None) -> CodeCheck:
+    """The activation code typed for ``document`` (with the e-mail, where the flow asks
+    for it). A document without a live registration has a counter of its own, moved by
+    the same statements as a citizen's: unknown and registered documents reach "blocked"
+    alike, with the same answers and the same work."""
+    if citizen is None or citizen.status == CitizenStatus.UNSUBSCRIBED:
+        return _unregistered_wrong_entry(document)
+    details_match = email is None or citizen.email.lower() == email
+    return verify_activation_code(citizen, code, details_match=details_match)
+
+
+def verify_activation_code(citizen: Citizen, code: str, *, details_match: bool = True) -> CodeCheck:
+    """More than the allowed wrong entries block the code, even for a correct one after.
+    An entry whose other details do not match counts as a wrong one."""
+    right = secrets.matches(secrets.normalise_activation_code(code), citizen.activation_code_hash,
+                            ACTIVATION)
+    if right and details_match and not citizen.activation_code_blocked:
         return CodeCheck.OK
-    limit = current_app.config["IDP_ACTIVATION_MAX_FAILURES"]
-    db.session.execute(
+    counted = db.session.execute(
         update(Citizen).where(Citizen.id == citizen.id, Citizen.activation_code_blocked.is_(False))
-        .values(activation_failures=Citizen.activation_failures + 1,
-                activation_code_blocked=case((Citizen.activation_failures + 1 >= limit, True),
-                                             else_=False))
-    )
-    db.session.commit()
-    db.session.refresh(citizen)
-    record_event(EventTag.ACTIVATION_CODE_FAILED, citizen, failures=citizen.activation_failures)
-    if citizen.activation_code_blocked:
-        record_event(EventTag.ACTIVATION_CODE_BLOCKED, citizen)
+        .values(_one_more_wrong_entry(Citizen))
+        .returning(Citizen.activation_failures, Citizen.activation_code_blocked)
+    ).one_or_none()
+    return _settle_wrong_entry(counted, citizen)
+
+
+def _unregistered_wrong_entry(document: Document) -> CodeCheck:
+    key = secrets.keyed_hash(document.number, UNREGISTERED)  # one HMAC, as checking a code
+    insert = postgresql_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    counted = db.session.execute(
+        insert(UnregisteredDocument)
+        .values(document_hash=key, activation_failures=1,
+                activation_code_blocked=current_app.config["IDP_ACTIVATION_MAX_FAILURES"] <= 1)
+        .on_conflict_do_update(index_elements=[UnregisteredDocument.document_hash],
+                               set_=_one_more_wrong_entry(UnregisteredDocument),
+                               where=UnregisteredDocument.activation_code_blocked.is_(False))
+        .returning(UnregisteredDocument.activation_failures,
+                   UnregisteredDocument.activation_code_blocked)
+    ).one_or_none()
+    return _settle_wrong_entry(counted, None)
+
+
+def _one_more_wrong_entry(model: type[Citizen] | type[UnregisteredDocument]) -> dict[str, Any]:
+    limit = current_app.config["IDP_ACTIVATION_MAX_FAILURES"]
+    return {"activation_failures": model.activation_failures + 1,
+            "activation_code_blocked": case((model.activation_failures + 1 >= limit, True),
+                                            else_=False)}
+
+
+def _settle_wrong_entry(counted: Row[tuple[int, bool]] | None, citizen: Citizen | None) -> CodeCheck:
+    """Audit a counted wrong entry (``counted``: the count and block it led to) and commit:
+    the count must outlive the refusal the caller shows. Nothing is counted for a code
+    already blocked, which changes nothing and is not audited again."""
+    if counted is None:
+        db.session.commit()  # as after a counted entry: the same work either way
         return CodeCheck.BLOCKED
-    return CodeCheck.WRONG
+    failures, blocked = counted
+    record_event(EventTag.ACTIVATION_CODE_FAILED, citizen, commit=False, failures=failures)
+    if blocked:
+        record_event(EventTag.ACTIVATION_CODE_BLOCKED, citizen, commit=False)
+    db.session.commit()
+    return CodeCheck.BLOCKED if blocked else CodeCheck.WRONG
 
 
 def regenerate_activation_code(citizen: Citizen, *, channel: str = "office") -> str:

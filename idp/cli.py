@@ -154,6 +154,9 @@ def citizen_show(document: str, as_json: bool) -> None:
             "activation_failures": found.activation_failures,
             "password_expires_at": found.password_expires_at.isoformat() + "Z"
             if found.password_expires_at else None,
+            "sms_wrong_codes": found.otp_failures,
+            "sms_codes_locked_until": found.otp_locked_until.isoformat() + "Z"
+            if found.otp_locked_until else None,
         }
     _emit(data, as_json, [f"{k}: {v}" for k, v in data.items()])
 

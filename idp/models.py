@@ -49,6 +49,11 @@ class Citizen(db.Model):
     activation_code_blocked: Mapped[bool] = mapped_column(Boolean, default=False)
     # Bumped by a password change or reset: sessions of an older epoch are over.
     session_epoch: Mapped[int] = mapped_column(Integer, default=0)
+    # Wrong SMS codes over every code, flow and purpose (idp.otp), counted from the first
+    # of a window; the one that reaches the limit locks the citizen's codes until then.
+    otp_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    otp_failures_since: Mapped[datetime | None] = mapped_column(DateTime)
+    otp_locked_until: Mapped[datetime | None] = mapped_column(DateTime)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=clock.now)
 
     @property
@@ -80,6 +85,19 @@ class OtpCode(db.Model):
     expires_at: Mapped[datetime] = mapped_column(DateTime)
     failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
     consumed_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class UnregisteredDocument(db.Model):
+    """The activation-code counter of a DNI/NIE without a live registration (never
+    registered, or unsubscribed), keyed by the document's keyed hash. Codes typed for it
+    count and block as for a registered document (``idp.citizens.check_activation_code``),
+    so neither the answers nor the work behind them tell whether it is registered."""
+
+    __tablename__ = "unregistered_documents"
+
+    document_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    activation_failures: Mapped[int] = mapped_column(Integer, default=0)
+    activation_code_blocked: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class FlowState(db.Model):

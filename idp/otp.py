@@ -1,19 +1,29 @@
-"""SMS one-time codes: 6 digits, single use, 5 minutes, 3 wrong tries, resend throttled.
+"""SMS one-time codes: 6 digits, single use, short-lived, a few wrong tries per code, and a
+cap on a citizen's wrong codes over every code, flow and purpose.
 
 Counting and consuming are conditional UPDATEs, so parallel guesses on several app
-processes can never exceed the try limit or use a code twice.
+processes can never exceed a limit or use a code twice. The wrong codes of a citizen are
+counted from the first one of a window (``IDP_OTP_LOCK_SECONDS``); the one that reaches
+``IDP_OTP_MAX_WRONG_CODES`` locks their codes for that long: none is accepted, none is
+sent, and the lock is audited once. Restarting a flow or asking for another code changes
+nothing of that count.
+
+Sending: the first code of a flow goes out at once; asking for another is throttled per
+flow (``IDP_OTP_RESEND_INTERVAL``); the SMS sent per citizen and per address are capped
+by the named limits ``sms.citizen`` and ``sms.ip`` (SMS pumping costs money).
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+import math
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from flask import current_app
 from flask_babel import gettext
-from sqlalchemy import update
+from sqlalchemy import case, exists, or_, update
 
-from idp import secrets
+from idp import ratelimit, secrets
 from idp.audit import EventTag, record_event
 from idp.clock import clock
 from idp.extensions import db
@@ -29,27 +39,54 @@ class OtpResult(StrEnum):
     EXPIRED = "otp_expired"
     EXHAUSTED = "otp_exhausted"
     FORMAT = "otp_format"
+    LOCKED = "otp_locked"
 
 
-class ResendTooSoon(Exception):
-    pass
+class SendRefused(Exception):
+    """No code was sent. ``reason`` is the message key; ``retry_at``, when known, is when
+    another can be asked for."""
+
+    def __init__(self, reason: str, retry_at: datetime | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_at = retry_at
 
 
 def gateway() -> SmsGateway:
     return current_app.extensions["idp.sms"]
 
 
-def send_otp(citizen: Citizen, purpose: str) -> OtpCode:
-    """Create a code and send it; raises ``SmsDeliveryError`` (nothing kept) or ``ResendTooSoon``."""
-    config = current_app.config
-    latest = db.session.scalar(
-        db.select(OtpCode)
-        .filter_by(citizen_id=citizen.id, purpose=purpose)
-        .order_by(OtpCode.created_at.desc())
-        .limit(1)
-    )
-    if latest and latest.created_at + timedelta(seconds=config["IDP_OTP_RESEND_INTERVAL"]) > clock.now():
-        raise ResendTooSoon
+def locked_until(citizen: Citizen) -> datetime | None:
+    """When the citizen's SMS codes unlock, if they are locked now."""
+    until = citizen.otp_locked_until
+    return until if until is not None and until > clock.now() else None
+
+
+def seconds_until(moment: datetime) -> int:
+    """Whole seconds to wait until ``moment``, at least one (for ``Retry-After``)."""
+    return max(1, math.ceil((moment - clock.now()).total_seconds()))
+
+
+def resend_at(code_id: int | None) -> datetime | None:
+    """When the flow whose last code is ``code_id`` may ask for another one."""
+    previous = db.session.get(OtpCode, code_id) if code_id else None
+    if previous is None:
+        return None
+    return previous.created_at + timedelta(seconds=current_app.config["IDP_OTP_RESEND_INTERVAL"])
+
+
+def send_otp(citizen: Citizen, purpose: str, *, resend_of: int | None = None) -> OtpCode:
+    """Create a code and send it; ``resend_of`` is the flow's last code when the citizen
+    asks for another. Raises ``SendRefused`` or ``SmsDeliveryError``, and then keeps nothing."""
+    until = locked_until(citizen)
+    if until is not None:
+        raise SendRefused(OtpResult.LOCKED.value, until)
+    ready_at = resend_at(resend_of)
+    if ready_at is not None and ready_at > clock.now():
+        raise SendRefused("otp_resend_wait", ready_at)
+    limits = ratelimit.guard("sms", citizen=str(citizen.id), ip=ratelimit.client_address())
+    if limits.exceeded:
+        raise SendRefused("otp_send_limit")
     code = secrets.random_digits(6)
     text = gettext("Cl@ve: your one-time code is %(code)s. It is valid for 5 minutes. "
                    "Never share it with anyone.", code=code)
@@ -62,15 +99,18 @@ def send_otp(citizen: Citizen, purpose: str) -> OtpCode:
         citizen_id=citizen.id,
         purpose=purpose,
         code_hash=secrets.keyed_hash(code, _PURPOSE),
-        expires_at=clock.now() + timedelta(seconds=config["IDP_OTP_TTL"]),
+        expires_at=clock.now() + timedelta(seconds=current_app.config["IDP_OTP_TTL"]),
     )
     db.session.add(otp)
     db.session.flush()
-    record_event(EventTag.OTP_SENT, citizen, purpose=purpose)
+    record_event(EventTag.OTP_SENT, citizen, commit=False, purpose=purpose)  # the caller commits
+    limits.hit()
     return otp
 
 
 def verify_otp(otp_id: int | None, citizen: Citizen, purpose: str, presented: str) -> OtpResult:
+    if locked_until(citizen) is not None:
+        return OtpResult.LOCKED  # not even compared: the answer says nothing of the code
     presented = (presented or "").strip()
     if not (len(presented) == 6 and presented.isascii() and presented.isdigit()):
         return OtpResult.FORMAT
@@ -82,18 +122,7 @@ def verify_otp(otp_id: int | None, citizen: Citizen, purpose: str, presented: st
     if otp.consumed_at is not None or otp.expires_at <= now:
         return OtpResult.EXPIRED
     if secrets.matches(presented, otp.code_hash, _PURPOSE):
-        consumed = db.session.execute(
-            update(OtpCode)
-            .where(OtpCode.id == otp.id, OtpCode.consumed_at.is_(None),
-                   OtpCode.failed_attempts < max_tries, OtpCode.expires_at > now)
-            .values(consumed_at=now)
-        ).rowcount
-        if consumed == 1:
-            record_event(EventTag.OTP_VERIFIED, citizen, commit=False, purpose=purpose)
-        db.session.commit()  # the claim and its audit event together
-        if consumed == 1:
-            return OtpResult.OK
-        return OtpResult.EXHAUSTED if otp.failed_attempts >= max_tries else OtpResult.EXPIRED
+        return _consume(otp, citizen, purpose, now)
     counted = db.session.execute(
         update(OtpCode)
         .where(OtpCode.id == otp.id, OtpCode.failed_attempts < max_tries)
@@ -101,7 +130,57 @@ def verify_otp(otp_id: int | None, citizen: Citizen, purpose: str, presented: st
     ).rowcount
     db.session.refresh(otp)  # this transaction's count, which holds the row until commit
     exhausted = counted == 0 or otp.failed_attempts >= max_tries
+    locked, locked_by_this = _count_wrong_code(citizen, now) if counted == 1 else (False, False)
     record_event(EventTag.OTP_EXHAUSTED if exhausted else EventTag.OTP_FAILED, citizen,
                  commit=False, purpose=purpose)
+    if locked_by_this:
+        record_event(EventTag.OTP_LOCKED, citizen, commit=False, wrong_codes=citizen.otp_failures,
+                     until=citizen.otp_locked_until.isoformat() + "Z")  # type: ignore[union-attr]
     db.session.commit()
+    if locked:
+        return OtpResult.LOCKED
     return OtpResult.EXHAUSTED if exhausted else OtpResult.WRONG
+
+
+def _consume(otp: OtpCode, citizen: Citizen, purpose: str, now: datetime) -> OtpResult:
+    """Use a right code once, unless it ran out of tries or the citizen's codes got locked
+    meanwhile (by wrong codes of parallel requests)."""
+    max_tries = current_app.config["IDP_OTP_MAX_TRIES"]
+    consumed = db.session.execute(
+        update(OtpCode)
+        .where(OtpCode.id == otp.id, OtpCode.consumed_at.is_(None),
+               OtpCode.failed_attempts < max_tries, OtpCode.expires_at > now,
+               ~exists().where(Citizen.id == citizen.id, Citizen.otp_locked_until > now))
+        .values(consumed_at=now)
+    ).rowcount
+    if consumed == 1:
+        record_event(EventTag.OTP_VERIFIED, citizen, commit=False, purpose=purpose)
+    db.session.commit()  # the claim and its audit event together
+    if consumed == 1:
+        return OtpResult.OK
+    if otp.failed_attempts >= max_tries:
+        return OtpResult.EXHAUSTED
+    return OtpResult.LOCKED if locked_until(citizen) is not None else OtpResult.EXPIRED
+
+
+def _count_wrong_code(citizen: Citizen, now: datetime) -> tuple[bool, bool]:
+    """Count a wrong code against the citizen: whether their codes are locked now, and
+    whether by this code. Only the one UPDATE that reaches the limit sets the lock."""
+    config = current_app.config
+    window = timedelta(seconds=config["IDP_OTP_LOCK_SECONDS"])
+    in_window = Citizen.otp_failures_since > now - window
+    failures = case((in_window, Citizen.otp_failures + 1), else_=1)
+    counted = db.session.execute(
+        update(Citizen)
+        .where(Citizen.id == citizen.id,
+               or_(Citizen.otp_locked_until.is_(None), Citizen.otp_locked_until <= now))
+        .values(otp_failures=failures,
+                otp_failures_since=case((in_window, Citizen.otp_failures_since), else_=now),
+                otp_locked_until=case((failures >= config["IDP_OTP_MAX_WRONG_CODES"], now + window),
+                                      else_=None))
+    ).rowcount
+    db.session.refresh(citizen)  # the count of this transaction, which holds the row
+    if counted == 0:
+        return True, False  # locked meanwhile by a parallel wrong code
+    locked = citizen.otp_locked_until is not None
+    return locked, locked

@@ -77,17 +77,25 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("IDP_INTERACTION_TTL", 900, "Seconds a pending authorization request waits.", int),
     Setting("IDP_OTP_TTL", 300, "SMS one-time code lifetime in seconds.", int),
     Setting("IDP_OTP_MAX_TRIES", 3, "Wrong tries allowed per SMS code.", int),
-    Setting("IDP_OTP_RESEND_INTERVAL", 30, "Seconds before another SMS code can be sent.", int),
+    Setting("IDP_OTP_RESEND_INTERVAL", 30,
+            "Seconds before a flow can send another SMS code (its first one is sent at once).", int),
+    Setting("IDP_OTP_MAX_WRONG_CODES", 10,
+            "Wrong SMS codes a citizen may enter within `IDP_OTP_LOCK_SECONDS`, over every code, "
+            "flow and purpose; the last one locks their SMS codes.", int),
+    Setting("IDP_OTP_LOCK_SECONDS", 3600,
+            "How long a citizen's SMS codes stay locked (no code sent or accepted), and the "
+            "window in which wrong codes are counted.", int),
     Setting("IDP_PASSWORD_MAX_FAILURES", 5, "Consecutive wrong passwords that block it.", int),
     Setting("IDP_ACTIVATION_MAX_FAILURES", 5, "Wrong activation codes tolerated before blocking.", int),
     Setting("IDP_PASSWORD_LIFETIME_DAYS", 730, "Days a password stays valid (2 years).", int),
     Setting(
         "IDP_RATE_LIMITS",
         "login.ip=30/300 login.document=10/300 activation.ip=20/300 activation.document=10/3600 "
-        "otp.ip=30/300 push.ip=20/300 push.document=5/300 enrollment.ip=20/300 "
-        "enrollment.document=10/3600 reset.ip=20/300 reset.document=10/3600 device.ip=30/300 "
-        "client_auth.ip=30/300 client_auth.client=60/300",
-        "Named limits `action.subject=COUNT/SECONDS`, counted on failed attempts.",
+        "otp.ip=30/300 sms.citizen=10/3600 sms.ip=60/3600 push.ip=20/300 push.document=5/300 "
+        "enrollment.ip=20/300 enrollment.document=10/3600 reset.ip=20/300 reset.document=10/3600 "
+        "device.ip=30/300 client_auth.ip=30/300 client_auth.client=60/300",
+        "Named limits `action.subject=COUNT/SECONDS`, counted on failed attempts; `sms.*` "
+        "count every SMS code sent, per citizen and per address.",
     ),
     Setting(
         "IDP_DEV_LOOPBACK_CLIENT_URIS",

@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from idp.sms import latest_code
+from idp.sms import latest_code, read_sms_file
 from idp_mobile.device import PROOF_HEADER, DeviceKey
 from tests.factories import new_dni
 from tests.support.live import RP_REDIRECT, active_citizen, authorize, create_client, form_post, start_idp
@@ -158,3 +158,29 @@ def test_a_logout_among_parallel_refreshes_leaves_no_token_of_its_session_alive(
     for tokens in minted:  # (a used refresh token presented again would revoke its family)
         assert _token(idp, client, grant_type="refresh_token",
                       refresh_token=tokens["refresh_token"]).status_code == 400
+
+
+def test_parallel_wrong_sms_codes_of_several_flows_lock_the_citizen_once_at_the_limit(idp):
+    document = new_dni()
+    active_citizen(idp, document, PASSWORD)
+    client_id = create_client(idp)["client_id"]
+    flows = []
+    for _ in range(5):  # five logins, each with its own code: fifteen guesses in all
+        browser = requests.Session()
+        page = authorize(browser, idp, client_id)
+        flows.append((browser, form_post(browser, page, f"{idp.url}/login", document=document,
+                                         password=PASSWORD)))
+    sent = {re.search(r"\d{6}", sms["text"]).group(0) for sms in read_sms_file(idp.sms_file)}  # type: ignore[union-attr]
+    wrong = [code for code in (f"{n:06d}" for n in range(100)) if code not in sent]
+    guesses = iter([(browser, page, wrong[n]) for n, (browser, page) in enumerate(flows * 3)])
+
+    def guess():  # type: ignore[no-untyped-def]
+        browser, page, code = next(guesses)
+        return form_post(browser, page, f"{idp.url}/login/otp", follow=False, otp=code)
+
+    answers = in_parallel(guess, 15)
+    assert sorted(answer.status_code for answer in answers) == [400] * 9 + [429] * 6
+    shown = idp.cli_json("citizen", "show", document)
+    assert shown["sms_wrong_codes"] == 10 and shown["sms_codes_locked_until"] is not None
+    assert idp.scalar("SELECT count(*) FROM audit_events WHERE tag = 'otp_locked' AND citizen_id = "
+                      "(SELECT id FROM citizens WHERE document = :document)", document=document) == 1

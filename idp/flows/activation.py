@@ -9,6 +9,7 @@ from flask_babel import lazy_gettext as _l
 
 from idp import citizens, ratelimit
 from idp.audit import EventTag, record_event
+from idp.documents import Document
 from idp.flows import forms, new_password_step, otp_step
 from idp.models import Citizen, CitizenStatus
 
@@ -32,7 +33,7 @@ def start():  # type: ignore[no-untyped-def]
         if limits.exceeded:
             return ratelimit.too_many_attempts()
         citizen = citizens.find(document)
-        key = _refusal(citizen, email, code)
+        key = _refusal(document, citizen, email, code)
         if key is not None:
             limits.hit()
         if key is None:
@@ -46,18 +47,15 @@ def start():  # type: ignore[no-untyped-def]
                            flow_steps=STEPS), 400
 
 
-def _refusal(citizen, email: str, code: str) -> str | None:  # type: ignore[no-untyped-def]
+def _refusal(document: Document, citizen: Citizen | None, email: str, code: str) -> str | None:
     """The message key refusing this attempt, or None. Unknown documents and wrong
-    e-mails get the same answer as a wrong code."""
-    if citizen is None or citizen.status == CitizenStatus.UNSUBSCRIBED:
-        return "activation_failed"
-    if citizen.email.lower() != email:
-        return "activation_failed"
-    outcome = citizens.verify_activation_code(citizen, code)
+    e-mails count and get the same answers as a wrong code, blocked included."""
+    outcome = citizens.check_activation_code(document, citizen, code, email=email)
     if outcome == citizens.CodeCheck.BLOCKED:
         return "activation_code_blocked"
     if outcome == citizens.CodeCheck.WRONG:
         return "activation_failed"
+    assert citizen is not None
     if citizen.status == CitizenStatus.ACTIVE:
         return "already_active"
     return None

@@ -133,9 +133,9 @@ def otp():  # type: ignore[no-untyped-def]
         flow_state.finish(FLOW)
         return finish_login(citizen, pending, acr=ACR_SUBSTANTIAL, amr=amr)
     if renewal:
-        return otp_step.page(citizen, problem, url_for("login.otp"), RENEWAL_STEPS,
+        return otp_step.page(state, problem, url_for("login.otp"), RENEWAL_STEPS,
                              intro_key="password_expired", pending=pending)
-    return otp_step.page(citizen, problem, url_for("login.otp"), STEPS, pending=pending)
+    return otp_step.page(state, problem, url_for("login.otp"), STEPS, pending=pending)
 
 
 @blueprint.route("/expired", methods=["GET", "POST"])

@@ -1,11 +1,18 @@
-"""The SMS code step shared by every flow that needs one."""
+"""The SMS code step shared by every flow that needs one.
+
+The page says only what happened: that a code was sent when this flow has one, and, when
+no code can be sent or accepted now, why and (when known) how long until one can.
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
-from flask import current_app, redirect, render_template, request, url_for
+from flask import current_app, make_response, redirect, render_template, request, url_for
+from flask_babel import format_timedelta
 
 from idp import otp, ratelimit
 from idp.flows import forms
@@ -14,12 +21,12 @@ from idp.models import Citizen, FlowState
 from idp.sms import SmsDeliveryError
 
 
-def send(state: FlowState, citizen: Citizen, purpose: str) -> str | None:
-    """Send a code for this flow; a message key when it could not be sent."""
+def send(state: FlowState, citizen: Citizen, purpose: str, *, again: bool = False) -> str | None:
+    """Send a code for this flow (``again``: another one); a message key when none was sent."""
     try:
-        code = otp.send_otp(citizen, purpose)
-    except otp.ResendTooSoon:
-        return "otp_resend_wait"
+        code = otp.send_otp(citizen, purpose, resend_of=state.data.get("otp_id") if again else None)
+    except otp.SendRefused as refused:
+        return refused.reason
     except SmsDeliveryError:
         current_app.logger.warning("SMS gateway failed for a %s code", purpose)
         return "sms_unavailable"
@@ -28,7 +35,7 @@ def send(state: FlowState, citizen: Citizen, purpose: str) -> str | None:
 
 
 def begin(kind: str, citizen: Citizen, purpose: str, endpoint: str, **data: Any):  # type: ignore[no-untyped-def]
-    """Start flow ``kind`` at its SMS-code step, send the first code, go to ``endpoint``."""
+    """Start flow ``kind`` at its SMS-code step, send its first code, go to ``endpoint``."""
     state = flow_state.start(kind, "otp", citizen, **data)
     return redirect(url_for(endpoint, problem=send(state, citizen, purpose)))
 
@@ -49,20 +56,25 @@ def masked_phone(citizen: Citizen) -> str:
     return citizen.phone[-3:]
 
 
-# A code typed and refused; not a malformed entry, a resend or a rate limit.
+# A code typed and refused; not a malformed entry, a resend, a lock or a rate limit.
 WRONG_CODE = frozenset({"otp_wrong", "otp_exhausted", "otp_expired"})
-# Problems a redirect may announce with ?problem=…; anything else in the URL is ignored.
-ANNOUNCED_AFTER_REDIRECT = frozenset({"otp_resend_wait", "sms_unavailable", "rate_limited"})
+# Problems a redirect may announce with ?problem=…; anything else in the URL is ignored
+# (a lock is read from the citizen, never from the URL).
+ANNOUNCED_AFTER_REDIRECT = frozenset({"sms_unavailable", "otp_send_limit", "rate_limited"})
+# Nothing is wrong with what the citizen typed: they must wait (429, with Retry-After).
+WAIT = frozenset({"otp_locked", "otp_resend_wait", "otp_send_limit", "rate_limited"})
 
 
 def respond(state: FlowState, citizen: Citizen, purpose: str) -> tuple[bool, str | None]:
     """Handle a request to an SMS-code page: (True, None) once the right code is in,
     otherwise (False, the message key to show, if any). Resending is handled here too."""
+    if otp.locked_until(citizen) is not None:
+        return False, "otp_locked"  # whatever was asked: nothing is sent or checked now
     if request.method == "GET":
         announced = request.args.get("problem")
         return False, announced if announced in ANNOUNCED_AFTER_REDIRECT else None
     if request.form.get("action") == "resend":
-        return False, send(state, citizen, purpose) or "otp_resent"
+        return False, send(state, citizen, purpose, again=True) or "otp_resent"
     errors = forms.FormErrors()
     code = forms.text("otp", errors)
     problem = errors["otp"][0] if errors else check(state, citizen, purpose, code)
@@ -87,11 +99,39 @@ def view(kind: str, purpose: str, flow_steps: Sequence[str], *, next_step: str,
             flow_state.finish(kind)
             return redirect(url_for(restart_endpoint, restarted=1))
         flow_state.advance(state, "otp", wrong_codes=wrong)
-    return page(state.citizen, problem, request.path, flow_steps)
+    return page(state, problem, request.path, flow_steps)
 
 
-def page(citizen: Citizen, problem: str | None, action: str, flow_steps: Sequence[str],
+def page(state: FlowState, problem: str | None, action: str, flow_steps: Sequence[str],
          **context: Any):  # type: ignore[no-untyped-def]
-    status = 400 if problem and problem != "otp_resent" else 200
-    return render_template("otp_step.html", problem=problem, last_digits=masked_phone(citizen),
-                           action=action, flow_steps=flow_steps, **context), status
+    citizen = state.citizen
+    assert citizen is not None
+    retry_at = retry_time(state, citizen, problem)
+    status = 200 if problem in (None, "otp_resent") else 429 if problem in WAIT else 400
+    response = make_response(render_template(
+        "otp_step.html", problem=problem, last_digits=masked_phone(citizen), action=action,
+        flow_steps=flow_steps, code_sent=bool(state.data.get("otp_id")),
+        wait=wait_text(retry_at) if retry_at else "", **context), status)
+    if status == 429 and retry_at is not None:
+        response.headers["Retry-After"] = str(otp.seconds_until(retry_at))
+    return response
+
+
+def retry_time(state: FlowState, citizen: Citizen, problem: str | None) -> datetime | None:
+    """When a code can be asked for (or typed) again, for the problems where it is known."""
+    if problem == "otp_locked":
+        return citizen.otp_locked_until
+    if problem == "otp_resend_wait":
+        return otp.resend_at(state.data.get("otp_id"))
+    return None
+
+
+def wait_text(moment: datetime) -> str:
+    """"30 seconds", "50 minutes", "1 hour" in the page's language; never less than the wait."""
+    seconds = otp.seconds_until(moment)
+    if seconds < 60:
+        return format_timedelta(timedelta(seconds=seconds), threshold=1)
+    minutes = math.ceil(seconds / 60)
+    # Whole hours read as hours; anything else as minutes, which Babel would round to hours.
+    return format_timedelta(timedelta(minutes=minutes), granularity="minute",
+                            threshold=1 if minutes % 60 == 0 else math.inf)

@@ -8,7 +8,8 @@ The seeds ask for the DNI/NIE and the activation code only, and so do we: the co
 16-character secret from the registration act, blocked after 5 wrong entries, and the SMS
 code to the registered phone follows; contrast data would add a fact that the activation
 code already proves. Wrong codes count and block exactly as in activation
-(``citizens.verify_activation_code``).
+(``citizens.check_activation_code``), for unknown documents too, so that reaching "blocked"
+does not tell a registered document from an unknown one.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from flask_babel import lazy_gettext as _l
 
 from idp import citizens, ratelimit
 from idp.audit import EventTag
+from idp.documents import Document
 from idp.flows import forms, new_password_step, otp_step
 from idp.models import Citizen, CitizenStatus
 
@@ -52,7 +54,7 @@ def check_code():  # type: ignore[no-untyped-def]
     if limits.exceeded:
         return ratelimit.too_many_attempts()
     citizen = citizens.find(document)
-    key = _refusal(citizen, code)
+    key = _refusal(document, citizen, code)
     if key is not None:
         limits.hit()
         errors.add("activation_code", key)
@@ -62,16 +64,16 @@ def check_code():  # type: ignore[no-untyped-def]
                           was_blocked=citizen.password_blocked)
 
 
-def _refusal(citizen: Citizen | None, code: str) -> str | None:
+def _refusal(document: Document, citizen: Citizen | None, code: str) -> str | None:
     """The message key refusing this attempt, or None. An unknown or unsubscribed document
-    gets the answer of a wrong code; only a right code learns the Cl@ve is not active yet."""
-    if citizen is None or citizen.status == CitizenStatus.UNSUBSCRIBED:
-        return "reset_failed"
-    outcome = citizens.verify_activation_code(citizen, code)
+    gets the answers of a wrong code, blocked included; only a right code learns the Cl@ve
+    is not active yet."""
+    outcome = citizens.check_activation_code(document, citizen, code)
     if outcome == citizens.CodeCheck.BLOCKED:
         return "activation_code_blocked"
     if outcome == citizens.CodeCheck.WRONG:
         return "reset_failed"
+    assert citizen is not None
     if citizen.status != CitizenStatus.ACTIVE:
         return "not_yet_active"
     return None

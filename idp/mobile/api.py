@@ -12,7 +12,7 @@ from functools import wraps
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from idp import citizens, otp, ratelimit, secrets
@@ -87,12 +87,23 @@ def start_enrollment():  # type: ignore[no-untyped-def]
     assert state is not None
     try:
         code = otp.send_otp(citizen, ENROLLMENT)
-    except otp.ResendTooSoon:
-        return _error(429, "otp_resend_wait")
+    except otp.SendRefused as refused:
+        return _wait(refused.reason, refused.retry_at)
     except SmsDeliveryError:
         return _error(503, "sms_unavailable")
     flow_state.advance(state, "otp", otp_id=code.id)
-    return jsonify(enrollment=token, phone_hint=citizen.phone[-3:], expires_in=300), 201
+    return jsonify(enrollment=token, phone_hint=citizen.phone[-3:],
+                   expires_in=current_app.config["IDP_OTP_TTL"]), 201
+
+
+def _wait(error: str, retry_at: datetime | None) -> tuple[Response, int]:
+    """A 429 saying, when known, in how many seconds to try again (body and Retry-After)."""
+    if retry_at is None:
+        return _error(429, error)
+    seconds = otp.seconds_until(retry_at)
+    response, status = _error(429, error, retry_after=seconds)
+    response.headers["Retry-After"] = str(seconds)
+    return response, status
 
 
 @blueprint.post("/devices")
@@ -100,8 +111,12 @@ def complete_enrollment():  # type: ignore[no-untyped-def]
     """The enrollment token travels in the body, never in the path: paths are written to
     access logs, and this one is a bearer secret until the SMS code is checked."""
     data = _body()
+    limits = ratelimit.guard("otp", ip=ratelimit.client_address())  # as on the SMS-code pages
+    if limits.exceeded:
+        return _error(429, "rate_limited")
     state = flow_state.by_token(ENROLLMENT, "otp", _text(data, "enrollment", 128))
     if state is None or state.citizen is None:
+        limits.hit()
         return _error(404, "enrollment_not_found")
     try:
         key = proofs.public_key_from_jwk(data.get("public_jwk"))
@@ -109,6 +124,9 @@ def complete_enrollment():  # type: ignore[no-untyped-def]
         return _error(400, error.reason)
     result = otp.verify_otp(state.data.get("otp_id"), state.citizen, ENROLLMENT, _text(data, "otp", 16))
     if result != otp.OtpResult.OK:
+        limits.hit()
+        if result == otp.OtpResult.LOCKED:
+            return _wait(result.value, state.citizen.otp_locked_until)
         return _error(400, result.value)
     device = Device(id=secrets.random_token(16), citizen_id=state.citizen.id,
                     name=state.data.get("device_name", "Cl@ve app"),

@@ -4,14 +4,21 @@ a password, get and refresh OIDC tokens."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
+from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import event
 from werkzeug.test import TestResponse
 
-from idp.sms import latest_code
+from idp.clock import clock
+from idp.extensions import db
+from idp.sms import latest_code, read_sms_file
 from tests.oidc.test_code_flow import basic, redeem
-from tests.support.browser import AuthorizationAttempt, code_from, consent, log_in, submit
+from tests.support.browser import AuthorizationAttempt, code_from, consent, log_in, shows_message, submit
 
 NEW_PASSWORD = "Otra-Clave-2027!"  # noqa: S105
 # Fails four rules at once (length, upper case, digit, special) and its confirmation differs.
@@ -31,6 +38,51 @@ def pass_sms(browser: FlaskClient, url: str, sms_file: Path) -> TestResponse:
 
 def wrong_code(sms_file: Path) -> str:
     return "000000" if latest_code(sms_file) != "000000" else "111111"
+
+
+def never_sent_code(sms_file: Path) -> str:
+    """A 6-digit code that no SMS sent so far carries."""
+    sent = {re.search(r"\d{6}", sms["text"]).group(0) for sms in read_sms_file(sms_file)}  # type: ignore[union-attr]
+    return next(f"{n:06d}" for n in range(1000000) if f"{n:06d}" not in sent)
+
+
+def sms_sent(sms_file: Path) -> int:
+    return len(read_sms_file(sms_file))
+
+
+def start_of_a_window(seconds: int) -> None:
+    """Rate limits count in windows of ``seconds``: start the test at the beginning of one,
+    so that its attempts are not split between two."""
+    clock.advance(seconds=seconds - clock.timestamp() % seconds)
+
+
+@dataclass
+class SqlWork:
+    statements: int = 0
+    commits: int = 0
+
+
+@contextmanager
+def sql_work(app: Flask) -> Iterator[SqlWork]:
+    """The SQL statements and commits ``app`` sends its database meanwhile: what tells two
+    answers apart by their timing, beside the answers themselves."""
+    with app.app_context():
+        engine = db.engine
+    work = SqlWork()
+
+    def statement(*_: object) -> None:
+        work.statements += 1
+
+    def commit(*_: object) -> None:
+        work.commits += 1
+
+    event.listen(engine, "before_cursor_execute", statement)
+    event.listen(engine, "commit", commit)
+    try:
+        yield work
+    finally:
+        event.remove(engine, "before_cursor_execute", statement)
+        event.remove(engine, "commit", commit)
 
 
 def choose_password(browser: FlaskClient, url: str, password: str = NEW_PASSWORD) -> TestResponse:
@@ -61,3 +113,19 @@ def tokens_for(browser: FlaskClient, sms_file: Path, rp, person) -> dict:  # typ
 def refresh(browser: FlaskClient, rp, refresh_token: str) -> TestResponse:  # type: ignore[no-untyped-def]
     return browser.post("/token", headers=basic(rp.client_id, rp.secret),
                         data={"grant_type": "refresh_token", "refresh_token": refresh_token})
+
+
+def attempts_until_blocked(app: Flask, url: str, address: str, **fields: str) -> list:
+    """Six refused attempts from a fresh address: for each, the answer, whether it says
+    "blocked", and the SQL work it took."""
+    browser = app.test_client()
+    browser.environ_base["REMOTE_ADDR"] = address
+    answers = []
+    for _ in range(6):
+        page = browser.get(url)
+        with sql_work(app) as work:
+            answer = submit(browser, page, url, **fields)
+        answers.append((answer.status_code, refusal(answer),
+                        shows_message(answer, "activation_code_blocked"), work))
+    return answers
+

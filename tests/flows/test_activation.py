@@ -6,6 +6,7 @@ from idp.extensions import db
 from idp.models import CitizenStatus
 from idp.sms import latest_code
 from tests.factories import make_citizen, new_dni
+from tests.flows.support import attempts_until_blocked
 from tests.support.browser import submit
 
 GOOD_PASSWORD = "Primera-Clave-2026!"
@@ -114,3 +115,17 @@ def test_an_unknown_problem_in_the_sms_page_address_is_ignored(app, browser, sms
     start(browser, person.document, person.citizen.email, person.activation_code)
     assert browser.get("/activate/otp?problem=no_such_message").status_code == 200
     assert browser.get("/activate/otp?problem=sms_unavailable").status_code == 400
+
+
+def test_unknown_document_wrong_email_and_wrong_code_reach_blocked_the_same_way(app):
+    wrong_email, wrong_code = make_citizen(active=False), make_citizen(active=False)
+    series = [
+        attempts_until_blocked(app, "/activate", "198.51.100.1", document=new_dni(),
+                               email=wrong_email.citizen.email, activation_code=wrong_email.activation_code),
+        attempts_until_blocked(app, "/activate", "198.51.100.2", document=wrong_email.document,
+                               email="other@example.org", activation_code=wrong_email.activation_code),
+        attempts_until_blocked(app, "/activate", "198.51.100.3", document=wrong_code.document,
+                               email=wrong_code.citizen.email, activation_code="AAAA-AAAA-AAAA-AAAA"),
+    ]
+    assert [blocked for *_, blocked, _ in series[0]] == [False] * 4 + [True] * 2
+    assert series[0] == series[1] == series[2]

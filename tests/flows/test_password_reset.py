@@ -15,6 +15,7 @@ from tests.flows.support import (
     NEW_PASSWORD,
     WEAK,
     WEAK_PASSWORD_PROBLEMS,
+    attempts_until_blocked,
     choose_password,
     fill,
     pass_sms,
@@ -180,3 +181,13 @@ def test_a_reset_ends_every_other_session_and_its_tokens(app, browser, other_bro
 
     assert other_browser.get("/account").status_code == 302
     assert refresh(other_browser, rp, elsewhere["refresh_token"]).get_json()["error"] == "invalid_grant"
+
+
+def test_unknown_and_registered_documents_reach_blocked_the_same_way_at_forgot_password(app):
+    person = make_citizen()
+    registered = attempts_until_blocked(app, START, "198.51.100.1", document=person.document,
+                                        activation_code=WRONG_CODE)
+    unknown = attempts_until_blocked(app, START, "198.51.100.2", document=new_dni(),
+                                     activation_code=WRONG_CODE)
+    assert [blocked for *_, blocked, _ in registered] == [False] * 4 + [True] * 2
+    assert registered == unknown

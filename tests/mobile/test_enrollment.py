@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from idp.clock import clock
 from idp.extensions import db
 from idp.mobile.models import Device
 from idp.sms import latest_code
 from idp_mobile.device import DeviceKey
 from tests.factories import make_citizen, new_dni
+from tests.flows.support import never_sent_code, sms_sent, start_of_a_window
 from tests.mobile.support import API, enroll, signed_get
 
 
@@ -90,3 +92,46 @@ def test_nobody_can_revoke_another_citizens_app(app, browser, sms_file):
     refused = submit(browser, browser.get("/account"), "/account/devices/revoke", device=device.device_id)
     assert refused.status_code == 404
     assert db.session.get(Device, device.device_id).revoked_at is None
+
+
+def right_code(browser, sms_file, person) -> dict:  # type: ignore[no-untyped-def]
+    """What finishes a new enrollment of ``person``: its token, the code just sent and a key."""
+    started = browser.post(f"{API}/enrollments", json={"document": person.document,
+                                                       "password": person.password}).get_json()
+    return {"enrollment": started["enrollment"], "otp": latest_code(sms_file),
+            "public_jwk": DeviceKey.generate().public_jwk()}
+
+
+def test_enrollment_api_counts_wrong_codes_per_address(app, browser, sms_file):
+    start_of_a_window(300)
+    people = [make_citizen() for _ in range(10)]
+    for person in people:  # three wrong codes each: no citizen reaches the lock of ten
+        started = browser.post(f"{API}/enrollments", json={"document": person.document,
+                                                           "password": person.password}).get_json()
+        for _ in range(3):
+            answer = browser.post(f"{API}/devices", json={
+                "enrollment": started["enrollment"], "otp": never_sent_code(sms_file),
+                "public_jwk": DeviceKey.generate().public_jwk()})
+            assert answer.status_code == 400
+    refused = browser.post(f"{API}/devices", json=right_code(browser, sms_file, people[0]))
+    assert refused.status_code == 429 and refused.get_json() == {"error": "rate_limited"}
+    clock.advance(seconds=300)
+    assert browser.post(f"{API}/devices", json=right_code(browser, sms_file, people[0])).status_code == 201
+
+
+def test_a_citizen_whose_codes_are_locked_is_told_when_to_enroll_again(app, browser, sms_file):
+    person = make_citizen()
+    answers = []
+    for tries in (3, 3, 3, 1):
+        started = browser.post(f"{API}/enrollments", json={"document": person.document,
+                                                           "password": person.password}).get_json()
+        answers += [browser.post(f"{API}/devices", json={
+            "enrollment": started["enrollment"], "otp": never_sent_code(sms_file),
+            "public_jwk": DeviceKey.generate().public_jwk()}) for _ in range(tries)]
+    assert [answer.status_code for answer in answers] == [400] * 9 + [429]
+    sent = sms_sent(sms_file)
+    refused = browser.post(f"{API}/enrollments", json={"document": person.document,
+                                                       "password": person.password})
+    assert refused.status_code == 429 and refused.headers["Retry-After"] == "3600"
+    assert refused.get_json() == {"error": "otp_locked", "retry_after": 3600}
+    assert sms_sent(sms_file) == sent

@@ -81,6 +81,17 @@ class LiveIdp:
         finally:
             engine.dispose()
 
+    def scalar(self, query: str, **params: object) -> object:
+        """The first value one SQL query finds in this server's own database."""
+        import sqlalchemy
+
+        engine = sqlalchemy.create_engine(self.env["IDP_DATABASE_URL"])
+        try:
+            with engine.connect() as connection:
+                return connection.execute(sqlalchemy.text(query), params).scalar()
+        finally:
+            engine.dispose()
+
     def stop(self) -> None:
         """Stop the server; the node that created a PostgreSQL database also drops it."""
         _stop(self.process, self.log)
