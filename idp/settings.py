@@ -86,7 +86,9 @@ SETTINGS: tuple[Setting, ...] = (
         "login.ip=30/300 login.document=10/300 activation.ip=20/300 activation.document=10/3600 "
         "otp.ip=30/300 push.ip=20/300 push.document=5/300 enrollment.ip=20/300 "
         "enrollment.document=10/3600 reset.ip=20/300 reset.document=10/3600 device.ip=30/300",
-        "Named limits `action.subject=COUNT/SECONDS`, counted on failed attempts.",
+        "Named limits `action.subject=COUNT/SECONDS`, counted on failed attempts (`push`: on "
+        "every request): a slot is taken before each attempt and given back when it succeeds; "
+        "with none left the attempt is refused (429) unchecked.",
     ),
     Setting("IDP_SIGNING_ALG", "RS256", "Default ID-token algorithm (`RS256` or `ES256`)."),
     Setting("IDP_DEFAULT_LOCALE", "es", "Language when nothing else chooses one."),

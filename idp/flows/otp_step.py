@@ -36,12 +36,12 @@ def begin(kind: str, citizen: Citizen, purpose: str, endpoint: str, **data: Any)
 def check(state: FlowState, citizen: Citizen, purpose: str, presented: str) -> str | None:
     """None when the code is right; else the message key to show."""
     limits = ratelimit.guard("otp", ip=ratelimit.client_address())
-    if limits.exceeded:
+    if not limits.reserve():
         return "rate_limited"
     result = otp.verify_otp(state.data.get("otp_id"), citizen, purpose, presented)
     if result == otp.OtpResult.OK:
+        limits.release()  # committed with the step that follows the right code
         return None
-    limits.hit()
     return result.value
 
 

@@ -65,16 +65,16 @@ def start_enrollment():  # type: ignore[no-untyped-def]
     except InvalidDocument as invalid:
         return _error(400, invalid.reason)
     limits = ratelimit.guard("enrollment", ip=ratelimit.client_address(), document=document.number)
-    if limits.exceeded:
+    if not limits.reserve():
         return _error(429, "rate_limited")
     citizen = citizens.find(document)
     check = citizens.verify_password(citizen, _text(data, "password", 256))
     if check != citizens.PasswordCheck.OK:
-        limits.hit()
         record_event(EventTag.LOGIN_FAILED, citizen if citizen and citizen.is_active else None,
                      channel="mobile_enrollment", reason=check.value)
         return _error(401, "invalid_credentials")
     assert citizen is not None
+    limits.release()
     if citizen.password_expired():
         # As on the web, an expired password must be changed before it proves anything.
         record_event(EventTag.PASSWORD_EXPIRED, citizen, channel="mobile_enrollment")
@@ -126,15 +126,16 @@ def device_call(view: Callable[..., Any]) -> Callable[..., Any]:
         # Refused proofs are counted per address: past the limit they are not even checked,
         # so a flood of forged calls costs neither signature checks nor audit rows.
         limits = ratelimit.guard("device", ip=ratelimit.client_address())
-        if limits.exceeded:
+        if not limits.reserve():
             return _error(429, "rate_limited")
         try:
             device, claims = proofs.verify(request.headers.get(proofs.HEADER),
                                            method=request.method, path=request.path)
         except proofs.ProofError as error:
-            limits.hit()
             record_event(EventTag.DEVICE_PROOF_REFUSED, reason=error.reason)
             return _error(401, error.reason)
+        limits.release()
+        db.session.commit()  # the slot given back with the device's last use (idp.mobile.proofs)
         return view(device, claims, *args, **kwargs)
 
     return signed
