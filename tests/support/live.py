@@ -81,6 +81,17 @@ class LiveIdp:
         finally:
             engine.dispose()
 
+    def query(self, statement: str, **params: object) -> list[tuple]:
+        """The rows one SQL query returns from this server's own database."""
+        import sqlalchemy
+
+        engine = sqlalchemy.create_engine(self.env["IDP_DATABASE_URL"])
+        try:
+            with engine.connect() as connection:
+                return [tuple(row) for row in connection.execute(sqlalchemy.text(statement), params)]
+        finally:
+            engine.dispose()
+
     def stop(self) -> None:
         """Stop the server; the node that created a PostgreSQL database also drops it."""
         _stop(self.process, self.log)
