@@ -82,11 +82,12 @@ def view(kind: str, purpose: str, flow_steps: Sequence[str], *, next_step: str,
         flow_state.advance(state, next_step)
         return redirect(url_for(next_endpoint))
     if restart_after is not None and problem in WRONG_CODE:
-        wrong = state.data.get("wrong_codes", 0) + 1
+        wrong = flow_state.add_one(state, "wrong_codes")
+        if wrong is None:  # ended or moved on by a parallel request
+            return flow_state.expired_page()
         if wrong > restart_after:
             flow_state.finish(kind)
             return redirect(url_for(restart_endpoint, restarted=1))
-        flow_state.advance(state, "otp", wrong_codes=wrong)
     return page(state.citizen, problem, request.path, flow_steps)
 
 

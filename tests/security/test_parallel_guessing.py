@@ -20,6 +20,7 @@ from idp.documents import parse_document
 from idp.extensions import db
 from idp.models import Citizen
 from idp.settings import SETTINGS
+from idp.sms import latest_code
 from tests.factories import make_citizen, new_dni
 from tests.support.live import active_citizen, form_post, register_citizen, start_idp
 
@@ -153,3 +154,19 @@ def test_a_right_activation_code_racing_wrong_ones_is_never_accepted_after_the_b
     if "activation_started" in trail:
         assert trail.index("activation_started") < trail.index("activation_code_blocked")
 
+
+def test_parallel_wrong_sms_codes_all_count_towards_restarting_the_unsubscription(idp):
+    document = new_dni()
+    active_citizen(idp, document, PASSWORD)
+    browser = requests.Session()
+    page = browser.get(f"{idp.url}/unsubscribe", timeout=10)
+    otp_page = form_post(browser, page, f"{idp.url}/unsubscribe", document=document, password=PASSWORD)
+    right = latest_code(idp.sms_file)
+    wrong = [f"{(int(right) + n) % 1000000:06d}" for n in range(1, 13)]
+    with ThreadPoolExecutor(max_workers=len(wrong)) as pool:
+        answers = list(pool.map(lambda code: form_post(
+            browser, otp_page, f"{idp.url}/unsubscribe/otp", follow=False, otp=code), wrong))
+    # A wrong code, the restart, or a flow already ended by a parallel request.
+    assert {answer.status_code for answer in answers} <= {302, 400}
+    assert any("restarted=1" in answer.headers.get("Location", "") for answer in answers)
+    assert browser.get(f"{idp.url}/unsubscribe/otp", timeout=10).status_code == 400
