@@ -1,7 +1,8 @@
 """The citizen's credential: registration act, password checks and changes, activation code.
 
 Counters (wrong passwords, wrong activation codes) move with conditional UPDATEs so
-that parallel attempts on several processes block exactly at the threshold.
+that parallel attempts on several processes block exactly at the threshold, and a right
+secret is accepted only by a conditional UPDATE that still finds it unblocked.
 """
 
 from __future__ import annotations
@@ -105,33 +106,49 @@ class PasswordCheck(StrEnum):
 
 
 def verify_password(citizen: Citizen | None, password: str) -> PasswordCheck:
-    """Check a login password; an unknown citizen costs one argon2 run all the same."""
+    """Check a login password; an unknown citizen costs one argon2 run all the same.
+
+    ``citizen`` was read before argon2 ran, and other processes may block the password
+    meanwhile: a right password is accepted only by an UPDATE that still finds it unblocked
+    (and unchanged), never on what was read before.
+    """
     if citizen is None or citizen.password_hash is None or not citizen.is_active:
         hasher().burn(password)
         return PasswordCheck.WRONG
-    correct = hasher().verify(citizen.password_hash, password)
+    checked_hash = citizen.password_hash
+    correct = hasher().verify(checked_hash, password)
     if citizen.password_blocked:
         return PasswordCheck.BLOCKED
-    if correct:
-        if citizen.password_failures:
-            db.session.execute(update(Citizen).where(Citizen.id == citizen.id)
-                               .values(password_failures=0))
-        if hasher().needs_rehash(citizen.password_hash):
-            citizen.password_hash = hasher().hash(password)
-        db.session.commit()
+    if not correct:
+        return _count_wrong_password(citizen)
+    values: dict[str, object] = {"password_failures": 0}
+    if hasher().needs_rehash(checked_hash):
+        values["password_hash"] = hasher().hash(password)
+    accepted = db.session.execute(
+        update(Citizen).where(Citizen.id == citizen.id, Citizen.password_hash == checked_hash,
+                              Citizen.password_blocked.is_(False))
+        .values(**values)).rowcount
+    # Now, not with the next step: on PostgreSQL the UPDATE holds the citizen's row, and
+    # the next step may wait seconds for the SMS gateway.
+    db.session.commit()
+    if accepted == 1:
         return PasswordCheck.OK
+    db.session.refresh(citizen)
+    return PasswordCheck.BLOCKED if citizen.password_blocked else PasswordCheck.WRONG
+
+
+def _count_wrong_password(citizen: Citizen) -> PasswordCheck:
     limit = current_app.config["IDP_PASSWORD_MAX_FAILURES"]
-    db.session.execute(
+    counted = db.session.execute(
         update(Citizen).where(Citizen.id == citizen.id, Citizen.password_blocked.is_(False))
         .values(password_failures=Citizen.password_failures + 1,
                 password_blocked=case((Citizen.password_failures + 1 >= limit, True), else_=False))
-    )
-    db.session.commit()
-    db.session.refresh(citizen)
-    if citizen.password_blocked:
-        record_event(EventTag.PASSWORD_BLOCKED, citizen)
-        return PasswordCheck.BLOCKED
-    return PasswordCheck.WRONG
+    ).rowcount
+    db.session.refresh(citizen)  # this transaction's count: it holds the row until commit
+    if counted and citizen.password_blocked:
+        record_event(EventTag.PASSWORD_BLOCKED, citizen, commit=False)
+    db.session.commit()  # the failure stays counted, whatever happens to this request next
+    return PasswordCheck.BLOCKED if citizen.password_blocked else PasswordCheck.WRONG
 
 
 def password_problems(citizen: Citizen, new_password: str, confirmation: str) -> list[str]:
@@ -178,11 +195,21 @@ def check_activation_code(document: Document, citizen: Citizen | None, code: str
 
 def verify_activation_code(citizen: Citizen, code: str, *, details_match: bool = True) -> CodeCheck:
     """More than the allowed wrong entries block the code, even for a correct one after.
-    An entry whose other details do not match counts as a wrong one."""
-    right = secrets.matches(secrets.normalise_activation_code(code), citizen.activation_code_hash,
-                            ACTIVATION)
-    if right and details_match and not citizen.activation_code_blocked:
-        return CodeCheck.OK
+    An entry whose other details do not match counts as a wrong one, and so does a right
+    code that another attempt blocked (or a regeneration replaced) meanwhile."""
+    checked_hash = citizen.activation_code_hash
+    right = secrets.matches(secrets.normalise_activation_code(code), checked_hash, ACTIVATION)
+    if right and details_match:
+        # Accepted only by an UPDATE that still finds the code unblocked and unchanged (as
+        # passwords are): a right code racing wrong ones never passes after the block. The
+        # caller commits the acceptance with what it does next (an audit event, a flow state).
+        accepted = db.session.execute(
+            update(Citizen).where(Citizen.id == citizen.id,
+                                  Citizen.activation_code_hash == checked_hash,
+                                  Citizen.activation_code_blocked.is_(False))
+            .values(activation_failures=Citizen.activation_failures)).rowcount
+        if accepted == 1:
+            return CodeCheck.OK
     counted = db.session.execute(
         update(Citizen).where(Citizen.id == citizen.id, Citizen.activation_code_blocked.is_(False))
         .values(_one_more_wrong_entry(Citizen))

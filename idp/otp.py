@@ -85,7 +85,7 @@ def send_otp(citizen: Citizen, purpose: str, *, resend_of: int | None = None) ->
     if ready_at is not None and ready_at > clock.now():
         raise SendRefused("otp_resend_wait", ready_at)
     limits = ratelimit.guard("sms", citizen=str(citizen.id), ip=ratelimit.client_address())
-    if limits.exceeded:
+    if not limits.reserve():
         raise SendRefused("otp_send_limit")
     code = secrets.random_digits(6)
     text = gettext("Cl@ve: your one-time code is %(code)s. It is valid for 5 minutes. "
@@ -93,6 +93,7 @@ def send_otp(citizen: Citizen, purpose: str, *, resend_of: int | None = None) ->
     try:
         gateway().send(citizen.phone, text)
     except SmsDeliveryError:
+        limits.release()  # nothing was sent: committed with the event of the failure
         record_event(EventTag.OTP_SEND_FAILED, citizen, purpose=purpose)
         raise
     otp = OtpCode(
@@ -104,7 +105,6 @@ def send_otp(citizen: Citizen, purpose: str, *, resend_of: int | None = None) ->
     db.session.add(otp)
     db.session.flush()
     record_event(EventTag.OTP_SENT, citizen, commit=False, purpose=purpose)  # the caller commits
-    limits.hit()
     return otp
 
 

@@ -1,4 +1,15 @@
-"""Named rate limits, checked before an attempt and hit when it fails (as Warehouse does).
+"""Named rate limits, as Warehouse has them, made safe for parallel attempts: a slot is
+taken before the attempt and given back when the attempt succeeds, so a limit counts
+failed attempts and parallel attempts on several processes never get more than it allows.
+
+A call site::
+
+    limits = ratelimit.guard("login", ip=ratelimit.client_address(), document=document.number)
+    if not limits.reserve():
+        return ratelimit.too_many_attempts()
+    ...                   # the attempt (argon2, a signature check)
+    if succeeded:
+        limits.release()  # carried by the commit the success path makes anyway
 
 Counters live in the database by default, so every app process sees the same counts.
 Keys are hashed: a counter row never shows which document or address it counts.
@@ -7,11 +18,13 @@ Keys are hashed: a counter row never shows which document or address it counts.
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from flask import current_app, render_template, request
-from sqlalchemy import Integer, String, delete, exc, update
+from sqlalchemy import Integer, String, case, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 
 from idp import secrets
@@ -40,9 +53,15 @@ def parse_limits(text: str) -> dict[str, Limit]:
 
 
 class RateLimiter(Protocol):
-    def count(self, key: str, seconds: int) -> int: ...
+    def reserve(self, slots: Sequence[tuple[str, Limit]]) -> list[int] | None:
+        """A slot of each limit, all or none: the windows taken, or None when one is full."""
+        ...
 
-    def hit(self, key: str, seconds: int) -> int: ...
+    def release(self, taken: Sequence[tuple[str, int]]) -> None:
+        """Give back slots taken in these windows (no-op for a window already over)."""
+        ...
+
+    def count(self, key: str, seconds: int) -> int: ...
 
 
 class RateCounter(db.Model):
@@ -53,8 +72,13 @@ class RateCounter(db.Model):
     count: Mapped[int] = mapped_column(Integer, default=0)
 
 
+_UPSERT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+
+
 class DatabaseRateLimiter:
-    """Fixed windows; increments are single UPDATE statements, safe across processes."""
+    """Fixed windows. A slot is taken by one INSERT … ON CONFLICT DO UPDATE … WHERE count <
+    limit: atomic on PostgreSQL and SQLite (3.35 or later) alike, whatever other processes
+    do meanwhile."""
 
     def _window(self, seconds: int) -> int:
         return clock.timestamp() // seconds * seconds
@@ -63,24 +87,42 @@ class DatabaseRateLimiter:
         row = db.session.get(RateCounter, key)
         return row.count if row is not None and row.window_start == self._window(seconds) else 0
 
-    def hit(self, key: str, seconds: int) -> int:
-        window = self._window(seconds)
-        for _ in range(3):
-            counted = db.session.execute(
-                update(RateCounter).where(RateCounter.key_hash == key, RateCounter.window_start == window)
-                .values(count=RateCounter.count + 1)).rowcount
-            if counted:
-                db.session.commit()
-                return self.count(key, seconds)
-            db.session.execute(delete(RateCounter).where(RateCounter.key_hash == key,
-                                                         RateCounter.window_start != window))
-            db.session.add(RateCounter(key_hash=key, window_start=window, count=1))
-            try:
-                db.session.commit()
-                return 1
-            except exc.IntegrityError:
-                db.session.rollback()
-        return self.count(key, seconds)
+    def _take(self, key: str, limit: Limit) -> int | None:
+        window = self._window(limit.seconds)
+        counter = RateCounter.__table__.c
+        insert = _UPSERT[db.session.get_bind().dialect.name](RateCounter.__table__)
+        statement = insert.values(key_hash=key, window_start=window, count=1).on_conflict_do_update(
+            index_elements=[counter.key_hash],
+            # A row of an older window starts again at 1; one of this window counts on
+            # only while it is below the limit.
+            set_={"count": case((counter.window_start == window, counter.count + 1), else_=1),
+                  "window_start": window},
+            where=(counter.window_start != window) | (counter.count < limit.count),
+        ).returning(counter.count)  # a row when a slot was taken (psycopg gives no rowcount)
+        return window if limit.count > 0 and db.session.scalar(statement) is not None else None
+
+    def reserve(self, slots: Sequence[tuple[str, Limit]]) -> list[int] | None:
+        if not slots:
+            return []
+        windows: dict[str, int] = {}
+        for key, limit in sorted(slots, key=lambda slot: slot[0]):  # one lock order everywhere
+            window = self._take(key, limit)
+            if window is None:
+                self.release(list(windows.items()))
+                break
+            windows[key] = window
+        # A deliberate early commit: parallel attempts on other processes must see the slot
+        # taken before this one goes on to its expensive check.
+        db.session.commit()
+        return [windows[key] for key, _ in slots] if len(windows) == len(slots) else None
+
+    def release(self, taken: Sequence[tuple[str, int]]) -> None:
+        for key, window in taken:
+            db.session.execute(
+                update(RateCounter)
+                .where(RateCounter.key_hash == key, RateCounter.window_start == window,
+                       RateCounter.count > 0)
+                .values(count=RateCounter.count - 1))
 
 
 @dataclass
@@ -89,14 +131,29 @@ class Guard:
 
     checks: list[tuple[str, Limit]]
     limiter: RateLimiter
+    taken: list[tuple[str, int]] = field(default_factory=list)
+
+    def reserve(self) -> bool:
+        """Take a slot of every limit before the attempt; False (and none taken) when a
+        limit is used up, and the attempt must be refused without being made."""
+        windows = self.limiter.reserve(self.checks)
+        if windows is None:
+            return False
+        self.taken = [(key, window) for (key, _), window in zip(self.checks, windows, strict=True)]
+        return True
+
+    def release(self) -> None:
+        """The attempt succeeded: its slots are given back, so limits count failures.
+        Not committed here: every success path commits right after."""
+        self.limiter.release(self.taken)
+        self.taken = []
 
     @property
-    def exceeded(self) -> bool:
+    def used_up(self) -> bool:
+        """Whether a limit has no slot left, read without taking one: for a check in front
+        of every request of a hot path (client authentication), where a write per success
+        would cost more than the few parallel failures that may pass the limit together."""
         return any(self.limiter.count(key, limit.seconds) >= limit.count for key, limit in self.checks)
-
-    def hit(self) -> None:
-        for key, limit in self.checks:
-            self.limiter.hit(key, limit.seconds)
 
 
 def guard(action: str, **subjects: str | None) -> Guard:

@@ -94,8 +94,10 @@ SETTINGS: tuple[Setting, ...] = (
         "otp.ip=30/300 sms.citizen=10/3600 sms.ip=60/3600 push.ip=20/300 push.document=5/300 "
         "enrollment.ip=20/300 enrollment.document=10/3600 reset.ip=20/300 reset.document=10/3600 "
         "device.ip=30/300 client_auth.ip=30/300 client_auth.client=60/300",
-        "Named limits `action.subject=COUNT/SECONDS`, counted on failed attempts; `sms.*` "
-        "count every SMS code sent, per citizen and per address.",
+        "Named limits `action.subject=COUNT/SECONDS`, counted on failed attempts (`push`: on "
+        "every request; `sms.*`: every SMS code sent, per citizen and per address): a slot is "
+        "taken before each attempt and given back when it succeeds; with none left the attempt "
+        "is refused (429) unchecked.",
     ),
     Setting(
         "IDP_DEV_LOOPBACK_CLIENT_URIS",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 from idp.clock import clock
 from idp.extensions import db
 from idp.ratelimit import DatabaseRateLimiter, Limit, parse_limits
@@ -14,11 +16,43 @@ def test_limits_are_parsed_from_their_compact_form():
                                                            "otp.ip": Limit(5, 60)}
 
 
-def test_database_counter_counts_within_a_window_and_restarts_in_the_next(app):
-    limiter = DatabaseRateLimiter()
-    assert [limiter.hit("k", 60) for _ in range(3)] == [1, 2, 3]
+def test_database_counter_takes_slots_up_to_the_limit_and_restarts_in_the_next_window(app):
+    limiter, limit = DatabaseRateLimiter(), Limit(3, 60)
+    assert [limiter.reserve([("k", limit)]) is not None for _ in range(4)] == [True, True, True, False]
+    assert limiter.count("k", 60) == 3
     clock.advance(seconds=60)
-    assert limiter.count("k", 60) == 0 and limiter.hit("k", 60) == 1
+    assert limiter.count("k", 60) == 0 and limiter.reserve([("k", limit)]) is not None
+
+
+def test_a_slot_given_back_can_be_taken_again_but_not_in_a_later_window(app):
+    limiter, limit = DatabaseRateLimiter(), Limit(1, 60)
+    window = limiter.reserve([("k", limit)])
+    assert window is not None and limiter.reserve([("k", limit)]) is None
+    limiter.release([("k", window[0])])
+    assert limiter.reserve([("k", limit)]) is not None
+    later = limiter.reserve([("later", limit)])
+    clock.advance(seconds=60)
+    limiter.reserve([("later", limit)])
+    limiter.release([("later", later[0])])  # of the window before: the new one keeps its slot
+    assert limiter.count("later", 60) == 1
+
+
+def test_when_one_limit_is_full_no_slot_of_the_others_is_taken(app):
+    limiter = DatabaseRateLimiter()
+    limiter.reserve([("document", Limit(1, 60))])
+    assert limiter.reserve([("address", Limit(5, 60)), ("document", Limit(1, 60))]) is None
+    assert limiter.count("address", 60) == 0 and limiter.count("document", 60) == 1
+
+
+def test_parallel_reservations_never_take_more_slots_than_the_limit(app):
+    def reserve(_: int) -> bool:
+        with app.app_context():
+            return DatabaseRateLimiter().reserve([("k", Limit(5, 300))]) is not None
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        taken = list(pool.map(reserve, range(16)))
+    assert taken.count(True) == 5
+    assert DatabaseRateLimiter().count("k", 300) == 5
 
 
 def test_login_attempts_beyond_the_document_limit_get_429_even_with_the_right_password(app, browser):
@@ -40,3 +74,12 @@ def test_the_limit_treats_unknown_and_known_documents_alike(app, browser):
     for _ in range(2):
         page = submit(browser, page, "/login", document=unknown, password="x")
     assert submit(browser, page, "/login", document=unknown, password="x").status_code == 429
+
+
+def test_right_passwords_give_their_slot_back_and_are_not_counted(app, browser):
+    app.config["IDP_RATE_LIMITS"] = "login.ip=2/300 login.document=2/300"
+    person = make_citizen()
+    for _ in range(3):
+        page = browser.get("/login")
+        answer = submit(browser, page, "/login", document=person.document, password=person.password)
+        assert answer.status_code == 302 and "/login/otp" in answer.headers["Location"]

@@ -30,14 +30,14 @@ def start():  # type: ignore[no-untyped-def]
     if not errors:
         assert document is not None
         limits = ratelimit.guard("activation", ip=ratelimit.client_address(), document=document.number)
-        if limits.exceeded:
+        if not limits.reserve():
             return ratelimit.too_many_attempts()
         citizen = citizens.find(document)
         key = _refusal(document, citizen, email, code)
-        if key is not None:
-            limits.hit()
         if key is None:
             assert citizen is not None
+            limits.release()
+            # Commits the code's acceptance (idp.citizens) with its event, in that order.
             record_event(EventTag.ACTIVATION_STARTED, citizen)
             return otp_step.begin(FLOW, citizen, OTP_PURPOSE, "activation.otp")
         errors.add("activation_code", key)

@@ -46,18 +46,18 @@ def with_password(**event_detail: object) -> Attempt:
     assert document is not None
     attempt.document = document.number
     limits = ratelimit.guard("login", ip=ratelimit.client_address(), document=document.number)
-    if limits.exceeded:
+    if not limits.reserve():
         attempt.status = 429
         return attempt
     citizen = citizens.find(document)
     outcome = citizens.verify_password(citizen, secret)
     if outcome != citizens.PasswordCheck.OK:
-        limits.hit()
         record_event(EventTag.LOGIN_FAILED, citizen if citizen and citizen.is_active else None,
                      reason=outcome.value, **event_detail)  # type: ignore[arg-type]
         attempt.errors.add("password", "login_failed")
         attempt.status = 401
         return attempt
+    limits.release()
     attempt.citizen = citizen
     return attempt
 

@@ -102,9 +102,9 @@ def push():  # type: ignore[no-untyped-def]
                                ir=pending.request.id if pending else ""), 400
     assert document is not None
     limits = ratelimit.guard("push", ip=ratelimit.client_address(), document=document.number)
-    if limits.exceeded:
+    # Never given back: every push disturbs a phone, so all of them count (approval fatigue).
+    if not limits.reserve():
         return ratelimit.too_many_attempts()
-    limits.hit()  # every push disturbs a phone: all of them count, against approval fatigue
     citizen = citizens.find(document)
     if citizen is not None and not (citizen.is_active and citizens.matches_contrast(citizen, contrast)):
         citizen = None

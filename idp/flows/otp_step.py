@@ -43,12 +43,12 @@ def begin(kind: str, citizen: Citizen, purpose: str, endpoint: str, **data: Any)
 def check(state: FlowState, citizen: Citizen, purpose: str, presented: str) -> str | None:
     """None when the code is right; else the message key to show."""
     limits = ratelimit.guard("otp", ip=ratelimit.client_address())
-    if limits.exceeded:
+    if not limits.reserve():
         return "rate_limited"
     result = otp.verify_otp(state.data.get("otp_id"), citizen, purpose, presented)
     if result == otp.OtpResult.OK:
+        limits.release()  # committed with the step that follows the right code
         return None
-    limits.hit()
     return result.value
 
 
@@ -94,11 +94,12 @@ def view(kind: str, purpose: str, flow_steps: Sequence[str], *, next_step: str,
         flow_state.advance(state, next_step)
         return redirect(url_for(next_endpoint))
     if restart_after is not None and problem in WRONG_CODE:
-        wrong = state.data.get("wrong_codes", 0) + 1
+        wrong = flow_state.add_one(state, "wrong_codes")
+        if wrong is None:  # ended or moved on by a parallel request
+            return flow_state.expired_page()
         if wrong > restart_after:
             flow_state.finish(kind)
             return redirect(url_for(restart_endpoint, restarted=1))
-        flow_state.advance(state, "otp", wrong_codes=wrong)
     return page(state, problem, request.path, flow_steps)
 
 

@@ -51,15 +51,15 @@ def check_code():  # type: ignore[no-untyped-def]
         return _start_page(errors, typed, 400)
     assert document is not None
     limits = ratelimit.guard("reset", ip=ratelimit.client_address(), document=document.number)
-    if limits.exceeded:
+    if not limits.reserve():
         return ratelimit.too_many_attempts()
     citizen = citizens.find(document)
     key = _refusal(document, citizen, code)
     if key is not None:
-        limits.hit()
         errors.add("activation_code", key)
         return _start_page(errors, document.number, 400)
     assert citizen is not None
+    limits.release()
     return otp_step.begin(FLOW, citizen, OTP_PURPOSE, "password_reset.otp",
                           was_blocked=citizen.password_blocked)
 

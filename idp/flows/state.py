@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask import current_app, render_template, session
+from sqlalchemy import update
 
 from idp import secrets
 from idp.clock import clock
@@ -48,9 +49,35 @@ def expired_page():  # type: ignore[no-untyped-def]
 
 
 def advance(state: FlowState, step: str, **data: Any) -> None:
-    state.step = step
-    state.data = {**state.data, **data}
+    """Move the flow to ``step``, adding ``data``. A flow that a parallel request has moved
+    on or ended meanwhile is left as that request left it: its next page tells."""
+    if _take(state, step, reread=bool(data)):
+        state.data = {**state.data, **data}
+        db.session.commit()
+
+
+def add_one(state: FlowState, counter: str) -> int | None:
+    """Count one more in the flow's data (wrong codes) and return the new count; None when
+    a parallel request has moved the flow on or ended it."""
+    if not _take(state, state.step):
+        return None
+    count = state.data.get(counter, 0) + 1
+    state.data = {**state.data, counter: count}
     db.session.commit()
+    return count
+
+
+def _take(state: FlowState, step: str, *, reread: bool = True) -> bool:
+    """Lock the flow's row by moving it from the step this request found to ``step``, then
+    read its data again: parallel requests on other processes (a wrong code, a resend)
+    change the same JSON, and writing back what was read before the lock would undo their
+    changes. False when the flow is no longer at that step."""
+    moved = db.session.execute(update(FlowState).where(FlowState.id == state.id,
+                                                       FlowState.step == state.step)
+                               .values(step=step)).rowcount
+    if moved == 1 and reread:
+        db.session.refresh(state, ["data"])
+    return moved == 1
 
 
 def finish(kind: str) -> None:

@@ -67,16 +67,16 @@ def start_enrollment():  # type: ignore[no-untyped-def]
     except InvalidDocument as invalid:
         return _error(400, invalid.reason)
     limits = ratelimit.guard("enrollment", ip=ratelimit.client_address(), document=document.number)
-    if limits.exceeded:
+    if not limits.reserve():
         return _error(429, "rate_limited")
     citizen = citizens.find(document)
     check = citizens.verify_password(citizen, _text(data, "password", 256))
     if check != citizens.PasswordCheck.OK:
-        limits.hit()
         record_event(EventTag.LOGIN_FAILED, citizen if citizen and citizen.is_active else None,
                      channel="mobile_enrollment", reason=check.value)
         return _error(401, "invalid_credentials")
     assert citizen is not None
+    limits.release()
     if citizen.password_expired():
         # As on the web, an expired password must be changed before it proves anything.
         record_event(EventTag.PASSWORD_EXPIRED, citizen, channel="mobile_enrollment")
@@ -112,11 +112,10 @@ def complete_enrollment():  # type: ignore[no-untyped-def]
     access logs, and this one is a bearer secret until the SMS code is checked."""
     data = _body()
     limits = ratelimit.guard("otp", ip=ratelimit.client_address())  # as on the SMS-code pages
-    if limits.exceeded:
+    if not limits.reserve():
         return _error(429, "rate_limited")
     state = flow_state.by_token(ENROLLMENT, "otp", _text(data, "enrollment", 128))
     if state is None or state.citizen is None:
-        limits.hit()
         return _error(404, "enrollment_not_found")
     try:
         key = proofs.public_key_from_jwk(data.get("public_jwk"))
@@ -124,7 +123,6 @@ def complete_enrollment():  # type: ignore[no-untyped-def]
         return _error(400, error.reason)
     result = otp.verify_otp(state.data.get("otp_id"), state.citizen, ENROLLMENT, _text(data, "otp", 16))
     if result != otp.OtpResult.OK:
-        limits.hit()
         if result == otp.OtpResult.LOCKED:
             return _wait(result.value, state.citizen.otp_locked_until)
         return _error(400, result.value)
@@ -133,6 +131,7 @@ def complete_enrollment():  # type: ignore[no-untyped-def]
                     public_jwk=key.as_dict(private=False))
     db.session.add(device)
     db.session.delete(state)
+    limits.release()
     db.session.commit()
     record_event(EventTag.DEVICE_ENROLLED, state.citizen, device_id=device.id)
     return jsonify(device_id=device.id, acr=ACR_SUBSTANTIAL), 201
@@ -146,15 +145,16 @@ def device_call(view: Callable[..., Any]) -> Callable[..., Any]:
         # Refused proofs are counted per address: past the limit they are not even checked,
         # so a flood of forged calls costs neither signature checks nor audit rows.
         limits = ratelimit.guard("device", ip=ratelimit.client_address())
-        if limits.exceeded:
+        if not limits.reserve():
             return _error(429, "rate_limited")
         try:
             device, claims = proofs.verify(request.headers.get(proofs.HEADER),
                                            method=request.method, path=request.path)
         except proofs.ProofError as error:
-            limits.hit()
             record_event(EventTag.DEVICE_PROOF_REFUSED, reason=error.reason)
             return _error(401, error.reason)
+        limits.release()
+        db.session.commit()  # the slot given back with the device's last use (idp.mobile.proofs)
         return view(device, claims, *args, **kwargs)
 
     return signed

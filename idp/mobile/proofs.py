@@ -43,7 +43,8 @@ def public_key_from_jwk(jwk: Any) -> ECKey:
 
 
 def verify(token: str | None, *, method: str, path: str) -> tuple[Device, dict[str, Any]]:
-    """The device that signed this call, and the signed claims; ``ProofError`` otherwise."""
+    """The device that signed this call, and the signed claims; ``ProofError`` otherwise.
+    The ``jti`` is committed here; the device's last use is left to the caller's commit."""
     if not token or len(token) > 4096:
         raise ProofError("missing_proof")
     try:
@@ -68,7 +69,6 @@ def verify(token: str | None, *, method: str, path: str) -> tuple[Device, dict[s
         raise ProofError("stale_proof")
     _use_once(device, claims.get("jti"))
     device.last_used_at = clock.now()
-    db.session.commit()
     return device, claims
 
 

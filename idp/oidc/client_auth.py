@@ -33,6 +33,7 @@ from idp.clock import clock
 from idp.oidc.models import Client
 
 ACTION = "client_auth"
+UNLIMITED = 2**31 - 1  # the aggregation counter only counts
 
 
 class TooManyFailures(OAuth2Error):
@@ -64,13 +65,15 @@ class Attempt:
         return self.client.client_id if self.client is not None else None
 
     def refuse_if_flooding(self) -> None:
-        if ratelimit.guard(ACTION, ip=self.address).exceeded:
+        if ratelimit.guard(ACTION, ip=self.address).used_up:
             _aggregate(self, "ip", self.address)
             raise TooManyFailures(retry_after=_window_left("ip"))
 
     def failed(self) -> None:
-        flooded = self.client_id is not None and ratelimit.guard(ACTION, client=self.client_id).exceeded
-        ratelimit.guard(ACTION, ip=self.address, client=self.client_id).hit()
+        flooded = self.client_id is not None and ratelimit.guard(ACTION, client=self.client_id).used_up
+        # Each limit on its own: a client's full limit must not stop the address's count.
+        ratelimit.guard(ACTION, ip=self.address).reserve()
+        ratelimit.guard(ACTION, client=self.client_id).reserve()
         if flooded:
             _aggregate(self, "client", self.client_id)
         elif self.client is not None:
@@ -105,7 +108,9 @@ def claimed_client_id(request) -> str | None:  # type: ignore[no-untyped-def]
 def _aggregate(attempt: Attempt, subject: str, value: str | None) -> None:
     limit = ratelimit.parse_limits(current_app.config["IDP_RATE_LIMITS"])[f"{ACTION}.{subject}"]
     key = secrets.keyed_hash(f"{ACTION}|flooded|{subject}|{value}", "rate")
-    refused = current_app.extensions["idp.ratelimiter"].hit(key, limit.seconds)
+    limiter = current_app.extensions["idp.ratelimiter"]
+    limiter.reserve([(key, ratelimit.Limit(UNLIMITED, limit.seconds))])
+    refused = limiter.count(key, limit.seconds)
     if refused == 10 ** (len(str(refused)) - 1):  # 1, 10, 100, …
         record_event(EventTag.CLIENT_AUTH_FLOODED, client_id=attempt.client_id,
                      endpoint=attempt.endpoint, limit=f"{ACTION}.{subject}", refused=refused)

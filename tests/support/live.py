@@ -83,12 +83,17 @@ class LiveIdp:
 
     def scalar(self, query: str, **params: object) -> object:
         """The first value one SQL query finds in this server's own database."""
+        rows = self.query(query, **params)
+        return rows[0][0] if rows else None
+
+    def query(self, statement: str, **params: object) -> list[tuple]:
+        """The rows one SQL query returns from this server's own database."""
         import sqlalchemy
 
         engine = sqlalchemy.create_engine(self.env["IDP_DATABASE_URL"])
         try:
             with engine.connect() as connection:
-                return connection.execute(sqlalchemy.text(query), params).scalar()
+                return [tuple(row) for row in connection.execute(sqlalchemy.text(statement), params)]
         finally:
             engine.dispose()
 
