@@ -46,6 +46,7 @@ def create_app(**overrides: Any) -> Flask:
     from idp.logs import configure_logging
 
     configure_logging(app)
+    web.init_request_checks(app)
     from idp.extensions import babel, csrf, db
 
     db.init_app(app)

@@ -6,7 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
-from authlib.oauth2.rfc6749 import InvalidClientError
+from authlib.oauth2.rfc6749 import InsecureTransportError, InvalidClientError
 from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from flask import Flask, current_app
 
@@ -74,3 +74,9 @@ def init_oidc(app: Flask) -> None:
     )
     csrf.exempt(blueprint)
     app.register_blueprint(blueprint)
+
+    @app.errorhandler(InsecureTransportError)
+    def _insecure_transport(error: InsecureTransportError):  # type: ignore[no-untyped-def]
+        # Authlib refuses plain HTTP to any host but loopback while it reads the request,
+        # before the endpoint's own handling of OAuth errors: answer as the endpoint would.
+        return authorization_server.handle_error_response(None, error)
