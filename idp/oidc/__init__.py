@@ -7,12 +7,12 @@ from pathlib import Path
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import InsecureTransportError, InvalidClientError
-from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from flask import Flask, current_app
 
 from idp.audit import EventTag, record_event
 from idp.extensions import csrf, db
 from idp.oidc import grants, tokens
+from idp.oidc.client_auth import authenticate_client_secret_basic, basic_credentials
 from idp.oidc.keys import KeyStore
 from idp.oidc.models import Client
 from idp.sms import gateway_from_settings
@@ -33,7 +33,7 @@ class ClaveAuthorizationServer(AuthorizationServer):
         try:
             return super().authenticate_client(request, methods, endpoint)
         except InvalidClientError:
-            basic_id, _ = extract_basic_authorization(request.headers)
+            basic_id, _ = basic_credentials(request.headers.get("Authorization"))
             client = self.query_client(basic_id or request.payload.client_id)
             if client is not None:
                 record_event(EventTag.CLIENT_AUTH_FAILED, client_id=client.client_id,
@@ -53,6 +53,8 @@ def init_oidc(app: Flask) -> None:
     authorization_server.init_app(app)
     authorization_server.register_token_generator("default", tokens.generate_bearer_token)
     authorization_server.register_client_auth_method(
+        "client_secret_basic", authenticate_client_secret_basic)
+    authorization_server.register_client_auth_method(
         grants.PrivateKeyJwt.CLIENT_AUTH_METHOD, grants.PrivateKeyJwt())
     openid = grants.ClaveOpenIDCode(require_nonce=False)
     authorization_server.register_grant(
@@ -61,6 +63,7 @@ def init_oidc(app: Flask) -> None:
     register_endpoints(authorization_server)
 
     app.extensions["idp.oidc"] = authorization_server
+
     app.extensions["idp.keys"] = KeyStore(
         Path(config["IDP_KEYS_DIR"]),
         retention=timedelta(seconds=config["IDP_ID_TOKEN_TTL"]),
