@@ -78,6 +78,17 @@ def test_a_well_formed_host_header_is_served(app, browser, host):
     assert browser.get("/.well-known/openid-configuration", headers={"Host": host}).status_code == 200
 
 
+def test_a_foreign_host_changes_no_address_the_idp_gives_out(app, browser):
+    foreign = {"Host": "idp.attacker.example"}
+    discovery = browser.get("/.well-known/openid-configuration", headers=foreign).get_json()
+    assert discovery["issuer"] == app.config["IDP_ISSUER"]
+    assert all("attacker" not in str(value) for value in discovery.values())
+    for path in ("/", "/login", "/activate", "/account", "/authorize"):
+        response = browser.get(path, headers=foreign)
+        assert "attacker" not in response.get_data(as_text=True), path
+        assert "attacker" not in response.headers.get("Location", ""), path
+
+
 @pytest.mark.parametrize("host", MALFORMED_HOSTS)
 def test_the_host_rules_refuse_each_malformed_value(host):
     assert not web.well_formed_host(host)
