@@ -95,25 +95,24 @@ def test_an_existing_secret_key_and_database_open_to_others_are_tightened_and_lo
     assert log.count("was open to other users (mode 644): now to its owner only (600)") == 2
 
 
-# Each process gets ready, waits for the others, then builds its app and prints its key.
+# Each process says it is ready, waits for the word, then builds its app and prints its key.
 RACE = """
-import sys, time
-from pathlib import Path
+import sys
 from idp import create_app
-Path(f"ready-{sys.argv[1]}").touch()
-while not Path("go").exists():
-    time.sleep(0.001)
+print("ready", flush=True)
+sys.stdin.readline()
 print(create_app(IDP_SECRET_KEY="", IDP_DATABASE_URL="sqlite://").config["SECRET_KEY"])
 """
 
 
 def test_processes_starting_at_once_all_read_one_whole_secret_key(tmp_path):
     env = {name: value for name, value in os.environ.items() if not name.startswith("IDP_")}
-    racers = [subprocess.Popen([sys.executable, "-c", RACE, str(n)], cwd=tmp_path, env=env,
-                               stdout=subprocess.PIPE, text=True) for n in range(6)]
-    while len(list(tmp_path.glob("ready-*"))) < len(racers):
-        assert all(racer.poll() is None for racer in racers)
-    (tmp_path / "go").touch()
+    racers = [subprocess.Popen([sys.executable, "-c", RACE], cwd=tmp_path, env=env, text=True,
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE) for _ in range(4)]
+    assert all(racer.stdout.readline() == "ready\n" for racer in racers)  # type: ignore[union-attr]
+    for racer in racers:  # all at once, before waiting for any
+        racer.stdin.write("go\n")  # type: ignore[union-attr]
+        racer.stdin.flush()  # type: ignore[union-attr]
     keys = {racer.communicate(timeout=60)[0].strip() for racer in racers}
     assert len(keys) == 1 and len(keys.pop()) >= 64
     assert [path.name for path in (tmp_path / "instance").iterdir()] == ["secret_key"]
