@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Flask, render_template
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import BadHost, HTTPException
 from werkzeug.wrappers import Response
 
 from .oidc import ClaveProvider, ProviderProblem
@@ -59,6 +59,10 @@ def _provider_problem_page(problem: ProviderProblem) -> tuple[str, int]:
 
 
 def _http_error_page(error: HTTPException) -> tuple[str, int]:
+    if isinstance(error, BadHost):
+        # Werkzeug could not read the Host (a label over 63 characters...) and left the
+        # request without a URL adapter: the page, which builds links, cannot be rendered.
+        return "Bad Request: the Host header is malformed.", 400
     return render_template("error.html", title=error.name, message=error.description,
                            detail=None), error.code or 500
 

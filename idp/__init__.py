@@ -6,8 +6,10 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from sqlalchemy.engine import make_url
 
 from idp import settings
+from idp.files import create_empty_private, create_private, private_dir, tighten
 
 
 def create_app(**overrides: Any) -> Flask:
@@ -15,6 +17,9 @@ def create_app(**overrides: Any) -> Flask:
     app = Flask(__name__, instance_path=str(Path.cwd() / "instance"))
     config = settings.load(**overrides)
     app.config.update(config)
+    from idp.logs import configure_logging
+
+    configure_logging(app)  # first: what the start finds wrong in the files goes to the log
     _ensure_secret_key(app)
     database_url = _database_url(app)
     app.config.update(
@@ -43,9 +48,8 @@ def create_app(**overrides: Any) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)  # type: ignore[method-assign]
 
     from idp import web
-    from idp.logs import configure_logging
 
-    configure_logging(app)
+    web.init_request_checks(app)
     from idp.extensions import babel, csrf, db
 
     db.init_app(app)
@@ -72,22 +76,27 @@ def create_app(**overrides: Any) -> Flask:
 def _ensure_secret_key(app: Flask) -> None:
     if app.config["IDP_SECRET_KEY"]:
         return
-    path = Path(app.instance_path) / "secret_key"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not path.exists():
-        import secrets
+    import secrets
 
-        path.write_text(secrets.token_urlsafe(48))
-        path.chmod(0o600)
+    path = private_dir(Path(app.instance_path)) / "secret_key"
+    # False: there already is one (made by an earlier start, or by a worker starting now).
+    if not create_private(path, secrets.token_urlsafe(48).encode()):
+        tighten(path)
     app.config["IDP_SECRET_KEY"] = path.read_text().strip()
 
 
 def _database_url(app: Flask) -> str:
-    url: str = app.config["IDP_DATABASE_URL"]
-    prefix = "sqlite:///"
-    if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
-        relative = url[len(prefix) :]
-        absolute = Path.cwd() / relative
-        absolute.parent.mkdir(parents=True, exist_ok=True)
-        return prefix + str(absolute)
-    return url
+    """The database URL, a relative SQLite path made absolute; a SQLite file is created
+    here, 0600, before SQLite would create it with the umask's mode. SQLite gives its
+    ``-wal`` and ``-shm`` files the mode of the database file."""
+    raw: str = app.config["IDP_DATABASE_URL"]
+    url = make_url(raw)
+    if (url.get_backend_name() != "sqlite" or not url.database or ":memory:" in url.database
+            or "uri" in url.query):
+        return raw
+    path = Path.cwd() / url.database
+    private_dir(path.parent)
+    if not create_empty_private(path):
+        for existing in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            tighten(existing)
+    return url.set(database=str(path)).render_as_string(hide_password=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -19,6 +20,14 @@ def _app() -> Flask:
 
 def _emit(data: dict, as_json: bool, lines: list[str]) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, indent=2) if as_json else "\n".join(lines))
+
+
+def run() -> None:
+    """The ``idp`` console script: umask 077 first, so that whatever the command and the
+    gunicorn workers it forks write is the operator's alone (the files that hold secrets
+    are created 0600 whatever the umask: idp.files)."""
+    os.umask(0o077)
+    main()
 
 
 @click.group()
@@ -320,4 +329,4 @@ def serve(host: str, port: int, workers: int) -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    sys.exit(run())

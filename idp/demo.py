@@ -12,6 +12,7 @@ from idp import citizens
 from idp.clients import register_client
 from idp.documents import parse_document
 from idp.extensions import db
+from idp.files import private_dir, replace_private
 from idp.oidc.claims import ACR_SUBSTANTIAL
 from idp.oidc.models import Client
 
@@ -49,10 +50,9 @@ def _demo_client(client_file: Path) -> None:
         scope="openid profile email phone national_id",
         default_acr=ACR_SUBSTANTIAL,
     )
-    client_file.parent.mkdir(parents=True, exist_ok=True)
-    client_file.write_text(json.dumps({"client_id": registered.client.client_id,
-                                       "client_secret": registered.secret}))
-    client_file.chmod(0o600)
+    private_dir(client_file.parent)
+    replace_private(client_file, json.dumps({"client_id": registered.client.client_id,
+                                             "client_secret": registered.secret}).encode())
 
 
 def _demo_citizen() -> None:

@@ -21,6 +21,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from idp.clock import clock
 from idp.documents import Document
+from idp.files import private_dir, replace_private
 
 CA_CERT, CA_KEY = "ca.pem", "ca-key.pem"
 
@@ -41,9 +42,10 @@ def _usage(*, signing: bool) -> x509.KeyUsage:
 
 
 def _write(path: Path, data: bytes, *, private: bool = False) -> None:
-    path.write_bytes(data)
     if private:
-        path.chmod(0o600)
+        replace_private(path, data)
+    else:
+        path.write_bytes(data)
 
 
 def _authority(out: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
@@ -77,7 +79,7 @@ def _authority(out: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]
 def make_dev_certificates(out: Path, document: Document, *, given_name: str, surnames: str,
                           password: str) -> DevFiles:
     """A citizen certificate for ``document`` (PEM, key, and a PKCS#12 for a browser)."""
-    out.mkdir(parents=True, exist_ok=True)
+    private_dir(out)
     ca_cert, ca_key = _authority(out)
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([

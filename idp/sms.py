@@ -21,6 +21,7 @@ from typing import Any, Protocol
 import requests
 
 from idp.clock import clock
+from idp.files import PRIVATE_FILE, private_dir, tighten
 
 # A "run of 6 digits" is exactly six digits not touching another digit, so a longer number
 # in the text (a phone number, a reference) is never taken for the code.
@@ -64,15 +65,15 @@ class FileSms:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
+        tighten(self.path)  # live one-time codes: the owner's alone, even if an older start made it
 
     def send(self, to: str, text: str) -> None:
         sent_at = clock.now().isoformat(timespec="seconds") + "Z"
         line = json.dumps({"to": to, "text": text, "sent_at": sent_at}, ensure_ascii=False)
         data = (line + "\n").encode("utf-8")
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            # 0o600: the file holds live one-time codes.
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            private_dir(self.path.parent)
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, PRIVATE_FILE)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX)
                 try:

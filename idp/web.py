@@ -3,10 +3,11 @@ locale choice, error pages that never leak a stack trace."""
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import re
 
-from flask import Flask, Response, current_app, g, jsonify, make_response, render_template, request
+from flask import Flask, Response, current_app, g, jsonify, make_response, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import event
 from sqlalchemy.exc import DataError, InterfaceError, OperationalError
@@ -21,6 +22,9 @@ LANGUAGES = {"es": "Español", "ca": "Català", "gl": "Galego", "eu": "Euskara",
              "ca_ES_VALENCIA": "Valencià", "en": "English"}
 LANGUAGE_COOKIE = "idp_lang"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+_HOST = re.compile(r"(?P<name>\[[^]]*]|[^:\[\]]*)(?::(?P<port>[0-9]{1,5}))?")
+_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+_IPV6 = re.compile(r"[0-9A-Fa-f:.]+")
 # Answered in JSON when the database is down: OIDC and mobile API clients, health probes.
 JSON_PATHS = ("/token", "/userinfo", "/introspect", "/revoke", "/jwks.json", "/.well-known/",
               "/api/", "/mobile/status/", "/readyz", "/healthz")
@@ -30,6 +34,34 @@ CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "form-action 'self' http: https:; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
 )
+
+
+def well_formed_host(value: str) -> bool:
+    """``host[:port]`` as RFC 9110 §7.2 allows it, the name as DNS writes it (RFC 1123):
+    labels of 1 to 63 letters, digits and inner hyphens, 253 characters in all (a final
+    dot allowed), or an IPv6 literal in brackets without a zone; a port from 1 to 65535."""
+    match = _HOST.fullmatch(value)
+    if match is None or (match["port"] is not None and not 0 < int(match["port"]) <= 65535):
+        return False
+    name = match["name"]
+    if name.startswith("["):
+        literal = name[1:-1]
+        if not _IPV6.fullmatch(literal):
+            return False
+        try:
+            ipaddress.IPv6Address(literal)
+        except ValueError:
+            return False
+        return True
+    name = name.removesuffix(".")
+    return 0 < len(name) <= 253 and all(_LABEL.fullmatch(label) for label in name.split("."))
+
+
+def public_url(endpoint: str, **values: str) -> str:
+    """The address of one of our pages as a citizen writes it down: from ``IDP_ISSUER``,
+    never from the request's Host header, which the client chooses."""
+    path = url_for(endpoint, **values).removeprefix(request.script_root)
+    return current_app.config["IDP_ISSUER"] + path
 
 
 def locale_from_tags(tags: str | None) -> str | None:
@@ -87,12 +119,35 @@ def configure_sqlite(app: Flask) -> None:
         cursor.close()
 
 
-def init_web(app: Flask) -> None:
+def init_request_checks(app: Flask) -> None:
+    """What every request goes through before anything else reads it. Called before the
+    extensions are initialised, so that these hooks run before theirs (CSRF's among them)."""
+
     @app.before_request
     def _request_id() -> None:
         incoming = request.headers.get("X-Request-Id", "")
         g.request_id = incoming if _REQUEST_ID.match(incoming) else random_token(12)
 
+    @app.before_request
+    def _refuse_malformed_host() -> Response | None:
+        # Werkzeug builds every address from the Host (after ProxyFix: the forwarded one):
+        # on some malformed values it has no URL adapter at all (BadHost), on others it
+        # quietly uses an empty host, which Authlib then takes for an insecure transport.
+        # Without a Host the server's own name is used: HTTP/1.0 probes keep working.
+        host = request.environ.get("HTTP_HOST")
+        if host is None or well_formed_host(host):
+            return None
+        log.warning("refused a malformed Host header: %r", host[:100])
+        if request.path.startswith(JSON_PATHS):
+            response = jsonify(error="invalid_request", error_description="The Host header is not valid.")
+            response.status_code = 400
+            return response
+        # plain: no address is built (no links, no stylesheet, no language form), as the
+        # URL adapter may not exist; nor is the session touched, so no cookie is set.
+        return make_response(render_template("error.html", status=400, plain=True), 400)
+
+
+def init_web(app: Flask) -> None:
     @app.after_request
     def _headers(response: Response) -> Response:
         response.headers["X-Request-Id"] = g.get("request_id", "")
@@ -159,7 +214,7 @@ def init_web(app: Flask) -> None:
     from idp import passwords
     from idp.messages import claim_label, message
 
-    app.jinja_env.globals.update(message=message, claim_label=claim_label,
+    app.jinja_env.globals.update(message=message, claim_label=claim_label, public_url=public_url,
                                  password_checklist=passwords.checklist,
                                  password_policy=passwords)
 

@@ -45,6 +45,12 @@ def _describe(challenge: dict[str, Any]) -> list[str]:
             f"  Expires:        {challenge['expires_at']}"]
 
 
+def run() -> None:
+    """The ``idp-mobile`` console script: whatever it writes is its user's alone."""
+    os.umask(0o077)
+    main()
+
+
 @click.group()
 @click.option("--state", type=click.Path(path_type=Path), default=DEFAULT_STATE, show_default=True,
               help="File holding this device's key (created with mode 0600).")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,15 +43,19 @@ class DeviceKey:
         return jwt.encode(header, payload, self.key, algorithms=["ES256"])
 
     def save(self, path: Path) -> None:
+        """Write the state: a new file (0600 from its creation, mkstemp's random name, so
+        that nothing planted beside it is followed) renamed over the old one."""
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         data = json.dumps({"device_id": self.device_id, "issuer": self.issuer,
                            "private_jwk": self.key.as_dict(private=True)})
-        tmp = path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(data)
-        os.chmod(tmp, 0o600)
-        tmp.replace(path)
+        fd, aside = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        try:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(data)
+            os.replace(aside, path)
+        except BaseException:
+            os.unlink(aside)
+            raise
 
     @classmethod
     def load(cls, path: Path) -> DeviceKey:

@@ -443,3 +443,14 @@ def _csrf_token(client: FlaskClient) -> str:
     client.get("/")  # the home page puts the form token in the session
     with client.session_transaction() as session:
         return session["csrf_token"]
+
+
+@pytest.mark.parametrize("host", ["a" * 64 + ".example", "a..example", "", "bad host", "::1"])
+@pytest.mark.parametrize("path", ["/", "/login", "/callback", "/static/demo.css", "/nope"])
+def test_a_malformed_host_header_is_a_bad_request_never_a_server_error(host: str, path: str) -> None:
+    response = make_app(closed_port_url()).test_client().get(path, headers={"Host": host})
+
+    if ".." in host or len(host) > 63:  # Werkzeug cannot read it: BadHost
+        assert response.status_code == 400
+    assert response.status_code != 500  # /login and /callback: 503, no IdP listens there
+    response.close()

@@ -6,7 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
-from authlib.oauth2.rfc6749 import InvalidClientError
+from authlib.oauth2.rfc6749 import InsecureTransportError, InvalidClientError
 from flask import Flask, current_app
 
 from idp.extensions import csrf, db
@@ -49,6 +49,8 @@ def init_oidc(app: Flask) -> None:
     authorization_server.init_app(app)
     authorization_server.register_token_generator("default", tokens.generate_bearer_token)
     authorization_server.register_client_auth_method(
+        "client_secret_basic", client_auth.authenticate_client_secret_basic)
+    authorization_server.register_client_auth_method(
         grants.PrivateKeyJwt.CLIENT_AUTH_METHOD, grants.PrivateKeyJwt())
     openid = grants.ClaveOpenIDCode(require_nonce=False)
     authorization_server.register_grant(
@@ -72,3 +74,9 @@ def init_oidc(app: Flask) -> None:
     )
     csrf.exempt(blueprint)
     app.register_blueprint(blueprint)
+
+    @app.errorhandler(InsecureTransportError)
+    def _insecure_transport(error: InsecureTransportError):  # type: ignore[no-untyped-def]
+        # Authlib refuses plain HTTP to any host but loopback while it reads the request,
+        # before the endpoint's own handling of OAuth errors: answer as the endpoint would.
+        return authorization_server.handle_error_response(None, error)

@@ -12,17 +12,24 @@ Failures count per address (``client_auth.ip``) and per registered client
 
 Either way the audit keeps one ``client_auth_flooded`` row at the 1st, 10th, 100th…
 refusal of the limit's window, with the count so far.
+
+The ``Authorization: Basic`` header is read strictly (``basic_credentials``): Authlib's own
+reader raises on values any client can send ("Basic" and a space followed by other white
+space, a non-ASCII token, credentials that are not UTF-8), which were 500s; here they are
+"no credentials", refused with ``invalid_client`` as a wrong secret is.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
+from urllib.parse import unquote
 
 from authlib.oauth2 import OAuth2Error
-from authlib.oauth2.rfc6749.util import extract_basic_authorization
+from authlib.oauth2.rfc6749 import InvalidClientError
 from flask import current_app
 from joserfc import jws
 from joserfc.errors import JoseError
@@ -89,7 +96,7 @@ def attempt(request, endpoint: str, query_client: Callable[[str], Client | None]
 def claimed_client_id(request) -> str | None:  # type: ignore[no-untyped-def]
     """Who the request says it is, before anything is verified: the Basic user name, the
     ``client_id`` field, or the ``sub`` of a client assertion."""
-    basic_id, _ = extract_basic_authorization(request.headers)
+    basic_id, _ = basic_credentials(request.headers.get("Authorization"))
     if basic_id:
         return basic_id
     if request.payload.client_id:
@@ -103,6 +110,31 @@ def claimed_client_id(request) -> str | None:  # type: ignore[no-untyped-def]
         return None
     sub = claims.get("sub") if isinstance(claims, dict) else None
     return sub if isinstance(sub, str) else None
+
+
+def basic_credentials(authorization: str | None) -> tuple[str | None, str | None]:
+    """(client_id, client_secret) of an ``Authorization: Basic`` value, each form-decoded;
+    the secret is None without a colon; (None, None) for anything that is not Basic."""
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "basic":
+        return None, None
+    try:
+        decoded = base64.b64decode(token.strip(" "), validate=True).decode("utf-8")
+    except ValueError:  # not base64 (binascii.Error), not ASCII, not UTF-8 once decoded
+        return None, None
+    client_id, colon, secret = decoded.partition(":")
+    return unquote(client_id), unquote(secret) if colon else None
+
+
+def authenticate_client_secret_basic(query_client, request) -> Client | None:  # type: ignore[no-untyped-def]
+    """Authlib's ``client_secret_basic`` method, with the reader above."""
+    client_id, client_secret = basic_credentials(request.headers.get("Authorization"))
+    if not (client_id and client_secret):
+        return None
+    client = query_client(client_id)
+    if client is None:
+        raise InvalidClientError(status_code=401, description="The client does not exist on this server.")
+    return client if client.check_client_secret(client_secret) else None
 
 
 def _aggregate(attempt: Attempt, subject: str, value: str | None) -> None:

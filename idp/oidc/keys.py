@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -21,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from joserfc.jwk import ECKey, RSAKey
 
 from idp.clock import clock
+from idp.files import create_private, private_dir, replace_private, tighten
 from idp.secrets import random_token
 
 ALGORITHMS = ("RS256", "ES256")
@@ -45,12 +45,6 @@ def _generate_pem(alg: str, passphrase: str) -> bytes:
     return private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
 
 
-def _write_private(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-
-
 def _now_iso() -> str:
     return clock.now().replace(tzinfo=UTC).isoformat()
 
@@ -67,20 +61,23 @@ def read_manifest(keys_dir: Path) -> list[KeyEntry]:
 
 
 def _write_manifest(keys_dir: Path, entries: list[KeyEntry]) -> None:
-    tmp = keys_dir / (MANIFEST + ".tmp")
-    tmp.write_text(json.dumps([entry.__dict__ for entry in entries], indent=2))
-    tmp.replace(keys_dir / MANIFEST)
+    manifest = json.dumps([entry.__dict__ for entry in entries], indent=2)
+    replace_private(keys_dir / MANIFEST, manifest.encode())
 
 
 def _new_key(keys_dir: Path, alg: str, passphrase: str) -> KeyEntry:
     kid = f"{alg.lower()}-{random_token(9)}"
-    _write_private(keys_dir / f"{kid}.pem", _generate_pem(alg, passphrase))
+    if not create_private(keys_dir / f"{kid}.pem", _generate_pem(alg, passphrase)):
+        raise FileExistsError(keys_dir / f"{kid}.pem")
     return KeyEntry(kid=kid, alg=alg, created_at=_now_iso())
 
 
 def ensure_keys(keys_dir: Path, passphrase: str = "") -> list[KeyEntry]:
-    """Create an active key for each algorithm that has none (idempotent)."""
-    keys_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    """Create an active key for each algorithm that has none (idempotent); key files that
+    others may read (copied in, restored from a backup) are made the owner's alone."""
+    private_dir(keys_dir)
+    for existing in keys_dir.glob("*.pem"):
+        tighten(existing)
     entries = read_manifest(keys_dir)
     active = {entry.alg for entry in entries if entry.retired_at is None}
     added = [_new_key(keys_dir, alg, passphrase) for alg in ALGORITHMS if alg not in active]

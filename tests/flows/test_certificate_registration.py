@@ -17,7 +17,7 @@ from idp.extensions import db
 from idp.models import AuditEvent, Citizen, CitizenStatus
 from tests.conftest import build_app, prepare_files
 from tests.factories import make_citizen
-from tests.support.browser import shows_message, submit
+from tests.support.browser import csrf_token, shows_message, submit
 from tests.support.pki import Authority, escaped, make_authority
 
 PROXY = "10.1.2.3"
@@ -108,6 +108,18 @@ def test_the_receipt_prints_from_a_stylesheet_and_its_print_button_is_only_an_en
     css = app.test_client().get("/static/receipt.css")
     assert "@media print" in css.get_data(as_text=True)
     css.close()
+
+
+def test_the_receipt_gives_the_issuers_activation_address_whatever_the_host_header(
+        app, browser, authority):
+    presenting(browser, escaped(authority.issue()))
+    foreign = {"Host": "idp.attacker.example"}
+    page = browser.get(REGISTER, headers=foreign)
+    done = browser.post(REGISTER, headers=foreign, data={**DETAILS, "csrf_token": csrf_token(
+        page.get_data(as_text=True))})
+    html = done.get_data(as_text=True)
+    assert shows_message(done, "certificate_registered")
+    assert f"{app.config['IDP_ISSUER']}/activate" in html and "attacker" not in html
 
 
 def test_the_code_is_shown_once_a_second_visit_says_already_registered(app, browser, authority):
