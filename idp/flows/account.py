@@ -19,24 +19,10 @@ from idp.mobile.devices import active_devices, revoke_device
 from idp.models import AuditEvent, Citizen, LoginSession
 from idp.oidc.claims import ACR_SUBSTANTIAL, acr_rank
 from idp.sessions import close_session, current_session, end_session, idle_since
+from idp.user_agents import describe_device
 
 blueprint = Blueprint("account", __name__, url_prefix="/account")
 RECENT_EVENTS = 20
-
-# First match wins: an Edge user agent also names Chrome and Safari, Android names Linux.
-_BROWSERS = (("Edg/", "Edge"), ("OPR/", "Opera"), ("Firefox/", "Firefox"),
-             ("Chrome/", "Chrome"), ("Safari/", "Safari"))
-_SYSTEMS = (("Android", "Android"), ("iPhone", "iOS"), ("iPad", "iOS"), ("Windows", "Windows"),
-            ("Mac OS X", "macOS"), ("CrOS", "ChromeOS"), ("Linux", "Linux"))
-
-
-def describe_device(user_agent: str | None) -> tuple[str | None, str | None]:
-    """(browser, operating system) as a citizen recognises them, None where unknown."""
-    agent = user_agent or ""
-    browser = next((name for marker, name in _BROWSERS if marker in agent), None)
-    system = next((name for marker, name in _SYSTEMS if marker in agent), None)
-    return browser, system
-
 
 def masked_phone(phone: str) -> str:
     """Enough to recognise one's own number, not enough to read it over a shoulder."""

@@ -20,11 +20,11 @@ from idp.audit import EventTag, record_event
 from idp.documents import InvalidDocument, parse_document
 from idp.extensions import csrf, db
 from idp.flows import state as flow_state
-from idp.flows.account import describe_device
 from idp.mobile import challenges, proofs
 from idp.mobile.models import Device, MobileChallenge
 from idp.oidc.claims import ACR_SUBSTANTIAL
 from idp.sms import SmsDeliveryError
+from idp.user_agents import describe_device
 
 blueprint = Blueprint("mobile_api", __name__, url_prefix="/api/mobile/v1")
 csrf.exempt(blueprint)

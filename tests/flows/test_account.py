@@ -9,10 +9,10 @@ import pytest
 from idp.audit import EventTag
 from idp.clock import clock
 from idp.extensions import db
-from idp.flows.account import describe_device
 from idp.messages import EVENT_LABELS, event_label
 from idp.models import AuditEvent, LoginSession
 from idp.oidc.claims import ACR_LOW
+from idp.user_agents import describe_device
 from tests.factories import make_citizen, make_client
 from tests.flows.support import fill, refresh, tokens_for
 from tests.support.browser import log_in_to_account, shows_message, submit
