@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,7 +26,9 @@ def _run(args: argparse.Namespace) -> int:
 
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    results = suite.run(args.quick, out_dir, log=lambda line: print(line, flush=True))
+    results = suite.run(args.quick, out_dir, log=lambda line: print(line, flush=True),
+                        peer_dir=args.peer_dir, server_cpus=args.server_cpus,
+                        with_postgres=not args.no_postgres)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     markdown = report.markdown(results)
     for name in (f"bench-{results['mode']}-{stamp}", f"latest-{results['mode']}"):
@@ -61,7 +64,7 @@ def _seed(args: argparse.Namespace) -> int:
     device = DeviceKey.generate()
     device.save(args.device_key)
     done = seed(app, total=args.citizens, pool=min(args.pool, args.citizens),
-                client_id=args.client_id, scope=args.scope, device_jwk=device.public_jwk())
+                client_ids=[args.client_id], scope=args.scope, device_jwk=device.public_jwk())
     print(f"{done.citizens} citizens in {done.seconds:.1f} s "
           f"({done.citizens / done.seconds:,.0f}/s); {len(done.pool)} consented to {args.client_id}")
     return 0
@@ -74,6 +77,15 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--quick", action="store_true", help="about a minute: 10k citizens, short runs")
     run.add_argument("--out", default=str(ROOT / "bench" / "results"))
     run.add_argument("--no-docs", action="store_true", help="leave docs/performance.md alone")
+    run.add_argument("--peer-dir", default=os.environ.get("IDP_BENCH_PEER_DIR"),
+                     help="node-oidc-provider's directory (default ../shared/peers/node-oidc-provider "
+                          "beside the repository; env IDP_BENCH_PEER_DIR)")
+    run.add_argument("--server-cpus", default=os.environ.get("IDP_BENCH_SERVER_CPUS"),
+                     help="cores of each server in the side-by-side run, taskset syntax (default: "
+                          "the last core; the load generator keeps the others; env IDP_BENCH_SERVER_CPUS)")
+    run.add_argument("--no-postgres", action="store_true",
+                     help="no PostgreSQL figures (by default: IDP_BENCH_DATABASE_URL, else a "
+                          "throwaway cluster when the server binaries are installed)")
     run.set_defaults(handler=_run)
     again = commands.add_parser("report", help="rewrite the Markdown (and docs) from a results JSON")
     again.add_argument("results")

@@ -176,57 +176,90 @@ def document(results: dict[str, Any], tables: str, existing: str | None = None) 
     return f"""# Performance
 
 Figures of a real run of `{command}` on {results['started_at']}, written by `bench/` (run
-`make bench` for the full matrix with 1M citizens and 3 repeats per figure, about 10 minutes,
-12 with PostgreSQL; `make bench-quick` for about a minute). The machine: **{m['nproc']} vCPU {m['cpu_model']},
-{m['ram_gib']} GiB RAM, Python {m['python']}**, {m['platform']}. It is a virtual machine on a
-shared host: its two vCPUs together gave only the parallel speed-up shown in the limits table,
-and figures move by tens of per cent from run to run, which is why every throughput is also
-given per busy vCPU and as a fraction of a limit measured in the same run.
+`make bench` for the full matrix: 1M citizens, PostgreSQL, node-oidc-provider beside ours and
+3 repeats per figure, about 15 minutes; `make bench-quick` for about two). The machine:
+**{m['nproc']} vCPU {m['cpu_model']}, {m['ram_gib']} GiB RAM, Python {m['python']}**,
+{m['platform']}. It is a virtual machine on a shared host: its two vCPUs together gave only
+the parallel speed-up shown in the limits table, and figures move by tens of per cent from run
+to run, which is why every throughput is also given per busy vCPU and as a fraction of a limit
+measured in the same run, and why the comparison with node-oidc-provider is made in the same
+run, in turns, on the same core.
 
 ## How it is measured
 
-* The IdP runs as deployed: `idp init`, `idp client create --default-acr
-  http://eidas.europa.eu/LoA/substantial`, then `idp serve --workers N` (gunicorn, threaded workers)
-  on SQLite in a temporary directory, with every `IDP_*` default (argon2id m=19 MiB, t=2, p=1;
-  RS256 ID tokens) and the file SMS backend. PostgreSQL is added when `IDP_BENCH_DATABASE_URL`
-  names an empty, throwaway database, for instance the cluster of `scripts/with-postgres.sh sh
-  -c 'IDP_BENCH_DATABASE_URL="$IDP_TEST_DATABASE_URL" make bench'`.
+* The IdP runs as deployed: `idp init`, two clients (`idp client create --default-acr
+  http://eidas.europa.eu/LoA/substantial`, and one at `…/LoA/low` for the password-only
+  login), then `idp serve --workers N` (gunicorn, threaded workers) in a temporary directory,
+  with every `IDP_*` default (argon2id m=19 MiB, t=2, p=1; RS256 ID tokens) and the file SMS
+  backend, on SQLite and on PostgreSQL.
+* **PostgreSQL**: when its server binaries are installed (`scripts/ensure-system-packages.sh
+  postgresql`) the run starts a throwaway cluster through `scripts/with-postgres.sh`, turns
+  back on the durability that script turns off for the tests (`fsync`, `full_page_writes`,
+  `synchronous_commit`: SQLite syncs every commit too) and creates an empty database on it;
+  `IDP_BENCH_DATABASE_URL` names an empty, throwaway database to use instead, and
+  `--no-postgres` leaves PostgreSQL out. The report gives the server's settings and the
+  SQLAlchemy pool of each worker process.
+* **Side by side with node-oidc-provider** (the peer: `../shared/peers/node-oidc-provider`
+  beside the repository, or `--peer-dir` / `IDP_BENCH_PEER_DIR`; its README says how it is
+  configured). When Node.js ≥ 20 is there, `npm ci` installs it (in its directory, or in a
+  copy of its three files under `~/.cache/clave-bench` when that is read-only; nothing of it
+  enters this repository) and `node server_argon2.mjs` runs it with argon2id at our
+  parameters; otherwise the report says why and the ratios stay empty. Our server (`idp serve
+  --workers 1` on each database, a local PostgreSQL server pinned with it and its CPU counted
+  as ours) and the peer (one Node.js process) run on the same core (`taskset`; the last core,
+  or `--server-cpus` / `IDP_BENCH_SERVER_CPUS`), the load generator on the others. All stay
+  up, and flow by flow they take turns (ours, peer, ours, peer… for each repeat) under the
+  same generator, 8 connections at once, the same wire behaviour; the median of each one's
+  repeats is its figure, and each then runs at half its own rate for its latencies. The peer's
+  login is `GET /auth` → 303 `/interaction/{{uid}}` → its form → `POST
+  /interaction/{{uid}}/login` (argon2id; consent granted in the same request) → 303 chain back
+  to the client with the code → `POST /token` → `GET /me`: 6 requests and no second factor.
+  Ours is measured twice: at level substantial (password, then the SMS code: 7 requests) and
+  at level low (password only, 5 requests), the like-for-like. Refresh chains start from fresh
+  logins before every run, for every server: the peer's in-memory store keeps only its newest
+  1,000 entries, so a token left unused while others rotate is forgotten. The peer persists
+  nothing: its figures bound what any persisting deployment can reach. The ratio is our
+  throughput over the peer's; where a server's core or the generator's were not kept busy, the
+  report says so.
 * Nothing else should run on the machine meanwhile: the load generator, the server and
   anything else (a test suite, another benchmark) share the same vCPUs.
 * Citizens are seeded before the server starts (`python -m bench seed` does the same for any
   database): one goes through `citizens.register` + `citizens.set_password`, the others are
   bulk-inserted copies of its row with their own DNI, phone and e-mail and **the same
   precomputed argon2id hash** (a login still verifies it at full cost; hashing a million
-  passwords would take hours). The login pool has already consented to the client, and each
+  passwords would take hours). The login pool has already consented to the clients, and each
   login takes the next citizen of the pool, so none nears the cap of SMS codes per citizen
   (`sms.citizen`). Every login comes from loopback, so the one limit changed from its default
-  is the cap of SMS codes per address (`sms.ip`), lifted: a deployment sees each citizen's
-  own address. Bulk rows record no registration audit event.
+  is the cap of SMS codes per address (`sms.ip`), lifted: a deployment sees each citizen's own
+  address. Bulk rows record no registration audit event.
 * The load generator is Python on the same machine, over loopback: one short TCP connection
-  per request (the generator asks for `Connection: close`), `requests.Session` for the browser part of a
-  login. A **full login** is `GET /authorize` → `GET /login` → `POST /login` (CSRF token,
-  password) → `GET /login/otp` → the SMS code read from the file backend → `POST /login/otp`
-  (consent already given, so the code is issued) → `POST /token` → `GET /userinfo`. A
-  **Cl@ve mobile login** is `GET /authorize` → `GET /login` (with its QR challenge) → the
-  app's `GET /api/mobile/v1/challenges/{{id}}` and `POST …/decision`, each with an ES256 device
-  proof signed by the generator (every pool citizen has an app enrolled with the public half
-  of one key) → the page's status poll → `POST /mobile/continue` → `POST /token` →
-  `GET /userinfo`. Its limit is the serving floor divided by its 8 requests (it runs no
-  argon2; its signatures and verifications are a few per cent of it).
-* **100%** is closed-loop saturation (2 × workers threads back to back; the median of the
-  repeats); **50%** is an open-loop run at half that rate, each latency counted from when the
-  operation was due (so a stall of the server *or of this VM* shows in the percentiles; the
-  last column, from when the request was actually sent, tells the two apart).
+  per request (the generator asks for `Connection: close`), `requests.Session` for the browser
+  part of a login. A **full login** is `GET /authorize` → `GET /login` → `POST /login` (CSRF
+  token, password) → `GET /login/otp` → the SMS code read from the file backend → `POST
+  /login/otp` (consent already given, so the code is issued) → `POST /token` → `GET
+  /userinfo`. A **Cl@ve mobile login** is `GET /authorize` → `GET /login` (with its QR
+  challenge) → the app's `GET /api/mobile/v1/challenges/{{id}}` and `POST …/decision`, each
+  with an ES256 device proof signed by the generator (every pool citizen has an app enrolled
+  with the public half of one key) → the page's status poll → `POST /mobile/continue` → `POST
+  /token` → `GET /userinfo`. Its limit is the serving floor divided by its 8 requests (it runs
+  no argon2; its signatures and verifications are a few per cent of it).
+* **100%** is closed-loop saturation (2 × workers threads back to back beyond the side-by-side
+  run; the median of the repeats); **50%** is an open-loop run at half that rate, each latency
+  counted from when the operation was due (so a stall of the server *or of this VM* shows in
+  the percentiles; the last column, from when the request was actually sent, tells the two
+  apart).
 * **Per vCPU** is the throughput divided by the cores the server's processes were busy (their
   CPU seconds from `/proc` over the window), since the generator uses part of the same vCPUs.
   **Limits** are raw rates on one core measured at the start and end of the run; the fraction
   of the limit is the per-vCPU figure over the limit (a login needs one argon2id verification,
   a token response one RS256 signature). For the endpoints without cryptography the limit is
-  the serving floor: a Flask hello under the same gunicorn.
-* Peak RSS is each worker's `VmHWM`; database bytes per session is the growth of every table
-  and its indexes over the saturated login runs divided by the login sessions they created
-  (SQLite: bytes in use from `dbstat`; PostgreSQL: `pg_total_relation_size`, whole pages,
-  dead row versions included until vacuum).
+  the serving floor: a Flask hello under the same gunicorn. A login's CPU outside argon2id is
+  its server CPU per login in the side-by-side run less the CPU time of one verification,
+  measured in the same run.
+* Peak RSS is each worker's `VmHWM` (the peer's: its process's); database bytes per session is
+  the growth of every table and its indexes over the saturated login runs divided by the login
+  sessions they created (SQLite: bytes in use from `dbstat`; PostgreSQL:
+  `pg_total_relation_size`, whole pages, dead row versions included until vacuum).
 * Queries are counted in-process (SQLAlchemy events, one request of each kind through Flask's
   test client on the same database); the profile is py-spy on the workers (`--idle`, so waits
   on the database count; raw stacks in `bench/results/pyspy-*.txt`) during an extra run at

@@ -12,17 +12,20 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import requests
 
+from bench.cores import taskset
 from idp.settings import BY_NAME
 
 BIN = Path(sys.executable).parent
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 SUBSTANTIAL = "http://eidas.europa.eu/LoA/substantial"
+LOW = "http://eidas.europa.eu/LoA/low"
 REDIRECT_URI = "http://127.0.0.1:9/cb"  # nothing listens there: codes are read, not followed
 
 
@@ -119,17 +122,22 @@ class Deployment:
     def init(self) -> None:
         self.cli("init")
 
-    def create_client(self, scope: str) -> dict[str, str]:
-        return json.loads(self.cli("client", "create", "--name", "Benchmark RP", "--redirect-uri",
-                                   REDIRECT_URI, "--scope", scope, "--default-acr", SUBSTANTIAL,
-                                   "--json"))
+    def create_client(self, scope: str, acr: str = SUBSTANTIAL) -> dict[str, str]:
+        """A confidential client whose logins are at ``acr`` unless they ask for more."""
+        return json.loads(self.cli("client", "create", "--name", f"Benchmark RP ({acr.rsplit('/', 1)[-1]})",
+                                   "--redirect-uri", REDIRECT_URI, "--scope", scope,
+                                   "--default-acr", acr, "--json"))
 
-    def start(self, workers: int) -> None:
+    def start(self, workers: int, cpus: Sequence[int] | None = None,
+              serve_args: Sequence[str] = ()) -> None:
+        """``idp serve --workers N`` (plus ``serve_args``), on ``cpus`` when given."""
         self.workers = workers
         log = ((self.log_dir or self.base) / f"serve-{self.label}-{workers}w.log").open("w")
+        command = [str(BIN / "idp"), "serve", "--port", str(self.port), "--workers", str(workers),
+                   *serve_args]
         self.process = subprocess.Popen(  # noqa: S603 - our own console script
-            [str(BIN / "idp"), "serve", "--port", str(self.port), "--workers", str(workers)],
-            env=self.env, cwd=self.base, stdout=subprocess.DEVNULL, stderr=log)
+            taskset(command, cpus), env=self.env, cwd=self.base, stdout=subprocess.DEVNULL,
+            stderr=log)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

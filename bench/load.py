@@ -159,6 +159,15 @@ def open_loop(scenario: Scenario, rate: float, threads_count: int, warmup: float
                      concurrency=threads_count, target_rate=round(rate, 1))
 
 
+def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run of median throughput, with every run's throughput (lowest first) beside it:
+    a virtual machine's neighbours come and go, so one run is not a figure."""
+    ordered = sorted(runs, key=lambda r: r["throughput"])
+    median = dict(ordered[len(ordered) // 2])
+    median["repeats_throughput"] = [r["throughput"] for r in ordered]
+    return median
+
+
 def summarise(name: str, mode: str, recorder: Recorder, window: Window, *, concurrency: int,
               target_rate: float | None) -> dict[str, Any]:
     inside = [s for s in recorder.samples if window.start <= s.end <= window.end]

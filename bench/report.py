@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench import analysis
+from bench import analysis, versus_report
 
 LABELS = {"login": "Full Permanent Cl@ve login (7 requests)",
           "mobile_login": "Cl@ve mobile QR login (8 requests)", "refresh": "Refresh-token grant",
@@ -103,15 +103,28 @@ def latency_table(results: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
+def _one_worker(results: dict[str, Any], base: dict[str, Any]) -> tuple[str, dict[str, Any] | None]:
+    """The 1-worker figures: the side-by-side run's (one pinned core), else an old 1-worker stage."""
+    versus = results.get("versus", {}).get("flows")
+    if versus:
+        flows = {name: entries[base["database"]] for name, entries in versus.items()
+                 if base["database"] in entries}
+        return f"1 worker on one core, {base['citizens']:,} citizens", {"scenarios": flows}
+    return f"1 worker, {base['citizens']:,} citizens", stage(base, 1)
+
+
 def scaling_table(results: dict[str, Any]) -> str:
     base = headline_run(results)
     columns: list[tuple[str, dict[str, Any] | None]] = [
-        (f"1 worker, {base['citizens']:,} citizens", stage(base, 1)),
-        (f"2 workers, {base['citizens']:,} citizens", stage(base, 2))]
+        _one_worker(results, base), (f"2 workers, {base['citizens']:,} citizens", stage(base, 2))]
     for run in results["runs"][1:]:
         columns.append((f"2 workers, {run['citizens']:,} citizens, {run['database']}", stage(run, 2)))
+    larger = next((i for i, run in enumerate(results["runs"][1:], start=2)
+                   if run["database"] == base["database"] and run["citizens"] > base["citizens"]), None)
     head = "| Flow | " + " | ".join(label for label, _ in columns) + " | 2 workers ÷ 1 worker |"
-    rows = [head, "|---|" + "---:|" * (len(columns) + 1)]
+    if larger:
+        head += f" {results['runs'][larger - 1]['citizens']:,} ÷ {base['citizens']:,} citizens |"
+    rows = [head, "|---|" + "---:|" * (len(columns) + 1 + bool(larger))]
     for name in LABELS:
         cells, values = [], []
         for _, st in columns:
@@ -120,8 +133,31 @@ def scaling_table(results: dict[str, Any]) -> str:
             cells.append(f"{_fmt(sat['throughput'], 1)} ({_fmt(sat['per_server_vcpu'])}/vCPU)"
                          if sat else "–")
         ratio = (values[1] / values[0]) if values[0] and values[1] else None
-        rows.append(f"| {LABELS[name]} | " + " | ".join(cells) + f" | {_fmt(ratio, 2)}× |")
+        row = f"| {LABELS[name]} | " + " | ".join(cells) + f" | {_fmt(ratio, 2)}× |"
+        if larger:
+            grown = values[larger] / values[1] if values[larger] and values[1] else None
+            row += f" {_fmt(grown, 2)}× |"
+        rows.append(row)
     return "\n".join(rows)
+
+
+def databases_note(results: dict[str, Any]) -> str:
+    """How each database was set up: the pool in every worker, PostgreSQL's own settings."""
+    lines = []
+    for run in results["runs"]:
+        pool = run.get("pool_settings")
+        if not pool:
+            continue
+        line = (f"* {run['database']}, {run['citizens']:,} citizens: SQLAlchemy {pool['pool']} of "
+                f"{pool['pool_size']} connections + {pool['max_overflow']} overflow per worker process "
+                f"({pool['threads_per_worker']} threads each), {pool['timeout_s']} s timeout, pre-ping "
+                f"{'on' if pool['pre_ping'] else 'off'}")
+        pg = run.get("postgres")
+        if pg:
+            shown = ", ".join(f"{k} {v}" for k, v in pg["settings"].items())
+            line += f". PostgreSQL from {pg['origin']}: {shown}"
+        lines.append(line + ".")
+    return "\n".join(lines)
 
 
 def memory_table(results: dict[str, Any]) -> str:
@@ -193,9 +229,10 @@ def markdown(results: dict[str, Any]) -> str:
         f"Server: `idp serve` (gunicorn, threaded workers), {run['database']}, {run['citizens']:,} citizens; "
         "load generator on the same machine over loopback.",
         limits_table(results),
+        "Side by side with node-oidc-provider, one core each, same run:", versus_report.section(results),
         "Throughput at saturation, 2 workers:", throughput_table(results),
         "Latency at half of and at saturated throughput, 2 workers:", latency_table(results),
-        "Scaling:", scaling_table(results),
+        "Scaling:", scaling_table(results), databases_note(results),
         "Memory:", memory_table(results),
         "Database per login session:", storage_table(results),
         "Queries per request:", queries_table(results),

@@ -33,6 +33,16 @@ class Unexpected(Exception):
     pass
 
 
+@dataclass(frozen=True)
+class Paths:
+    """Where a server answers the back channel (ours; the peer's come from its discovery)."""
+
+    token: str = "/token"  # noqa: S105 - a path
+    userinfo: str = "/userinfo"
+    introspection: str = "/introspect"
+    redirect_uri: str = REDIRECT_URI
+
+
 @dataclass
 class Target:
     """The deployment under load and what the scenarios share."""
@@ -44,6 +54,7 @@ class Target:
     sms: SmsTail
     pool: list[PoolCitizen]
     device_key: DeviceKey | None = None  # the pool's Cl@ve apps all hold this key
+    paths: Paths = field(default_factory=Paths)
     tokens: deque = field(default_factory=lambda: deque(maxlen=512))
     signatures_per_response: dict[str, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -68,9 +79,10 @@ class Target:
             return next(self._next)
 
     def token(self, index: int) -> dict[str, str]:
+        """One of the newest tokens: the oldest may have outlived their lifetime by now."""
         if not self.tokens:
             raise Unexpected("no tokens: the login phase issued none")
-        return self.tokens[index % len(self.tokens)]
+        return self.tokens[-1 - index % len(self.tokens)]
 
 
 def _expect(response: requests.Response, status: int, step: str) -> requests.Response:
@@ -91,12 +103,15 @@ def _form(page: requests.Response) -> dict[str, str]:
 
 
 class Login:
-    """authorize → password form → SMS code → (consent given) → code → token → UserInfo."""
+    """authorize → password form → SMS code → (consent given) → code → token → UserInfo.
 
-    name = "login"
+    With ``second_factor=False`` (a client whose default level is low) the password alone
+    ends the login: authorize → password form → code → token → UserInfo."""
 
-    def __init__(self, target: Target) -> None:
+    def __init__(self, target: Target, second_factor: bool = True) -> None:
         self.target = target
+        self.second_factor = second_factor
+        self.name = "login" if second_factor else "login_low"
 
     def prepare(self, thread_index: int) -> None:
         return None
@@ -109,6 +124,9 @@ class Login:
             sent = _expect(browser.post(f"{t.base}/login", timeout=30, allow_redirects=False,
                                         data={**_form(page), "document": citizen.document,
                                               "password": PASSWORD}), 302, "password")
+            if not self.second_factor:
+                redeem_and_use(t, sent.headers["Location"], verifier)
+                return
             if not sent.headers["Location"].startswith("/login/otp"):
                 raise Unexpected(f"password: went to {sent.headers['Location']}")
             page = _expect(browser.get(t.base + sent.headers["Location"], timeout=30), 200, "otp page")
@@ -117,7 +135,7 @@ class Login:
                 raise Unexpected("no SMS code for this citizen")
             done = _expect(browser.post(f"{t.base}/login/otp", data={**_form(page), "otp": code},
                                         timeout=30, allow_redirects=False), 302, "otp")
-        _redeem_and_use(t, done.headers["Location"], verifier)
+        redeem_and_use(t, done.headers["Location"], verifier)
 
 
 def _login_page(t: Target, browser: requests.Session) -> tuple[str, requests.Response]:
@@ -134,21 +152,21 @@ def _login_page(t: Target, browser: requests.Session) -> tuple[str, requests.Res
                              "login page")
 
 
-def _redeem_and_use(t: Target, location: str, verifier: str) -> None:
+def redeem_and_use(t: Target, location: str, verifier: str) -> None:
     """The RP's back channel: the code from ``location`` for tokens, then UserInfo."""
     query = parse_qs(urlsplit(location).query)
     if "code" not in query:
         raise Unexpected(f"no code: went to {location[:120]}")
     status, body = send(t.host, t.port, build_request(
-        t.host, t.port, "POST", "/token", headers={"Authorization": t.basic},
+        t.host, t.port, "POST", t.paths.token, headers={"Authorization": t.basic},
         form={"grant_type": "authorization_code", "code": query["code"][0],
-              "redirect_uri": REDIRECT_URI, "code_verifier": verifier}))
+              "redirect_uri": t.paths.redirect_uri, "code_verifier": verifier}))
     if status != 200:
         raise Unexpected(f"token: HTTP {status} {body[:120]!r}")
     tokens = json.loads(body)
     t.signatures_per_response.setdefault("authorization_code", int("id_token" in tokens))
     status, body = send(t.host, t.port, build_request(
-        t.host, t.port, "GET", "/userinfo",
+        t.host, t.port, "GET", t.paths.userinfo,
         headers={"Authorization": f"Bearer {tokens['access_token']}"}))
     if status != 200:
         raise Unexpected(f"userinfo: HTTP {status}")
@@ -203,7 +221,7 @@ class MobileLogin:
             done = _expect(browser.post(f"{t.base}/mobile/continue", timeout=30, allow_redirects=False,
                                         data={**_form(page), "challenge": challenge_id}), 302,
                            "continue")
-        _redeem_and_use(t, done.headers["Location"], verifier)
+        redeem_and_use(t, done.headers["Location"], verifier)
 
 
 class Get:
@@ -231,7 +249,7 @@ class UserInfo:
     def prepare(self, thread_index: int) -> bytes:
         t = self.target
         bearer = {"Authorization": f"Bearer {t.token(thread_index)['access_token']}"}
-        return build_request(t.host, t.port, "GET", "/userinfo", headers=bearer)
+        return build_request(t.host, t.port, "GET", t.paths.userinfo, headers=bearer)
 
     def run(self, raw: bytes) -> bytes:
         status, _ = send(self.target.host, self.target.port, raw)
@@ -248,7 +266,7 @@ class Introspection:
 
     def prepare(self, thread_index: int) -> bytes:
         t = self.target
-        return build_request(t.host, t.port, "POST", "/introspect",
+        return build_request(t.host, t.port, "POST", t.paths.introspection,
                              headers={"Authorization": t.basic},
                              form={"token": t.token(thread_index)["access_token"],
                                    "token_type_hint": "access_token"})
@@ -261,12 +279,14 @@ class Introspection:
 
 
 class Refresh:
-    """refresh_token grants; each thread follows its own rotating chain."""
+    """refresh_token grants; each thread follows its own rotating chain, started by a
+    login of ``login`` (the class of the server's login flow)."""
 
     name = "refresh"
 
-    def __init__(self, target: Target) -> None:
+    def __init__(self, target: Target, login: type = Login) -> None:
         self.target = target
+        self.login = login
         self._lock = threading.Lock()
 
     def _fresh(self) -> str:
@@ -275,9 +295,14 @@ class Refresh:
                 raise Unexpected("no refresh token left: too few logins before this run")
             return self.target.tokens.popleft()["refresh_token"]
 
-    def ensure_chains(self, count: int, seconds: float) -> int:
-        """Log in (bounded in time) until ``count`` unused refresh tokens are at hand."""
-        login, deadline = Login(self.target), time.monotonic() + seconds
+    def ensure_chains(self, count: int, seconds: float, fresh: bool = False) -> int:
+        """Log in (bounded in time) until ``count`` unused refresh tokens are at hand; with
+        ``fresh``, new ones only (the peer's in-memory store forgets all but its newest
+        1,000 entries, so a token left unused while others rotate is gone)."""
+        if fresh:
+            with self._lock:
+                self.target.tokens.clear()
+        login, deadline = self.login(self.target), time.monotonic() + seconds
         while len(self.target.tokens) < count and time.monotonic() < deadline:
             login.run(None)
         return len(self.target.tokens)
@@ -288,7 +313,7 @@ class Refresh:
     def run(self, chain: list[str]) -> list[str]:
         t = self.target
         status, body = send(t.host, t.port, build_request(
-            t.host, t.port, "POST", "/token", headers={"Authorization": t.basic},
+            t.host, t.port, "POST", t.paths.token, headers={"Authorization": t.basic},
             form={"grant_type": "refresh_token", "refresh_token": chain[0]}))
         if status != 200:
             chain[0] = self._fresh()  # a broken chain is not retried: that would be a replay

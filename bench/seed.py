@@ -4,7 +4,7 @@ One citizen goes through the domain code (``citizens.register`` + ``citizens.set
 so that its row is exactly what the product writes; every other citizen is a copy of that
 row with its own document, phone and e-mail. They all share that one argon2id hash
 (hashing a million passwords at m=19 MiB would take hours); a login still verifies it at
-the full configured cost. The login pool also gets the consent for the benchmark client,
+the full configured cost. The login pool also gets the consent for the benchmark clients,
 since the measured login is one where consent was already given, and an enrolled Cl@ve app
 each (rows as enrollment writes them, all with the public half of one key the load
 generator holds). Bulk rows record no audit event (the office act would).
@@ -13,6 +13,7 @@ generator holds). Bulk rows record no audit event (the office act would).
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,9 +70,9 @@ def _template(app: Flask) -> dict:
     return row
 
 
-def seed(app: Flask, *, total: int, pool: int, client_id: str, scope: str,
+def seed(app: Flask, *, total: int, pool: int, client_ids: Sequence[str], scope: str,
          device_jwk: dict[str, Any]) -> Seeded:
-    """``total`` active citizens; the first ``pool`` of them have consented to the client
+    """``total`` active citizens; the first ``pool`` of them have consented to the clients
     and enrolled an app whose public key is ``device_jwk``."""
     started = time.perf_counter()
     with app.test_request_context():
@@ -90,7 +91,7 @@ def seed(app: Flask, *, total: int, pool: int, client_id: str, scope: str,
         granted = template["created_at"]
         db.session.execute(insert(Consent.__table__), [
             {"citizen_id": row.id, "client_id": client_id, "claims": claims, "granted_at": granted}
-            for row in chosen])
+            for client_id in client_ids for row in chosen])
         db.session.execute(insert(Device.__table__), [
             {"id": device_id(row.id), "citizen_id": row.id, "name": "Bench phone",
              "public_jwk": device_jwk, "enrolled_at": granted} for row in chosen])

@@ -1,4 +1,6 @@
-"""The benchmark run: limits, serving floor, then each database × population × worker count.
+"""The benchmark run: limits and serving floor; the side-by-side run (our server on SQLite
+and on PostgreSQL, and node-oidc-provider, one core each); then each database × population
+with two workers.
 
 Order inside a stage matters: logins issue the tokens that UserInfo, introspection and
 (last, because it uses them up) the refresh grants need.
@@ -11,13 +13,14 @@ import os
 import tempfile
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import load, machine, storage
-from bench.deploy import Deployment
+from bench import cores, load, machine, peer, postgres, storage, versus
+from bench.deploy import LOW, Deployment
 from bench.floor import FloorServer
 from bench.profiling import Recording, py_spy
 from bench.queries import count_per_request
@@ -37,14 +40,14 @@ class Plan:
     limit_seconds: float
     populations: tuple[int, ...]
     pool: int
-    half_with_one_worker: bool
     repeats: int  # saturated runs per figure; the median one is reported
+    versus_seconds: float  # each run of the side-by-side comparison (it has many)
 
     @classmethod
     def for_mode(cls, quick: bool) -> Plan:
         if quick:
-            return cls(True, 0.3, 1.5, 1.0, (10_000,), 2_000, False, 1)
-        return cls(False, 1.0, 5.0, 3.0, (10_000, 1_000_000), 5_000, True, 3)
+            return cls(True, 0.3, 1.5, 1.0, (10_000,), 2_000, 1, 1.0)
+        return cls(False, 1.0, 5.0, 3.0, (10_000, 1_000_000), 5_000, 3, 4.0)
 
 
 def _scenario(name: str, target: Target) -> load.Scenario:
@@ -73,13 +76,8 @@ def measure_floors(plan: Plan, log: Callable[[str], None]) -> dict[str, Any]:
 
 def _median_saturation(scenario: load.Scenario, concurrency: int, plan: Plan,
                        deployment: Deployment) -> dict[str, Any]:
-    """The median of ``plan.repeats`` saturated runs: a virtual machine's neighbours come and go."""
-    runs = sorted((load.saturate(scenario, concurrency, plan.warmup, plan.seconds,
-                                 deployment.server_cpu_seconds) for _ in range(plan.repeats)),
-                  key=lambda r: r["throughput"])
-    median = runs[len(runs) // 2]
-    median["repeats_throughput"] = [r["throughput"] for r in runs]
-    return median
+    return load.median_run([load.saturate(scenario, concurrency, plan.warmup, plan.seconds,
+                                          deployment.server_cpu_seconds) for _ in range(plan.repeats)])
 
 
 def run_stage(deployment: Deployment, target: Target, workers: int, plan: Plan, *, half: bool,
@@ -117,6 +115,10 @@ def run_stage(deployment: Deployment, target: Target, workers: int, plan: Plan, 
     return stage
 
 
+def _sqlite(base: Path) -> str:
+    return f"sqlite:///{base / 'idp.sqlite3'}"
+
+
 def _quiet_app(deployment: Deployment):  # type: ignore[no-untyped-def]
     from idp import create_app
 
@@ -125,44 +127,103 @@ def _quiet_app(deployment: Deployment):  # type: ignore[no-untyped-def]
     return app
 
 
-def run_database(label: str, url_for: Callable[[Path], str], population: int, plan: Plan,
-                 out_dir: Path, log: Callable[[str], None], *, worker_counts: tuple[int, ...],
-                 count_queries: bool, profile: bool) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="clave-bench-") as tmp:
-        base = Path(tmp)
-        deployment = Deployment(base, url_for(base), log_dir=out_dir, label=f"{label}-{population}")
-        deployment.init()
-        client = deployment.create_client(SCOPE)
-        app = _quiet_app(deployment)
-        phone = DeviceKey.generate()  # the pool's Cl@ve apps: the generator signs their proofs
-        seeded = seed(app, total=population, pool=min(plan.pool, population), client_id=client["client_id"],
-                      scope=SCOPE, device_jwk=phone.public_jwk())
-        seeded_snapshot = storage.snapshot(deployment.database_url)
-        log(f"{label}: {population} citizens seeded in {seeded.seconds:.1f} s")
-        sms = SmsTail(deployment.sms_file)
-        result: dict[str, Any] = {
-            "database": label, "citizens": population, "seed_seconds": round(seeded.seconds, 1),
-            "database_bytes_after_seed": storage.total_bytes(seeded_snapshot),
-            "login_pool": len(seeded.pool), "stages": []}
-        if count_queries:
-            result["queries_per_request"] = count_per_request(
-                app, seeded.pool[-1], client["client_id"], client["client_secret"], sms, SCOPE, phone)
-        from idp.extensions import db
+@dataclass
+class Prepared:
+    """A seeded deployment (not serving yet), the targets of its two clients and its results."""
 
-        with app.app_context():
-            db.engine.dispose()
-        target = Target("127.0.0.1", deployment.port, client["client_id"], client["client_secret"],
-                        sms, seeded.pool[:-1], device_key=phone)
-        for index, workers in enumerate(worker_counts):
-            half = index == 0 or plan.half_with_one_worker
-            profile_dir = out_dir if (profile and index == 0 and py_spy()) else None
-            result["stages"].append(run_stage(deployment, target, workers, plan, half=half,
-                                              profile_dir=profile_dir, log=log))
-        result["signatures_per_token_response"] = target.signatures_per_response
-        return result
+    label: str
+    deployment: Deployment
+    target: Target
+    low_target: Target  # the client whose default level is low
+    result: dict[str, Any]
+    database_pid: int | None = None  # a PostgreSQL server on this machine
 
 
-def run(quick: bool, out_dir: Path, log: Callable[[str], None] = print) -> dict[str, Any]:
+def prepare(stack: ExitStack, label: str, url_for: Callable[[Path], str], population: int, plan: Plan,
+            out_dir: Path, log: Callable[[str], None], *, count_queries: bool) -> Prepared:
+    """``idp init``, two clients (substantial and low), ``population`` citizens; removed when
+    ``stack`` closes."""
+    base = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="clave-bench-")))
+    deployment = Deployment(base, url_for(base), log_dir=out_dir, label=f"{label}-{population}")
+    deployment.init()
+    client, low = deployment.create_client(SCOPE), deployment.create_client(SCOPE, LOW)
+    app = _quiet_app(deployment)
+    phone = DeviceKey.generate()  # the pool's Cl@ve apps: the generator signs their proofs
+    seeded = seed(app, total=population, pool=min(plan.pool, population),
+                  client_ids=[client["client_id"], low["client_id"]], scope=SCOPE,
+                  device_jwk=phone.public_jwk())
+    seeded_snapshot = storage.snapshot(deployment.database_url)
+    log(f"{label}: {population} citizens seeded in {seeded.seconds:.1f} s")
+    sms = SmsTail(deployment.sms_file)
+    result: dict[str, Any] = {
+        "database": label, "citizens": population, "seed_seconds": round(seeded.seconds, 1),
+        "database_bytes_after_seed": storage.total_bytes(seeded_snapshot),
+        "login_pool": len(seeded.pool), "pool_settings": postgres.pool_settings(app), "stages": []}
+    if count_queries:
+        result["queries_per_request"] = count_per_request(
+            app, seeded.pool[-1], client["client_id"], client["client_secret"], sms, SCOPE, phone)
+    from idp.extensions import db
+
+    with app.app_context():
+        db.engine.dispose()
+    target = Target("127.0.0.1", deployment.port, client["client_id"], client["client_secret"],
+                    sms, seeded.pool[:-1], device_key=phone)
+    low_target = Target("127.0.0.1", deployment.port, low["client_id"], low["client_secret"], sms,
+                        seeded.pool[:-1])
+    return Prepared(label, deployment, target, low_target, result)
+
+
+def run_matrix(prepared: Prepared, plan: Plan, log: Callable[[str], None], *, half: bool,
+               profile_dir: Path | None) -> dict[str, Any]:
+    """Two workers on all cores: every flow saturated (and at half load when ``half``)."""
+    result = prepared.result
+    result["stages"].append(run_stage(prepared.deployment, prepared.target, 2, plan, half=half,
+                                      profile_dir=profile_dir, log=log))
+    result["signatures_per_token_response"] = prepared.target.signatures_per_response
+    return result
+
+
+def prepare_postgres(stack: ExitStack, plan: Plan, out_dir: Path,
+                     log: Callable[[str], None]) -> Prepared:
+    """``IDP_BENCH_DATABASE_URL`` if set, else a throwaway cluster of our own."""
+    url = os.environ.get("IDP_BENCH_DATABASE_URL")
+    origin = "IDP_BENCH_DATABASE_URL"
+    if not url:
+        cluster = stack.enter_context(postgres.Cluster(out_dir / "postgres.log"))
+        url = cluster.database("clave_bench")
+        origin = "a throwaway cluster of scripts/with-postgres.sh, durability back on"
+    prepared = prepare(stack, "postgresql", lambda base: url, plan.populations[0], plan, out_dir, log,
+                       count_queries=True)
+    prepared.result["postgres"] = {"origin": origin, "settings": postgres.server_settings(url)}
+    prepared.database_pid = postgres.postmaster_pid(url)
+    return prepared
+
+
+LABELS = {"sqlite": "Clave IdP, SQLite", "postgresql": "Clave IdP, PostgreSQL"}
+
+
+def side_by_side(prepared: list[Prepared], plan: Plan, out_dir: Path, log: Callable[[str], None], *,
+                 peer_dir: str | None, server_cpus: str | None) -> dict[str, Any]:
+    """Ours on each prepared database and the peer (when it can run), one core each."""
+    split = cores.split(cores.available(), server_cpus)
+    contenders: list[versus.Contender] = [
+        versus.Ours(p.label, LABELS[p.label], p.deployment, p.target, p.low_target,
+                    notes={"database": p.label, "citizens": p.result["citizens"],
+                           "pool_settings": p.result["pool_settings"]},
+                    database_pid=p.database_pid) for p in prepared]
+    installed = peer.install(peer.peer_dir(peer_dir), log)
+    if isinstance(installed, peer.Installed):
+        contenders.append(versus.Peer(peer.PeerServer(installed, out_dir)))
+    else:
+        log(f"peer not measured: {installed.reason}")
+    compared = versus.run(contenders, repeats=plan.repeats, warmup=plan.warmup,
+                          seconds=plan.versus_seconds, split=split, log=log)
+    compared["peer"] = compared["contenders"].get("peer") or installed.describe()
+    return compared
+
+
+def run(quick: bool, out_dir: Path, log: Callable[[str], None] = print, *, peer_dir: str | None = None,
+        server_cpus: str | None = None, with_postgres: bool = True) -> dict[str, Any]:
     plan = Plan.for_mode(quick)
     started = time.perf_counter()
     results: dict[str, Any] = {
@@ -175,25 +236,31 @@ def run(quick: bool, out_dir: Path, log: Callable[[str], None] = print) -> dict[
     log(f"limits: {results['limits']}")
     results["floors"] = measure_floors(plan, log)
     runs, failures = [], []
-    for index, population in enumerate(plan.populations):
-        headline = index == 0
-        try:
-            runs.append(run_database(
-                "sqlite", lambda base: f"sqlite:///{base / 'idp.sqlite3'}", population, plan,
-                out_dir, log, worker_counts=(2, 1) if headline else (2,), count_queries=headline,
-                profile=headline))
-        except Exception as error:
-            if headline:
-                raise
-            failures.append(f"sqlite, {population} citizens: {type(error).__name__}: {error}")
-    postgres = os.environ.get("IDP_BENCH_DATABASE_URL")
-    if postgres:
-        try:
-            runs.append(run_database("postgresql", lambda base: postgres, plan.populations[0], plan,
-                                     out_dir, log, worker_counts=(2,), count_queries=True,
-                                     profile=False))
-        except Exception as error:  # an optional part: the SQLite figures still get written
-            failures.append(f"postgresql: {type(error).__name__}: {error}")
+    with ExitStack() as stack:
+        headline = prepare(stack, "sqlite", _sqlite, plan.populations[0], plan, out_dir, log,
+                           count_queries=True)
+        pg = None
+        if with_postgres:
+            try:
+                pg = prepare_postgres(stack, plan, out_dir, log)
+            except Exception as error:  # an optional part: the SQLite figures still get written
+                failures.append(f"postgresql: {type(error).__name__}: {error}")
+        results["versus"] = side_by_side([headline, *([pg] if pg else [])], plan, out_dir, log,
+                                         peer_dir=peer_dir, server_cpus=server_cpus)
+        runs.append(run_matrix(headline, plan, log, half=True, profile_dir=out_dir if py_spy() else None))
+        for population in plan.populations[1:]:
+            try:
+                with ExitStack() as own:
+                    large = prepare(own, "sqlite", _sqlite, population, plan, out_dir, log,
+                                    count_queries=False)
+                    runs.append(run_matrix(large, plan, log, half=False, profile_dir=None))
+            except Exception as error:
+                failures.append(f"sqlite, {population} citizens: {type(error).__name__}: {error}")
+        if pg:
+            try:
+                runs.append(run_matrix(pg, plan, log, half=False, profile_dir=None))
+            except Exception as error:
+                failures.append(f"postgresql: {type(error).__name__}: {error}")
     for failure in failures:
         log(f"FAILED {failure}")
     results["runs"], results["failures"] = runs, failures
