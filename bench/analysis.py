@@ -209,9 +209,9 @@ run, in turns, on the same core.
   as ours) and the peer (one Node.js process) run on the same core (`taskset`; the last core,
   or `--server-cpus` / `IDP_BENCH_SERVER_CPUS`), the load generator on the others. All stay
   up, and flow by flow they take turns (ours, peer, ours, peer… for each repeat) under the
-  same generator, 8 connections at once, the same wire behaviour; the median of each one's
-  repeats is its figure, and each then runs at half its own rate for its latencies. The peer's
-  login is `GET /auth` → 303 `/interaction/{{uid}}` → its form → `POST
+  same generator, 8 connections at once (4 for logins), the same wire behaviour; the median of
+  each one's repeats is its figure, and each then runs at half its own rate for its latencies.
+  The peer's login is `GET /auth` → 303 `/interaction/{{uid}}` → its form → `POST
   /interaction/{{uid}}/login` (argon2id; consent granted in the same request) → 303 chain back
   to the client with the code → `POST /token` → `GET /me`: 6 requests and no second factor.
   Ours is measured twice: at level substantial (password, then the SMS code: 7 requests) and

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -46,7 +47,7 @@ class Plan:
     @classmethod
     def for_mode(cls, quick: bool) -> Plan:
         if quick:
-            return cls(True, 0.3, 1.5, 1.0, (10_000,), 2_000, 1, 1.0)
+            return cls(True, 0.3, 1.5, 1.0, (10_000,), 2_000, 1, 1.5)
         return cls(False, 1.0, 5.0, 3.0, (10_000, 1_000_000), 5_000, 3, 4.0)
 
 
@@ -205,7 +206,7 @@ LABELS = {"sqlite": "Clave IdP, SQLite", "postgresql": "Clave IdP, PostgreSQL"}
 def side_by_side(prepared: list[Prepared], plan: Plan, out_dir: Path, log: Callable[[str], None], *,
                  peer_dir: str | None, server_cpus: str | None) -> dict[str, Any]:
     """Ours on each prepared database and the peer (when it can run), one core each."""
-    split = cores.split(cores.available(), server_cpus)
+    split = cores.split(cores.available(), server_cpus) if shutil.which("taskset") else None
     contenders: list[versus.Contender] = [
         versus.Ours(p.label, LABELS[p.label], p.deployment, p.target, p.low_target,
                     notes={"database": p.label, "citizens": p.result["citizens"],
@@ -218,7 +219,8 @@ def side_by_side(prepared: list[Prepared], plan: Plan, out_dir: Path, log: Calla
         log(f"peer not measured: {installed.reason}")
     compared = versus.run(contenders, repeats=plan.repeats, warmup=plan.warmup,
                           seconds=plan.versus_seconds, split=split, log=log)
-    compared["peer"] = compared["contenders"].get("peer") or installed.describe()
+    compared["peer"] = (compared["contenders"].get("peer") or compared.pop("absent", None)
+                        or installed.describe())
     return compared
 
 

@@ -34,9 +34,16 @@ ROUNDS: tuple[tuple[str, ...], ...] = (("discovery",), ("jwks",), ("login", "log
 # The peer's flow each of ours is compared with (it has no second factor: see the report).
 PEER_FLOW = {"discovery": "discovery", "jwks": "jwks", "login": "login", "login_low": "login",
              "userinfo": "userinfo", "refresh": "refresh"}
-# Connections at once, for every contender: enough to keep a core busy while requests travel
-# to and from the generator's core (our one worker queues what its 4 threads cannot take).
+# Connections at once, the same for every contender: enough to keep a core busy while
+# requests travel to and from the generator's core (our one worker queues what its 4 threads
+# cannot take). Logins need fewer (argon2id keeps the core busy) and each takes long: more
+# would only queue, and a short run would see few of them end.
 CONCURRENCY = 8
+LOGIN_CONCURRENCY = 4
+
+
+def concurrency(flow: str) -> int:
+    return LOGIN_CONCURRENCY if flow.startswith("login") else CONCURRENCY
 
 
 class Contender(Protocol):
@@ -144,17 +151,25 @@ def ratio(ours: float | None, peer: float | None) -> float | None:
 def run(contenders: list[Contender], *, repeats: int, warmup: float, seconds: float,
         split: Split | None, log: Callable[[str], None]) -> dict[str, Any]:
     out: dict[str, Any] = {"pinning": split.describe() if split else None, "concurrency": CONCURRENCY,
-                           "repeats": repeats, "seconds": seconds, "contenders": {}, "flows": {}}
+                           "login_concurrency": LOGIN_CONCURRENCY, "repeats": repeats,
+                           "seconds": seconds, "contenders": {}, "flows": {}}
     started: list[Contender] = []
     try:
         for contender in contenders:
-            contender.start(split.server if split else None)
+            try:
+                contender.start(split.server if split else None)
+            except Exception as error:
+                if contender.kind == "ours":
+                    raise
+                out["absent"] = {"status": "absent", "reason": f"it did not start: {error}"}
+                log(f"peer not measured: {out['absent']['reason']}")
+                continue
             started.append(contender)
         with generator_on(split.generator if split else None):
             for names in ROUNDS:
-                _round(out["flows"], [(c, n) for n in names for c in contenders if n in c.flows],
+                _round(out["flows"], [(c, n) for n in names for c in started if n in c.flows],
                        repeats, warmup, seconds, log)
-        for contender in contenders:
+        for contender in started:
             out["contenders"][contender.key] = {**contender.describe(), "memory": contender.memory()}
     finally:
         for contender in started:
@@ -176,14 +191,14 @@ def _round(flows: dict[str, Any], slots: list[tuple[Contender, str]], repeats: i
         for contender, name in slots:
             _fresh_chains(contender.flows[name])
             runs[contender.key, name].append(load.saturate(
-                contender.flows[name], CONCURRENCY, warmup, seconds, contender.cpu_seconds))
+                contender.flows[name], concurrency(name), warmup, seconds, contender.cpu_seconds))
     for contender, name in slots:
         entry = {"saturation": load.median_run(runs[contender.key, name])}
         rate = entry["saturation"]["throughput"] / 2
         if rate > 0:
             _fresh_chains(contender.flows[name])
-            entry["half"] = load.open_loop(contender.flows[name], rate, CONCURRENCY, warmup, seconds,
-                                           contender.cpu_seconds)
+            entry["half"] = load.open_loop(contender.flows[name], rate, concurrency(name), warmup,
+                                           seconds, contender.cpu_seconds)
         flows.setdefault(name, {})[contender.key] = entry
         sat, half = entry["saturation"], entry.get("half") or {}
         log(f"  1 core  {contender.key:<10} {name:<10} {sat['throughput']:>8}/s  "

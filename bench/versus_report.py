@@ -172,7 +172,9 @@ def not_server_bound(results: dict[str, Any]) -> list[str]:
         for key, entry in entries.items():
             sat = entry["saturation"]
             what = f"{versus['contenders'][key]['label']}, {LABELS[flow].split(' (')[0]}"
-            if (sat.get("client_cores_busy") or 0) >= GENERATOR_BOUND * generator:
+            if not sat["completed"]:
+                found.append(f"{what} (none finished inside the run: one takes longer under this load)")
+            elif (sat.get("client_cores_busy") or 0) >= GENERATOR_BOUND * generator:
                 found.append(f"{what} (generator busy {sat['client_cores_busy']:.2f} of {generator})")
             elif sat["server_cores_busy"] < SERVER_BUSY * server:
                 found.append(f"{what} (server busy {sat['server_cores_busy']:.2f} of {server})")
@@ -191,10 +193,11 @@ def notes(results: dict[str, Any]) -> list[str]:
     pinning = versus.get("pinning")
     where = (f"Each server runs on core {', '.join(map(str, pinning['server_cpus']))} (`taskset`), the "
              f"load generator on core {', '.join(map(str, pinning['generator_cpus']))}" if pinning else
-             "**Not pinned** (a single core): the servers and the generator share it")
-    out = [f"{where}; {versus['concurrency']} connections at once; {versus['repeats']} saturated "
-           f"run(s) of {versus['seconds']} s per server and flow, taken in turns; the median is shown, "
-           "with the range of the runs."]
+             "**Not pinned** (a single core, or no `taskset`): servers and generator share the cores")
+    logins = versus.get("login_concurrency", versus["concurrency"])
+    out = [f"{where}; {versus['concurrency']} connections at once ({logins} for logins); "
+           f"{versus['repeats']} saturated run(s) of {versus['seconds']} s per server and flow, taken "
+           "in turns; the median is shown, with the range of the runs."]
     peer = versus.get("peer", {})
     if peer.get("status") == "measured":
         out.append(f"node-oidc-provider {peer['oidc_provider']} on Node.js {peer['node']}, one process, "

@@ -14,6 +14,7 @@ from bench.report import databases_note
 from bench.seed import dni
 from bench.storage import per_session
 from bench.versus import ratio
+from bench.versus import run as versus_run
 from bench.versus_report import login_cpu_outside_argon2, rows, section, side_by_side_table
 from bench.wire import SmsTail
 from idp.documents import parse_document
@@ -223,3 +224,33 @@ def test_the_report_names_the_pool_of_every_database_and_postgresqls_settings():
     assert "sqlite, 10,000 citizens: SQLAlchemy QueuePool of 5 connections + 10 overflow per worker " \
            "process (4 threads each), 30.0 s timeout, pre-ping off." in note
     assert "PostgreSQL from a throwaway cluster: fsync on, synchronous_commit on." in note
+
+
+class _FakeServer:
+    def __init__(self, key, kind, fails=False):
+        self.key, self.label, self.kind, self.flows = key, key, kind, {}
+        self.fails, self.stopped = fails, False
+
+    def start(self, cpus):
+        if self.fails:
+            raise RuntimeError("the peer exited with 1")
+
+    def stop(self):
+        self.stopped = True
+
+    def cpu_seconds(self):
+        return 0.0
+
+    def memory(self):
+        return {"peak_rss_mb_max": 1.0}
+
+    def describe(self):
+        return {"label": self.label, "kind": self.kind}
+
+
+def test_a_peer_that_does_not_start_is_reported_absent_and_ours_is_still_measured():
+    ours, peer = _FakeServer("sqlite", "ours"), _FakeServer("peer", "peer", fails=True)
+    out = versus_run([ours, peer], repeats=1, warmup=0.0, seconds=0.0, split=None, log=lambda line: None)
+    assert out["absent"] == {"status": "absent", "reason": "it did not start: the peer exited with 1"}
+    assert list(out["contenders"]) == ["sqlite"]
+    assert ours.stopped and not peer.stopped
