@@ -1,6 +1,6 @@
 """The IdP as deployed: ``idp init``, ``idp client create`` and ``idp serve --workers N``
-(gunicorn) in a temporary directory, with what the benchmark reads from outside:
-the workers' CPU time and peak resident memory from ``/proc``."""
+(granian by default, or ``server="gunicorn"``) in a temporary directory, with what the
+benchmark reads from outside: the workers' CPU time and peak resident memory from ``/proc``."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from typing import Any
 
 import requests
 
+from idp.serving import DEFAULT_SERVER
 from idp.settings import BY_NAME
 
 BIN = Path(sys.executable).parent
@@ -38,7 +39,7 @@ def _stat_fields(pid: int) -> list[str]:
 
 
 def children(pid: int) -> list[int]:
-    """The processes whose parent is ``pid`` (gunicorn's workers under its master)."""
+    """The processes whose parent is ``pid`` (the server's workers under its master)."""
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -89,6 +90,8 @@ class Deployment:
     port: int = field(default_factory=free_port)
     process: subprocess.Popen | None = None
     workers: int = 0
+    server: str = DEFAULT_SERVER
+    cpus: str | None = None  # a taskset CPU list the server's processes are pinned to
 
     def __post_init__(self) -> None:
         inherited = {k: v for k, v in os.environ.items() if not k.startswith("IDP_")}
@@ -127,8 +130,10 @@ class Deployment:
     def start(self, workers: int) -> None:
         self.workers = workers
         log = ((self.log_dir or self.base) / f"serve-{self.label}-{workers}w.log").open("w")
+        pinned = ["taskset", "-c", self.cpus] if self.cpus else []
         self.process = subprocess.Popen(  # noqa: S603 - our own console script
-            [str(BIN / "idp"), "serve", "--port", str(self.port), "--workers", str(workers)],
+            [*pinned, str(BIN / "idp"), "serve", "--port", str(self.port), "--workers", str(workers),
+             "--server", self.server],
             env=self.env, cwd=self.base, stdout=subprocess.DEVNULL, stderr=log)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
