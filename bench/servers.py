@@ -21,6 +21,7 @@ from bench.wire import SmsTail
 from idp.serving import SERVERS
 
 CONCURRENCY = 4  # the load generator's threads: as many as a worker's threads
+LOGINS = 4  # per server start
 
 
 def _cores() -> tuple[str | None, set[int] | None]:
@@ -67,7 +68,7 @@ def compare(quick: bool, log: Callable[[str], None] = print) -> dict[str, Any]:
         from idp import create_app
         from idp_mobile.device import DeviceKey
 
-        seeded = seed(create_app(**deployment.settings()), total=50, pool=20,
+        seeded = seed(create_app(**deployment.settings()), total=60, pool=50,
                       client_id=client["client_id"], scope=SCOPE,
                       device_jwk=DeviceKey.generate().public_jwk())
         target = Target("127.0.0.1", deployment.port, client["client_id"], client["client_secret"],
@@ -81,9 +82,8 @@ def compare(quick: bool, log: Callable[[str], None] = print) -> dict[str, Any]:
                     deployment.server = server
                     deployment.start(1)
                     try:
-                        if not target.tokens:
-                            for _ in range(4):  # access tokens for UserInfo
-                                Login(target).run(None)
+                        for _ in range(LOGINS):  # tokens for UserInfo; argon2id in the peak RSS
+                            Login(target).run(None)
                         runs[server].append(_measure(deployment, target, seconds, warmup))
                     finally:
                         deployment.stop()

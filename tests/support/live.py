@@ -49,6 +49,7 @@ class LiveIdp:
     base: Path
     port: int
     env: dict[str, str] = field(default_factory=dict)
+    server: str = DEFAULT_SERVER
     process: subprocess.Popen | None = None
     log: IO[str] | None = None
     access_log: IO[str] | None = None
@@ -141,7 +142,7 @@ def start_idp(base: Path, workers: int = 1, share_with: LiveIdp | None = None,
     issuer, as two nodes behind one load balancer. Its log and access log are files in
     ``base``: ``idp-PORT.log`` and ``access-PORT.log``."""
     port = free_port()
-    idp = LiveIdp(base, port)
+    idp = LiveIdp(base, port, server=server)
     if share_with is not None:
         idp.env = {**share_with.env, **settings}
         idp.base = share_with.base
