@@ -1,7 +1,7 @@
-"""``idp serve``: the app under granian (the default) or gunicorn, from our own console
-script, with the same behaviour on both: threaded workers that a slow or idle client cannot
-hold, a graceful restart on SIGHUP, a killed worker replaced, an access log without query
-strings, and glibc's mmap threshold fixed in every worker."""
+"""``idp serve``: the app under gunicorn (the default) or granian, from our own console
+script, alike on both: threaded workers that a slow or idle client cannot hold, workers
+replaced on SIGHUP, a killed worker replaced, an access log without query strings, and
+glibc's mmap threshold fixed in every worker. Where they differ: docs/deployment.md."""
 
 from __future__ import annotations
 
@@ -18,10 +18,12 @@ log = logging.getLogger("idp.serving")
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
-# granian answers the app's own requests at about twice gunicorn's rate on one core (its
-# HTTP is Rust, off the GIL): see docs/performance.md for the figures of `make bench`.
-SERVERS = ("granian", "gunicorn")
-DEFAULT_SERVER = "granian"
+# granian serves the same requests for a third to two thirds of gunicorn's CPU (its HTTP is
+# Rust, off the GIL; `python -m bench servers`), but its graceful restart can drop a request
+# that arrives as a worker stops (hyper closes a connection whose request it has not read
+# yet), where gunicorn's drops none: tests/test_serving.py. So gunicorn stays the default.
+SERVERS = ("gunicorn", "granian")
+DEFAULT_SERVER = "gunicorn"
 
 THREADS = 4  # per worker: requests of one worker run at once (the GIL allows one at a time)
 TIMEOUT = 30  # seconds a client has to send its request headers; gunicorn: a silent worker
@@ -98,11 +100,11 @@ class AccessLog:
     client's address (after ProxyFix), the time, method, path without the query string,
     protocol, status, length, User-Agent and the request id the app answered with."""
 
-    def __init__(self, app: WsgiApp, stream: Any = None) -> None:
+    def __init__(self, app: WsgiApp) -> None:
         self.app = app
         self.logger = logging.getLogger("idp.access")
         if not self.logger.handlers:
-            handler = logging.StreamHandler(stream or sys.stdout)
+            handler = logging.StreamHandler(sys.stdout)
             handler.setFormatter(logging.Formatter("%(message)s"))
             self.logger.addHandler(handler)
             self.logger.setLevel(logging.INFO)
@@ -132,8 +134,8 @@ class AccessLog:
 
 
 def serve_app(host: str, port: int, workers: int, server: str = DEFAULT_SERVER) -> None:
-    """Serve until stopped: SIGTERM or SIGINT stops gracefully, SIGHUP replaces the workers
-    one by one (each new one ready before the old one stops), a worker that dies is replaced."""
+    """Serve until stopped: SIGTERM or SIGINT stops gracefully, SIGHUP replaces the workers,
+    a worker that dies is replaced."""
     if server == "gunicorn":
         serve_gunicorn(host, port, workers)
     else:
@@ -159,11 +161,28 @@ def serve_gunicorn(host: str, port: int, workers: int) -> None:
 
 
 def serve_granian(host: str, port: int, workers: int) -> None:
-    from granian import Granian
+    import socket
+
     from granian.constants import HTTPModes, Interfaces
     from granian.http import HTTP1Settings
+    from granian.net import SocketSpec
+    from granian.server import MPServer
 
-    Granian(
+    class OneListeningSocket(MPServer):
+        """Every worker accepts from one socket, as gunicorn's do. On Linux granian 2.8
+        gives each worker a socket of its own (SO_REUSEPORT), and the connections queued
+        on a stopping worker's socket are then reset unless the host sets
+        ``net.ipv4.tcp_migrate_req=1``. One shared socket is the path granian takes on
+        other systems (``_init_shared_socket`` there); the version is pinned for it."""
+
+        def _init_shared_socket(self) -> None:
+            self._ssp = None
+            self._shd = SocketSpec(self.bind_addr, self.bind_port, self.backlog).build()
+            self._sfd = self._shd.get_fd()
+            self._sso = socket.socket(fileno=self._sfd)
+            self._sso.set_inheritable(True)
+
+    OneListeningSocket(
         "idp.serving:granian_worker_app", factory=True, address=host, port=port,
         interface=Interfaces.WSGI, http=HTTPModes.http1, websockets=False, workers=workers,
         blocking_threads=THREADS, http1_settings=HTTP1Settings(header_read_timeout=TIMEOUT * 1000),
