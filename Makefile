@@ -56,9 +56,11 @@ $(BENCH_STAMP): $(STAMP) pyproject.toml
 
 bench: $(BENCH_STAMP) translations
 	$(BIN)/python -m bench run
+	$(BIN)/python -m bench servers
 
 bench-quick: $(BENCH_STAMP) translations
 	$(BIN)/python -m bench run --quick
+	$(BIN)/python -m bench servers --quick
 
 # Every page of the tour in tests/e2e/tour.py, desktop and phone, Spanish and English.
 screenshots: $(STAMP) translations

@@ -1,6 +1,7 @@
 """``python -m bench run [--quick]`` (what ``make bench`` / ``make bench-quick`` call) and
 ``python -m bench seed`` (bulk citizens into the database the ``IDP_*`` environment names);
-``python -m bench report RESULTS.json`` rewrites the Markdown from a run's figures."""
+``python -m bench report RESULTS.json`` rewrites the Markdown from a run's figures;
+``python -m bench servers [--quick]`` compares the serving stacks (granian, gunicorn)."""
 
 from __future__ import annotations
 
@@ -54,6 +55,20 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _servers(args: argparse.Namespace) -> int:
+    from bench import servers
+
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    result = servers.compare(args.quick, log=lambda line: print(line, flush=True))
+    markdown = servers.markdown(result)
+    name = f"servers-{'quick' if args.quick else 'full'}"
+    (out_dir / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
+    (out_dir / f"{name}.md").write_text(markdown)
+    print(f"\n{markdown}\nWritten to {out_dir}/{name}.{{json,md}}.")
+    return 0
+
+
 def _seed(args: argparse.Namespace) -> int:
     from bench.seed import seed
     from idp import create_app
@@ -91,6 +106,10 @@ def main(argv: list[str] | None = None) -> int:
     again.add_argument("results")
     again.add_argument("--no-docs", action="store_true")
     again.set_defaults(handler=_report)
+    stacks = commands.add_parser("servers", help="granian against gunicorn, one pinned core each")
+    stacks.add_argument("--quick", action="store_true", help="one short round")
+    stacks.add_argument("--out", default=str(ROOT / "bench" / "results"))
+    stacks.set_defaults(handler=_servers)
     seeding = commands.add_parser("seed", help="bulk-insert active citizens (shared argon2id hash)")
     seeding.add_argument("--citizens", type=int, required=True)
     seeding.add_argument("--client-id", required=True, help="the client the login pool consented to")

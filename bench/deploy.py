@@ -1,6 +1,6 @@
 """The IdP as deployed: ``idp init``, ``idp client create`` and ``idp serve --workers N``
-(gunicorn) in a temporary directory, with what the benchmark reads from outside:
-the workers' CPU time and peak resident memory from ``/proc``."""
+(gunicorn by default, or ``server="granian"``) in a temporary directory, with what the
+benchmark reads from outside: the workers' CPU time and peak resident memory from ``/proc``."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from typing import Any
 import requests
 
 from bench.cores import taskset
+from idp.serving import DEFAULT_SERVER
 from idp.settings import BY_NAME
 
 BIN = Path(sys.executable).parent
@@ -41,7 +42,7 @@ def _stat_fields(pid: int) -> list[str]:
 
 
 def children(pid: int) -> list[int]:
-    """The processes whose parent is ``pid`` (gunicorn's workers under its master)."""
+    """The processes whose parent is ``pid`` (the server's workers under its master)."""
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -92,6 +93,8 @@ class Deployment:
     port: int = field(default_factory=free_port)
     process: subprocess.Popen | None = None
     workers: int = 0
+    server: str = DEFAULT_SERVER
+    cpus: Sequence[int] | None = None  # the cores the server's processes are pinned to
 
     def __post_init__(self) -> None:
         inherited = {k: v for k, v in os.environ.items() if not k.startswith("IDP_")}
@@ -134,10 +137,10 @@ class Deployment:
         self.workers = workers
         log = ((self.log_dir or self.base) / f"serve-{self.label}-{workers}w.log").open("w")
         command = [str(BIN / "idp"), "serve", "--port", str(self.port), "--workers", str(workers),
-                   *serve_args]
+                   "--server", self.server, *serve_args]
         self.process = subprocess.Popen(  # noqa: S603 - our own console script
-            taskset(command, cpus), env=self.env, cwd=self.base, stdout=subprocess.DEVNULL,
-            stderr=log)
+            taskset(command, cpus if cpus is not None else self.cpus), env=self.env, cwd=self.base,
+            stdout=subprocess.DEVNULL, stderr=log)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -41,12 +41,6 @@ def create_app(**overrides: Any) -> Flask:
         BABEL_TRANSLATION_DIRECTORIES=str(Path(__file__).parent / "translations"),
     )
 
-    if config["IDP_PROXY_COUNT"]:
-        from werkzeug.middleware.proxy_fix import ProxyFix
-
-        count = config["IDP_PROXY_COUNT"]
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)  # type: ignore[method-assign]
-
     from idp import web
 
     web.init_request_checks(app)
@@ -70,6 +64,12 @@ def create_app(**overrides: Any) -> Flask:
     from idp.flows import register_flows
 
     register_flows(app)
+    if config["IDP_PROXY_COUNT"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # Outermost, so that every layer (PublishedDocuments too) sees the client's host and scheme.
+        count = config["IDP_PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)  # type: ignore[method-assign]
     return app
 
 

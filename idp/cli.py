@@ -12,6 +12,7 @@ import click
 from flask import Flask
 
 from idp import create_app
+from idp.serving import DEFAULT_SERVER, SERVERS
 
 
 def _app() -> Flask:
@@ -24,7 +25,7 @@ def _emit(data: dict, as_json: bool, lines: list[str]) -> None:
 
 def run() -> None:
     """The ``idp`` console script: umask 077 first, so that whatever the command and the
-    gunicorn workers it forks write is the operator's alone (the files that hold secrets
+    server's workers write is the operator's alone (the files that hold secrets
     are created 0600 whatever the umask: idp.files)."""
     os.umask(0o077)
     main()
@@ -321,11 +322,13 @@ def dev_certificates(out: Path, document: str, given_name: str, surnames: str, p
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True)
 @click.option("--workers", default=2, show_default=True)
-def serve(host: str, port: int, workers: int) -> None:
-    """Serve the IdP with gunicorn."""
+@click.option("--server", type=click.Choice(SERVERS), default=DEFAULT_SERVER, show_default=True,
+              help="The HTTP server: granian uses less CPU; see docs/deployment.md.")
+def serve(host: str, port: int, workers: int, server: str) -> None:
+    """Serve the IdP (gunicorn or granian; SIGHUP replaces the workers)."""
     from idp.serving import serve_app
 
-    serve_app(create_app, host, port, workers)
+    serve_app(host, port, workers, server)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,41 +1,43 @@
-"""Running the app under gunicorn from our own console scripts."""
+"""``idp serve``: the app under gunicorn (the default) or granian, from our own console
+script, alike on both: threaded workers that a slow or idle client cannot hold, workers
+replaced on SIGHUP, a killed worker replaced, an access log without query strings, and
+glibc's mmap threshold fixed in every worker. Where they differ: docs/deployment.md."""
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
-from collections.abc import Callable
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from gunicorn.app.base import BaseApplication
+log = logging.getLogger("idp.serving")
 
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
-class _Server(BaseApplication):
-    def __init__(self, factory: Callable[[], Any], options: dict[str, Any]) -> None:
-        self.factory = factory
-        self.options = options
-        super().__init__()
+# granian serves the same requests for a third to two thirds of gunicorn's CPU (its HTTP is
+# Rust, off the GIL; `python -m bench servers`), but its graceful restart can drop a request
+# that arrives as a worker stops (hyper closes a connection whose request it has not read
+# yet), where gunicorn's drops none: tests/test_serving.py. So gunicorn stays the default.
+SERVERS = ("gunicorn", "granian")
+DEFAULT_SERVER = "gunicorn"
 
-    def load_config(self) -> None:
-        for key, value in self.options.items():
-            self.cfg.set(key, value)
-        if "control_socket_disable" in self.cfg.settings:
-            # One control socket per user would make several servers on a host collide.
-            self.cfg.set("control_socket_disable", True)
-
-    def load(self) -> Any:
-        return self.factory()
-
-
-# Gunicorn's default logs the full request line: query strings carry personal data
-# (``login_hint`` = a DNI, ``id_token_hint`` = an ID token with its claims). Path only, and
-# the request id instead of the Referer.
-ACCESS_LOG_FORMAT = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s "%(a)s" %({x-request-id}o)s'
-
+THREADS = 4  # per worker: requests of one worker run at once (the GIL allows one at a time)
+TIMEOUT = 30  # seconds a client has to send its request headers; gunicorn: a silent worker
+GRACEFUL_TIMEOUT = 10  # seconds a stopping worker has to finish what it is serving
 
 # Threaded workers: a browser's speculative connection that never sends a request would
 # otherwise hold a sync worker for the whole timeout when no proxy buffers.
-WORKER_OPTIONS = {"worker_class": "gthread", "threads": 4, "timeout": 30, "graceful_timeout": 10}
+WORKER_OPTIONS = {"worker_class": "gthread", "threads": THREADS, "timeout": TIMEOUT,
+                  "graceful_timeout": GRACEFUL_TIMEOUT}
+
+# Gunicorn's default logs the full request line: query strings carry personal data
+# (``login_hint`` = a DNI, ``id_token_hint`` = an ID token with its claims). Path only, and
+# the request id instead of the Referer. AccessLog writes the same line under granian.
+ACCESS_LOG_FORMAT = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s "%(a)s" %({x-request-id}o)s'
 
 
 # glibc's M_MMAP_THRESHOLD (mallopt parameter -3); see return_large_blocks().
@@ -50,7 +52,9 @@ def return_large_blocks() -> bool:
     next argon2id buffer (19 MiB) comes from the heap of whichever thread asked, and every
     thread's heap keeps its own copy: a worker with 4 threads held about 76 MB more than a
     single-threaded one. A fixed threshold keeps such blocks mmapped and unmapped on free.
-    Set in the master before it forks; a no-op (False) where the C library is not glibc.
+    Set by each worker as it loads the app (granian may start workers by spawning, which
+    keeps nothing of the master's C library state); a no-op (False) where the C library is
+    not glibc.
     """
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
@@ -59,7 +63,134 @@ def return_large_blocks() -> bool:
         return False
 
 
-def serve_app(factory: Callable[[], Any], host: str, port: int, workers: int) -> None:
-    return_large_blocks()
-    _Server(factory, {"bind": f"{host}:{port}", "workers": workers, "accesslog": "-",
-                      "access_log_format": ACCESS_LOG_FORMAT, **WORKER_OPTIONS}).run()
+def worker_app() -> WsgiApp:
+    """The app as one worker serves it, built in that worker."""
+    from idp import create_app
+
+    fixed = return_large_blocks()
+    app = create_app()
+    log.info("worker %d ready; glibc mmap threshold %s", os.getpid(),
+             f"fixed at {LARGE_BLOCK} bytes" if fixed else "left to the C library")
+    return app
+
+
+def granian_worker_app() -> WsgiApp:
+    """granian's target: its own access log holds no response header, so ours writes it."""
+    return AccessLog(as_gunicorn_would(worker_app()))
+
+
+def as_gunicorn_would(app: WsgiApp) -> WsgiApp:
+    """granian's environ where it differs from gunicorn's (and from PEP 3333): HTTP/1.0 is
+    written ``HTTP/1``, and a Host that is missing or not ASCII is ``HTTP_HOST = ""``, which
+    the app refuses as malformed. HTTP/1.0 needs no Host (load balancers' probes send none):
+    there the server's own address stands in, as under gunicorn; HTTP/1.1 must send one."""
+
+    def mended(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("SERVER_PROTOCOL") == "HTTP/1":
+            environ["SERVER_PROTOCOL"] = "HTTP/1.0"
+            if environ.get("HTTP_HOST") == "":
+                del environ["HTTP_HOST"]
+        return app(environ, start_response)
+
+    return mended
+
+
+class AccessLog:
+    """The access line gunicorn writes with ACCESS_LOG_FORMAT, written under granian: the
+    client's address (after ProxyFix), the time, method, path without the query string,
+    protocol, status, length, User-Agent and the request id the app answered with."""
+
+    def __init__(self, app: WsgiApp) -> None:
+        self.app = app
+        self.logger = logging.getLogger("idp.access")
+        if not self.logger.handlers:
+            handler = logging.StreamHandler(sys.stdout)
+            handler.setFormatter(logging.Formatter("%(message)s"))
+            self.logger.addHandler(handler)
+            self.logger.setLevel(logging.INFO)
+            self.logger.propagate = False
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        answered: list[Any] = []
+
+        def recording(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            answered[:] = [status, headers]
+            return start_response(status, headers, exc_info)
+
+        body = self.app(environ, recording)
+        status, headers = answered or ["500", []]
+        self.logger.info(self.line(environ, status, headers))
+        return body
+
+    @staticmethod
+    def line(environ: dict[str, Any], status: str, headers: list[tuple[str, str]]) -> str:
+        found = {name.lower(): value for name, value in headers}
+        return '%s %s "%s %s %s" %s %s "%s" %s' % (  # noqa: UP031 - gunicorn's own layout
+            environ.get("REMOTE_ADDR", "-"), time.strftime("[%d/%b/%Y:%H:%M:%S %z]"),
+            environ.get("REQUEST_METHOD", "-"), environ.get("PATH_INFO", "-"),
+            environ.get("SERVER_PROTOCOL", "-"), status.split(" ", 1)[0],
+            found.get("content-length", "-"), environ.get("HTTP_USER_AGENT", "-"),
+            found.get("x-request-id", "-"))
+
+
+def serve_app(host: str, port: int, workers: int, server: str = DEFAULT_SERVER) -> None:
+    """Serve until stopped: SIGTERM or SIGINT stops gracefully, SIGHUP replaces the workers,
+    a worker that dies is replaced."""
+    if server == "gunicorn":
+        serve_gunicorn(host, port, workers)
+    else:
+        serve_granian(host, port, workers)
+
+
+def serve_gunicorn(host: str, port: int, workers: int) -> None:
+    from gunicorn.app.base import BaseApplication
+
+    class Gunicorn(BaseApplication):
+        def load_config(self) -> None:
+            for key, value in {"bind": f"{host}:{port}", "workers": workers, "accesslog": "-",
+                               "access_log_format": ACCESS_LOG_FORMAT, **WORKER_OPTIONS}.items():
+                self.cfg.set(key, value)
+            if "control_socket_disable" in self.cfg.settings:
+                # One control socket per user would make several servers on a host collide.
+                self.cfg.set("control_socket_disable", True)
+
+        def load(self) -> WsgiApp:
+            return worker_app()
+
+    Gunicorn().run()
+
+
+def serve_granian(host: str, port: int, workers: int) -> None:
+    import socket
+
+    from granian.constants import HTTPModes, Interfaces
+    from granian.http import HTTP1Settings
+    from granian.net import SocketSpec
+    from granian.server import MPServer
+
+    class OneListeningSocket(MPServer):
+        """Every worker accepts from one socket, as gunicorn's do. On Linux granian 2.8
+        gives each worker a socket of its own (SO_REUSEPORT), and the connections queued
+        on a stopping worker's socket are then reset unless the host sets
+        ``net.ipv4.tcp_migrate_req=1``. One shared socket is the path granian takes on
+        other systems (``_init_shared_socket`` there); the version is pinned for it."""
+
+        def _init_shared_socket(self) -> None:
+            self._ssp = None
+            self._shd = SocketSpec(self.bind_addr, self.bind_port, self.backlog).build()
+            self._sfd = self._shd.get_fd()
+            self._sso = socket.socket(fileno=self._sfd)
+            self._sso.set_inheritable(True)
+
+    OneListeningSocket(
+        "idp.serving:granian_worker_app", factory=True, address=host, port=port,
+        interface=Interfaces.WSGI, http=HTTPModes.http1, websockets=False, workers=workers,
+        blocking_threads=THREADS, http1_settings=HTTP1Settings(header_read_timeout=TIMEOUT * 1000),
+        respawn_failed_workers=True, workers_kill_timeout=GRACEFUL_TIMEOUT,
+        # Our access log (AccessLog); granian's own messages to stderr, as gunicorn's.
+        log_access=False, log_dictconfig={"handlers": {
+            "console": {"formatter": "generic", "class": "logging.StreamHandler",
+                        "stream": "ext://sys.stderr"},
+            "access": {"formatter": "access", "class": "logging.StreamHandler",
+                       "stream": "ext://sys.stdout"}}},
+    ).serve()

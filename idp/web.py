@@ -57,6 +57,21 @@ def well_formed_host(value: str) -> bool:
     return 0 < len(name) <= 253 and all(_LABEL.fullmatch(label) for label in name.split("."))
 
 
+def request_id(environ: dict) -> str:
+    """The client's (or proxy's) ``X-Request-Id`` when it is a sane token, else a new one."""
+    incoming = environ.get("HTTP_X_REQUEST_ID", "")
+    return incoming if _REQUEST_ID.match(incoming) else random_token(12)
+
+
+def security_headers(secure: bool) -> dict[str, str]:
+    """What every answer carries (a view may set its own Content-Security-Policy)."""
+    headers = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
+               "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer"}
+    if secure:
+        headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
+    return headers
+
+
 def public_url(endpoint: str, **values: str) -> str:
     """The address of one of our pages as a citizen writes it down: from ``IDP_ISSUER``,
     never from the request's Host header, which the client chooses."""
@@ -125,8 +140,7 @@ def init_request_checks(app: Flask) -> None:
 
     @app.before_request
     def _request_id() -> None:
-        incoming = request.headers.get("X-Request-Id", "")
-        g.request_id = incoming if _REQUEST_ID.match(incoming) else random_token(12)
+        g.request_id = request_id(request.environ)
 
     @app.before_request
     def _refuse_malformed_host() -> Response | None:
@@ -148,15 +162,14 @@ def init_request_checks(app: Flask) -> None:
 
 
 def init_web(app: Flask) -> None:
+    always = security_headers(app.config["IDP_SECURE_COOKIES"])
+    policy = always.pop("Content-Security-Policy")
+
     @app.after_request
     def _headers(response: Response) -> Response:
         response.headers["X-Request-Id"] = g.get("request_id", "")
-        response.headers.setdefault("Content-Security-Policy", CSP)
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["X-Frame-Options"] = "DENY"
-        response.headers["Referrer-Policy"] = "no-referrer"
-        if app.config["IDP_SECURE_COOKIES"]:
-            response.headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
+        response.headers.setdefault("Content-Security-Policy", policy)
+        response.headers.update(always)
         if response.mimetype in ("text/html", "application/json"):
             # Pages and API answers are personal (an enrollment token, a challenge's
             # details): never cached unless the view says so (discovery, JWKS).

@@ -1,5 +1,6 @@
-"""Two app processes sharing one database serve one citizen's login between them, as
-nodes behind a load balancer do: every step may land on either."""
+"""Two nodes of two worker processes each, on either server, share one database and serve
+one citizen's login between them, as nodes behind a load balancer do: every step may land
+on any of the four."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
+from idp.serving import SERVERS
 from idp.sms import latest_code
 from idp_mobile.client import MobileClient
 from tests.factories import new_dni
@@ -22,10 +24,11 @@ pytestmark = pytest.mark.xdist_group("multiprocess")
 PASSWORD = "Dos-Nodos-2026!"
 
 
-@pytest.fixture(scope="module")
-def nodes(tmp_path_factory):  # type: ignore[no-untyped-def]
-    first = start_idp(tmp_path_factory.mktemp("nodes"))
-    second = start_idp(first.base, share_with=first)
+@pytest.fixture(scope="module", params=SERVERS)
+def nodes(request, tmp_path_factory):  # type: ignore[no-untyped-def]
+    """Two nodes of one server kind (``idp serve --server``), two workers each."""
+    first = start_idp(tmp_path_factory.mktemp("nodes"), workers=2, server=request.param)
+    second = start_idp(first.base, share_with=first, workers=2, server=request.param)
     yield first, second
     second.stop()
     first.stop()

@@ -1,9 +1,159 @@
-"""How `idp serve` runs the app: the memory a threaded worker keeps after argon2id."""
+"""How `idp serve` runs the app, on each server it offers: threads that a slow or idle
+client cannot hold, workers replaced on SIGHUP (gracefully: under gunicorn), a killed worker
+replaced, glibc's mmap threshold fixed and umask 077 in every worker; and the memory a
+threaded worker keeps after argon2id."""
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
 import subprocess
 import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from idp import serving
+from tests.support.live import LiveIdp, start_idp
+
+pytestmark = pytest.mark.xdist_group("serving")
+WORKERS = 2
+
+
+@pytest.fixture(scope="module", params=serving.SERVERS)
+def served(request, tmp_path_factory):  # type: ignore[no-untyped-def]
+    idp = start_idp(tmp_path_factory.mktemp(request.param), workers=WORKERS, server=request.param)
+    wait_for_workers(idp, WORKERS)
+    yield idp
+    idp.stop()
+
+
+def workers_of(idp: LiveIdp) -> set[int]:
+    """The server's worker processes: the children of ``idp serve``."""
+    assert idp.process is not None
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat[stat.rindex(")") + 2:].split()[1]) == idp.process.pid:
+                found.add(int(entry.name))
+    return found
+
+
+def wait_for_workers(idp: LiveIdp, count: int, *, other_than: set[int] = frozenset(),  # type: ignore[assignment]
+                     timeout: float = 60) -> set[int]:
+    """The worker pids once there are ``count`` of them, none in ``other_than``, each
+    ready (its log line written) and the server answering."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = workers_of(idp)
+        if len(found) == count and not found & other_than and found <= ready_workers(idp):
+            if requests.get(f"{idp.url}/healthz", timeout=10).status_code == 200:
+                return found
+        time.sleep(0.1)
+    raise TimeoutError(f"workers: {workers_of(idp)}, ready: {ready_workers(idp)}")
+
+
+def ready_workers(idp: LiveIdp) -> set[int]:
+    """Workers that wrote "worker PID ready" with the mmap threshold fixed."""
+    assert idp.log is not None
+    idp.log.flush()
+    text = (idp.base / f"idp-{idp.port}.log").read_text()
+    return {int(line.split(" worker ")[1].split()[0]) for line in text.splitlines()
+            if " ready; glibc mmap threshold fixed at 1048576 bytes" in line}
+
+
+def answered_at_once_while_held(idp: LiveIdp, idle_and_slow: int) -> bool:
+    """Whether a request is answered within 5 s while ``idle_and_slow`` connections send
+    nothing and as many more are stuck in their request line."""
+    held = []
+    try:
+        for _ in range(idle_and_slow):
+            held.append(socket.create_connection(("127.0.0.1", idp.port), timeout=10))
+            slow = socket.create_connection(("127.0.0.1", idp.port), timeout=10)
+            slow.sendall(b"GET /healthz HTTP/1.1\r\nHo")
+            held.append(slow)
+        started = time.monotonic()
+        try:
+            answered = requests.get(f"{idp.url}/healthz", timeout=5).status_code == 200
+        except requests.RequestException:
+            return False
+        return answered and time.monotonic() - started < 5
+    finally:
+        for connection in held:
+            connection.close()
+
+
+def test_an_idle_and_a_slow_client_do_not_hold_a_worker(served):
+    assert answered_at_once_while_held(served, 1)
+
+
+def test_under_granian_more_idle_and_slow_clients_than_threads_hold_no_worker(served):
+    # granian reads requests in Rust: a thread is taken only by a request that has arrived.
+    # gunicorn's threaded worker gives each new connection a thread at once, for up to 5 s
+    # if it sends nothing and until its request is complete if it has begun one
+    # (docs/deployment.md): as many such clients as threads hold a gunicorn worker.
+    if served.server != "granian":
+        pytest.skip("gunicorn's threads wait for the connections they are given")
+    assert answered_at_once_while_held(served, 2 * serving.THREADS * WORKERS)
+
+
+def test_every_worker_fixes_the_glibc_mmap_threshold(served):
+    assert workers_of(served) <= ready_workers(served)
+
+
+def test_every_worker_runs_with_umask_077(served):
+    for pid in workers_of(served):
+        status = Path(f"/proc/{pid}/status").read_text()
+        assert "Umask:\t0077" in status, pid
+
+
+def test_sighup_replaces_every_worker_and_serving_goes_on(served):
+    before = workers_of(served)
+    answers: list[int | str] = []
+    stop = threading.Event()
+
+    def keep_asking() -> None:
+        while not stop.is_set():
+            try:
+                answers.append(requests.get(f"{served.url}/healthz", timeout=10).status_code)
+            except requests.RequestException as error:
+                answers.append(f"{type(error).__name__}: {error}"[:300])
+
+    askers = [threading.Thread(target=keep_asking) for _ in range(4)]
+    for asker in askers:
+        asker.start()
+    try:
+        served.process.send_signal(signal.SIGHUP)
+        after = wait_for_workers(served, WORKERS, other_than=before)
+    finally:
+        stop.set()
+        for asker in askers:
+            asker.join(timeout=30)
+    assert not after & before
+    assert answers.count(200) > 0.9 * len(answers)
+    assert requests.get(f"{served.url}/healthz", timeout=10).status_code == 200
+    if served.server == "gunicorn":
+        # granian can drop a request that arrives as a worker stops (docs/deployment.md):
+        # the reason gunicorn stays the default.
+        assert set(answers) == {200}, [a for a in answers if a != 200][:5]
+
+
+def test_a_worker_killed_with_sigkill_is_replaced(served):
+    before = workers_of(served)
+    victim = min(before)
+    os.kill(victim, signal.SIGKILL)
+    after = wait_for_workers(served, WORKERS, other_than={victim})
+    assert before - {victim} <= after
+    assert served.process.poll() is None
+
 
 # Four threads of one process verify passwords at the production argon2id cost, one at a
 # time as the hasher allows, then the process reports its peak resident memory in KiB.

@@ -74,6 +74,9 @@ def init_oidc(app: Flask) -> None:
     )
     csrf.exempt(blueprint)
     app.register_blueprint(blueprint)
+    from idp.oidc.endpoints.discovery import PublishedDocuments
+
+    app.wsgi_app = PublishedDocuments(app, app.wsgi_app)  # type: ignore[method-assign]
 
     @app.errorhandler(InsecureTransportError)
     def _insecure_transport(error: InsecureTransportError):  # type: ignore[no-untyped-def]

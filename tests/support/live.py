@@ -1,6 +1,6 @@
 """Real servers for end-to-end and interoperability tests: ``idp init`` + ``idp serve``
-(gunicorn) in a subprocess, on a free loopback port, with its own database and keys; and the
-demo relying party (``idp-demo-rp``) registered with such an IdP."""
+(the default server unless told) in a subprocess, on a free loopback port, with its own
+database and keys; and the demo relying party (``idp-demo-rp``) registered with such an IdP."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from typing import IO
 
 import requests
 
+from idp.serving import DEFAULT_SERVER
 from tests.support.postgres import PostgresServer, worker
 
 BIN = Path(sys.executable).parent
@@ -48,8 +49,10 @@ class LiveIdp:
     base: Path
     port: int
     env: dict[str, str] = field(default_factory=dict)
+    server: str = DEFAULT_SERVER
     process: subprocess.Popen | None = None
     log: IO[str] | None = None
+    access_log: IO[str] | None = None
     own_database: tuple[PostgresServer, str] | None = None
 
     @property
@@ -100,6 +103,8 @@ class LiveIdp:
     def stop(self) -> None:
         """Stop the server; the node that created a PostgreSQL database also drops it."""
         _stop(self.process, self.log)
+        if self.access_log:
+            self.access_log.close()
         if self.own_database is not None:
             server, name = self.own_database
             server.drop(name)
@@ -108,7 +113,7 @@ class LiveIdp:
 
 
 def _stop(process: subprocess.Popen | None, log: IO[str] | None) -> None:
-    """Terminate (gunicorn's graceful stop), kill if it will not go, and close the log."""
+    """Terminate (the server's graceful stop), kill if it will not go, and close the log."""
     if process and process.poll() is None:
         process.terminate()
         try:
@@ -132,11 +137,12 @@ def _database_url(idp: LiveIdp, base: Path) -> str:
 
 
 def start_idp(base: Path, workers: int = 1, share_with: LiveIdp | None = None,
-              **settings: str) -> LiveIdp:
+              server: str = DEFAULT_SERVER, **settings: str) -> LiveIdp:
     """A server on a free port; ``share_with`` another one's database, keys, secret and
-    issuer, as two nodes behind one load balancer."""
+    issuer, as two nodes behind one load balancer. Its log and access log are files in
+    ``base``: ``idp-PORT.log`` and ``access-PORT.log``."""
     port = free_port()
-    idp = LiveIdp(base, port)
+    idp = LiveIdp(base, port, server=server)
     if share_with is not None:
         idp.env = {**share_with.env, **settings}
         idp.base = share_with.base
@@ -154,9 +160,11 @@ def start_idp(base: Path, workers: int = 1, share_with: LiveIdp | None = None,
         }
         idp.cli("init")
     idp.log = (base / f"idp-{port}.log").open("w")
+    idp.access_log = (base / f"access-{port}.log").open("w")
     idp.process = subprocess.Popen(
-        [str(BIN / "idp"), "serve", "--port", str(port), "--workers", str(workers)],
-        env=idp.env, cwd=idp.base, stdout=subprocess.DEVNULL, stderr=idp.log)
+        [str(BIN / "idp"), "serve", "--port", str(port), "--workers", str(workers),
+         "--server", server],
+        env=idp.env, cwd=idp.base, stdout=idp.access_log, stderr=idp.log)
     try:
         wait_until_up(f"http://127.0.0.1:{port}/healthz", idp.process)
     except (RuntimeError, TimeoutError):

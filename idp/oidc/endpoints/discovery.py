@@ -1,20 +1,31 @@
 """Discovery document and JWKS, built once per process and cached by clients.
 
 Both bodies and their ETags are computed once (per issuer, per key set), never per
-request: these are the busiest GETs an IdP serves.
+request: these are the busiest GETs an IdP serves. ``PublishedDocuments`` answers them in
+front of Flask, with the same bytes and headers as the routes below but without what does
+not apply to a public document (session, locale, CSRF, database): the routes stay for
+whatever it hands on (another method, a malformed Host, a path under a prefix).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable, Iterable
 from functools import cache
+from typing import Any
 
-from flask import Response, current_app, request
+from flask import Flask, Response, current_app, request
+from werkzeug.http import parse_etags
 
 from idp.oidc import claims as claim_rules
 from idp.oidc.endpoints import blueprint
-from idp.web import LANGUAGES, language_tag
+from idp.web import LANGUAGES, language_tag, request_id, security_headers, well_formed_host
+
+DISCOVERY_PATH = "/.well-known/openid-configuration"
+JWKS_PATH = "/jwks.json"
+DISCOVERY_MAX_AGE = 3600
+JWKS_MAX_AGE = 300
 
 CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
 
@@ -70,11 +81,50 @@ def cached_json(body: bytes, etag: str, max_age: int) -> Response:
     return response
 
 
-@blueprint.get("/.well-known/openid-configuration")
+@blueprint.get(DISCOVERY_PATH)
 def openid_configuration() -> Response:
-    return cached_json(*_metadata(current_app.config["IDP_ISSUER"]), max_age=3600)
+    return cached_json(*_metadata(current_app.config["IDP_ISSUER"]), max_age=DISCOVERY_MAX_AGE)
 
 
-@blueprint.get("/jwks.json")
+@blueprint.get(JWKS_PATH)
 def jwks() -> Response:
-    return cached_json(*current_app.extensions["idp.keys"].public_jwks_document(), max_age=300)
+    return cached_json(*current_app.extensions["idp.keys"].public_jwks_document(),
+                       max_age=JWKS_MAX_AGE)
+
+
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+class PublishedDocuments:
+    """The discovery document and the JWKS for a GET or HEAD, answered before Flask sees
+    the request; everything else goes on to ``inner``. The JWKS follows the key store, which
+    notices a rotation (the manifest's mtime) at the next request."""
+
+    def __init__(self, app: Flask, inner: WsgiApp) -> None:
+        self.inner = inner
+        issuer = app.config["IDP_ISSUER"]
+        keys = app.extensions["idp.keys"]
+        self.documents: dict[str, tuple[Callable[[], tuple[bytes, str]], str]] = {
+            DISCOVERY_PATH: (lambda: _metadata(issuer), f"public, max-age={DISCOVERY_MAX_AGE}"),
+            JWKS_PATH: (keys.public_jwks_document, f"public, max-age={JWKS_MAX_AGE}"),
+        }
+        self.always = list(security_headers(app.config["IDP_SECURE_COOKIES"]).items())
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        found = self.documents.get(environ.get("PATH_INFO", ""))
+        host = environ.get("HTTP_HOST")
+        if (found is None or environ.get("REQUEST_METHOD") not in ("GET", "HEAD")
+                or environ.get("SCRIPT_NAME") or (host is not None and not well_formed_host(host))):
+            return self.inner(environ, start_response)
+        document, cache_control = found
+        body, etag = document()
+        validators = [("ETag", f'"{etag}"'), ("Cache-Control", cache_control),
+                      ("Access-Control-Allow-Origin", "*"), ("X-Request-Id", request_id(environ)),
+                      *self.always]
+        held = environ.get("HTTP_IF_NONE_MATCH")
+        if held and parse_etags(held).contains(etag):
+            start_response("304 NOT MODIFIED", validators)
+            return []
+        start_response("200 OK", [("Content-Type", "application/json"),
+                                  ("Content-Length", str(len(body))), *validators])
+        return [] if environ["REQUEST_METHOD"] == "HEAD" else [body]
