@@ -37,13 +37,16 @@ run: $(STAMP) translations
 # The suite runs twice: on SQLite, then on a throwaway PostgreSQL cluster that
 # scripts/with-postgres.sh starts and deletes (tests/conftest.py gives each test its own
 # database there). The PostgreSQL pass leaves out tests/e2e and tests/interop: browsers and
-# clients against servers from tests/support/live.py, which use SQLite in both passes.
+# clients against servers from tests/support/live.py, which use SQLite in both passes; and
+# tests/test_run_demo.py and tests/test_package.py, which run `make run` and an installed
+# wheel on SQLite databases of their own.
 test: $(STAMP) translations $(NPM_STAMPS)
 	scripts/ensure-system-packages.sh --why "the browser tests drive Chromium, the second pass runs \
 		on PostgreSQL and idp-mobile reads QR images with zbar" $(TEST_SYSTEM_PACKAGES)
 	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
 	scripts/with-postgres.sh $(BIN)/python -m pytest -q -n 2 --dist loadgroup \
-		--ignore=tests/e2e --ignore=tests/interop
+		--ignore=tests/e2e --ignore=tests/interop --ignore=tests/test_run_demo.py \
+		--ignore=tests/test_package.py
 
 # Without npm this only warns: without node those tests skip; with node they ask for npm.
 tests/%/node_modules/.installed: tests/%/package-lock.json
