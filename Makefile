@@ -28,20 +28,25 @@ translations: $(CATALOGUES)
 idp/translations/%/LC_MESSAGES/messages.mo: idp/translations/%/LC_MESSAGES/messages.po $(STAMP)
 	$(BIN)/pybabel --quiet compile --input-file $< --output-file $@ --locale $*
 
+# Ports: make run IDP_PORT=5100 DEMO_RP_PORT=5101 (or in the environment); scripts/run-demo.sh
+# registers the demo client for the RP's address, checks both ports and stops both servers.
 run: $(STAMP) translations
-	scripts/ensure-system-packages.sh libzbar0
-	$(BIN)/idp init --demo
+	scripts/ensure-system-packages.sh --why "idp-mobile reads the login page's QR image with zbar" libzbar0
 	scripts/run-demo.sh
 
 # The suite runs twice: on SQLite, then on a throwaway PostgreSQL cluster that
 # scripts/with-postgres.sh starts and deletes (tests/conftest.py gives each test its own
 # database there). The PostgreSQL pass leaves out tests/e2e and tests/interop: browsers and
-# clients against servers from tests/support/live.py, which use SQLite in both passes.
+# clients against servers from tests/support/live.py, which use SQLite in both passes; and
+# tests/test_run_demo.py and tests/test_package.py, which run `make run` and an installed
+# wheel on SQLite databases of their own.
 test: $(STAMP) translations $(NPM_STAMPS)
-	scripts/ensure-system-packages.sh $(TEST_SYSTEM_PACKAGES)
+	scripts/ensure-system-packages.sh --why "the browser tests drive Chromium, the second pass runs \
+		on PostgreSQL and idp-mobile reads QR images with zbar" $(TEST_SYSTEM_PACKAGES)
 	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
 	scripts/with-postgres.sh $(BIN)/python -m pytest -q -n 2 --dist loadgroup \
-		--ignore=tests/e2e --ignore=tests/interop
+		--ignore=tests/e2e --ignore=tests/interop --ignore=tests/test_run_demo.py \
+		--ignore=tests/test_package.py
 
 # Without npm this only warns: without node those tests skip; with node they ask for npm.
 tests/%/node_modules/.installed: tests/%/package-lock.json
@@ -64,7 +69,8 @@ bench-quick: $(BENCH_STAMP) translations
 
 # Every page of the tour in tests/e2e/tour.py, desktop and phone, Spanish and English.
 screenshots: $(STAMP) translations
-	scripts/ensure-system-packages.sh chromium chromium-driver fonts-dejavu-core
+	scripts/ensure-system-packages.sh --why "headless Chromium renders the pages" \
+		chromium chromium-driver fonts-dejavu-core
 	$(BIN)/python -m tests.e2e.screenshots docs/screenshots
 
 lint: $(STAMP)

@@ -199,8 +199,8 @@ run, in turns, on the same core.
   `IDP_BENCH_DATABASE_URL` names an empty, throwaway database to use instead, and
   `--no-postgres` leaves PostgreSQL out. The report gives the server's settings and the
   SQLAlchemy pool of each worker process.
-* **Side by side with node-oidc-provider** (the peer: `../shared/peers/node-oidc-provider`
-  beside the repository, or `--peer-dir` / `IDP_BENCH_PEER_DIR`; its README says how it is
+* **Side by side with node-oidc-provider** (the peer: the folder `shared/peers/node-oidc-provider` that sits
+  beside the repository's folder, or `--peer-dir` / `IDP_BENCH_PEER_DIR`; its README says how it is
   configured). When Node.js ≥ 20 is there, `npm ci` installs it (in its directory, or in a
   copy of its three files under `~/.cache/clave-bench` when that is read-only; nothing of it
   enters this repository) and `node server_argon2.mjs` runs it with argon2id at our

@@ -67,6 +67,7 @@ class EventTag(StrEnum):
     MOBILE_WRONG_CODE = "mobile_wrong_code"
     MOBILE_APPROVAL_REFUSED = "mobile_approval_refused"
     CLIENT_REGISTERED = "client_registered"
+    CLIENT_UPDATED = "client_updated"
     KEYS_ROTATED = "keys_rotated"
 
 

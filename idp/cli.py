@@ -300,21 +300,32 @@ def purge(as_json: bool) -> None:
 
 
 @main.command("dev-certificates")
-@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Directory for the CA, the certificate, its key and the PKCS#12 file.")
+@click.option("--out", default=Path("instance/dev-certificates"), show_default=True,
+              type=click.Path(file_okay=False, path_type=Path),
+              help="Directory for the CA, the certificate, its key, the PKCS#12 file and the cookies.")
 @click.option("--document", default="12345678Z", show_default=True, help="DNI/NIE (the demo citizen's).")
 @click.option("--given-name", default="María", show_default=True)
 @click.option("--surnames", default="García López", show_default=True)
+@click.option("--email", help="Typed in the registration form; by default name.surname@example.org.")
+@click.option("--phone", default="+34600000001", show_default=True,
+              help="Typed in the registration form.")
+@click.option("--contrast-data", default="01012030", show_default=True,
+              help="Typed in the registration form.")
 @click.option("--password", default="demo", show_default=True, help="Protects the PKCS#12 file.")
-def dev_certificates(out: Path, document: str, given_name: str, surnames: str, password: str) -> None:
-    """Development only: a test CA and a citizen certificate to try certificate registration."""
+def dev_certificates(out: Path, document: str, given_name: str, surnames: str, email: str | None,
+                     phone: str, contrast_data: str, password: str) -> None:
+    """Development only: a test CA and a citizen certificate to try certificate registration,
+    with the lines that register its holder and regenerate their activation code."""
     from idp import settings
-    from idp.dev_certificates import instructions, make_dev_certificates
+    from idp.dev_certificates import Holder, holder_email, instructions, make_dev_certificates
 
-    files = make_dev_certificates(out, _document(document), given_name=given_name,
-                                  surnames=surnames, password=password)
+    parsed = _document(document)
+    files = make_dev_certificates(out, parsed, given_name=given_name, surnames=surnames,
+                                  password=password)
+    holder = Holder(f"{given_name} {surnames}", parsed.number,
+                    email or holder_email(given_name, surnames), phone, contrast_data)
     config = settings.load()
-    click.echo(instructions(files, header=config["IDP_CLIENT_CERT_HEADER"],
+    click.echo(instructions(files, holder, header=config["IDP_CLIENT_CERT_HEADER"],
                             issuer=config["IDP_ISSUER"], password=password))
 
 

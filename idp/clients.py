@@ -93,3 +93,18 @@ def register_client(*, name: str, redirect_uris: tuple[str, ...] | list[str],
     db.session.commit()
     record_event(EventTag.CLIENT_REGISTERED, client_id=client.client_id)
     return RegisteredClient(client, secret)
+
+
+def set_redirect_uris(client: Client, redirect_uris: list[str],
+                      post_logout_redirect_uris: list[str]) -> bool:
+    """Register other redirect URIs for ``client`` (checked as at registration); whether
+    they changed. Its pairwise sector, the host of the first redirect URI, moves with them."""
+    wanted = {"redirect_uris": [_check_uri(u, "redirect URI") for u in redirect_uris],
+              "post_logout_redirect_uris": [_check_uri(u, "post-logout redirect URI")
+                                            for u in post_logout_redirect_uris]}
+    if all(client.client_metadata.get(key) == value for key, value in wanted.items()):
+        return False
+    client.client_metadata = {**client.client_metadata, **wanted}
+    db.session.commit()
+    record_event(EventTag.CLIENT_UPDATED, client_id=client.client_id, **wanted)
+    return True

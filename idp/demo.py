@@ -1,30 +1,44 @@
-"""``idp init --demo``: a demo relying party and an active demo citizen to try the flows."""
+"""``idp init --demo``: a demo relying party and an active demo citizen to try the flows.
+
+The demo client is registered for the address the demo RP will really have,
+``DEMO_RP_BASE_URL`` (``make run`` derives it from ``DEMO_RP_PORT``), and follows it when it
+changes; its credentials go where the demo RP reads them, ``DEMO_RP_CLIENT_FILE``.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import click
 from flask import Flask
 
+from demo_rp.settings import DEFAULTS as DEMO_RP_DEFAULTS
 from idp import citizens
-from idp.clients import register_client
+from idp.clients import ClientError, register_client, set_redirect_uris
 from idp.documents import parse_document
 from idp.extensions import db
 from idp.files import private_dir, replace_private
 from idp.oidc.claims import ACR_SUBSTANTIAL
 from idp.oidc.models import Client
 
-DEMO_RP = "http://127.0.0.1:5001"
 DEMO_DOCUMENT = "12345678Z"
 DEMO_PASSWORD = "Demo-Clave-2026"  # noqa: S105 - printed on purpose: it is the demo account
 DEMO_CONTRAST = "01012030"
 
 
+def _demo_rp_setting(name: str) -> str:
+    return os.environ.get(name) or DEMO_RP_DEFAULTS[name]
+
+
 def seed_demo(app: Flask) -> None:
-    client_file = Path(app.instance_path) / "demo_client.json"
-    _demo_client(client_file)
+    rp_url = _demo_rp_setting("DEMO_RP_BASE_URL").rstrip("/")
+    client_file = Path(_demo_rp_setting("DEMO_RP_CLIENT_FILE"))
+    try:
+        _demo_client(client_file, rp_url)
+    except ClientError as error:
+        raise click.ClickException(f"DEMO_RP_BASE_URL: {error}") from error
     with app.test_request_context():
         _demo_citizen()
     backend = app.config["IDP_SMS_BACKEND"]
@@ -32,21 +46,25 @@ def seed_demo(app: Flask) -> None:
              else f"written to {backend.removeprefix('file:')}" if backend.startswith("file:")
              else "sent through the HTTP gateway")
     click.echo(f"""
-Demo relying party: {DEMO_RP}   (credentials in {client_file})
+Demo relying party: {rp_url}   (credentials in {client_file})
 Demo citizen:       DNI {DEMO_DOCUMENT}   password {DEMO_PASSWORD}   (unless you changed it)
 SMS codes are {where}.
 """)
 
 
-def _demo_client(client_file: Path) -> None:
+def _demo_client(client_file: Path, rp_url: str) -> None:
+    redirect_uris, logout_uris = [f"{rp_url}/callback"], [f"{rp_url}/logged-out"]
     if client_file.exists():
         known = json.loads(client_file.read_text())
-        if db.session.scalar(db.select(Client).filter_by(client_id=known["client_id"])):
+        client = db.session.scalar(db.select(Client).filter_by(client_id=known["client_id"]))
+        if client is not None:
+            if set_redirect_uris(client, redirect_uris, logout_uris):
+                click.echo(f"Demo relying party moved: its client now redirects to {rp_url}")
             return
     registered = register_client(
         name="Ayuntamiento de Ejemplo (demo)",
-        redirect_uris=[f"{DEMO_RP}/callback"],
-        post_logout_redirect_uris=[f"{DEMO_RP}/logged-out"],
+        redirect_uris=redirect_uris,
+        post_logout_redirect_uris=logout_uris,
         scope="openid profile email phone national_id",
         default_acr=ACR_SUBSTANTIAL,
     )

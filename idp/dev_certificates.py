@@ -9,6 +9,8 @@ same paths as a real one.
 
 from __future__ import annotations
 
+import shlex
+import unicodedata
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -112,27 +114,71 @@ def make_dev_certificates(out: Path, document: Document, *, given_name: str, sur
     return files
 
 
-def instructions(files: DevFiles, *, header: str, issuer: str, password: str) -> str:
-    """How to try the certificate pages with these files, printed by the command."""
-    encode = ("python3 -c 'import sys, urllib.parse; "
-              "print(urllib.parse.quote(open(sys.argv[1]).read(), safe=\"\"))'")
-    curl = f'curl -s -c jar.txt -b jar.txt -H "{header}: $CERT"'
-    csrf_from_page = "sed -n 's/.*name=\"csrf_token\" value=\"\\([^\"]*\\)\".*/\\1/p' | head -n 1"
+def holder_email(given_name: str, surnames: str) -> str:
+    """An example address made of the holder's name: "María", "García López" →
+    maria.garcia@example.org."""
+    def plain(text: str) -> str:
+        folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+        return "".join(c for c in folded.lower() if c.isalnum())
+    return f"{plain(given_name)}.{plain(surnames.split()[0] if surnames.split() else '')}@example.org"
+
+
+@dataclass(frozen=True)
+class Holder:
+    """Who the certificate is for, and what they type in the registration form."""
+    name: str
+    document: str
+    email: str
+    phone: str
+    contrast_data: str
+
+
+# Shell helpers of the printed lines: the PEM URL-encoded for the header, the CSRF token of a
+# page, and the activation code of an answer (its groups, joined as the receipt shows them).
+_URL_ENCODE = (r"""python3 -c 'import sys, urllib.parse; """
+               r"""print(urllib.parse.quote(open(sys.argv[1]).read(), safe=""))'""")
+_FORM_KEY = (r"""token() { ask "$1" | sed -n 's/.*name="csrf_token" value="\([^"]*\)".*/\1/p' """
+             r"""| head -n 1; }""")
+_CODE = (r"""code() { grep -o 'code-group">[^<]*' | cut -d'>' -f2 | paste -sd- - | grep . """
+         r"""|| echo "No activation code: the page refused (run the line without | code to read why)."; }""")
+
+
+def instructions(files: DevFiles, holder: Holder, *, header: str, issuer: str, password: str) -> str:
+    """What the command prints: ready-to-run lines that register the holder with the
+    certificate and regenerate their activation code, cookies kept beside the files."""
+    q = shlex.quote
+    jar = files.certificate.with_name(f"{holder.document}-cookies.txt")
+    register, regenerate = f"{issuer}/register/certificate", f"{issuer}/activation-code/regenerate"
+    fields = " ".join(f"--data-urlencode {q(f'{name}={value}')}" for name, value in (
+        ("email", holder.email), ("phone", holder.phone), ("contrast_data", holder.contrast_data)))
     return f"""Development certificates (never use them in production):
-  CA to trust:          {files.ca}
-  Citizen certificate:  {files.certificate}   (key {files.key})
-  For a browser:        {files.pkcs12}   (password: {password})
+  CA to trust:   {files.ca}
+  Certificate:   {files.certificate}   (key {files.key})
+                 {holder.name}, DNI/NIE {holder.document}
+  For a browser: {files.pkcs12}   (password: {password})
 
 Serve the IdP trusting this CA and the certificate header sent from this machine:
-  IDP_TRUSTED_CA_FILE={files.ca} IDP_TRUSTED_PROXIES=127.0.0.1 make run
 
-Present the certificate as the TLS terminator would (URL-encoded PEM in {header}):
-  CERT=$({encode} {files.certificate})
-  TOKEN=$({curl} {issuer}/register/certificate | {csrf_from_page})
-  {curl} --data-urlencode csrf_token="$TOKEN" --data-urlencode email=ana@example.org \\
-       --data-urlencode phone=+34600123456 --data-urlencode contrast_data=01012031 \\
-       {issuer}/register/certificate
-For /activation-code/regenerate, fetch its page for TOKEN the same way and post only csrf_token.
-The demo citizen is registered already: the registration page says so. For a new registration,
-run this command again with --document, --given-name and --surnames of someone else.
+  IDP_TRUSTED_CA_FILE={q(str(files.ca))} IDP_TRUSTED_PROXIES=127.0.0.1 make run
+
+In another terminal, from this directory, play the TLS terminator: these lines send the
+certificate (URL-encoded PEM in {header}) and keep the cookies in {jar}.
+
+  CERT=$({_URL_ENCODE} {q(str(files.certificate))})
+  JAR={q(str(jar))}
+  ask() {{ curl -s -c "$JAR" -b "$JAR" -H "{header}: $CERT" "$@"; }}
+  {_FORM_KEY}
+  {_CODE}
+
+Registration act with this certificate, as {holder.name} (prints the activation code;
+the demo citizen is registered already, so the page refuses):
+
+  ask --data-urlencode csrf_token="$(token {register})" {fields} {register} | code
+
+New activation code for {holder.name}, once registered (the old one stops working at once):
+
+  ask --data-urlencode csrf_token="$(token {regenerate})" {regenerate} | code
+
+For someone else, run this command again with --document, --given-name and --surnames (and
+--email, --phone, --contrast-data): the CA stays the same, so the IdP keeps trusting it.
 """

@@ -115,6 +115,8 @@ def pending(state: Path, as_json: bool) -> None:
 
 
 def _decide(state: Path, challenge_id: str, approve: bool, code: str | None) -> None:
+    """Send the decision; exit non-zero unless the IdP recorded exactly that decision, so
+    that a script never takes a login that did not happen for an approval."""
     device, client = _load(state)
     try:
         outcome = client.decide(device, challenge_id, approve, code)
@@ -123,6 +125,8 @@ def _decide(state: Path, challenge_id: str, approve: bool, code: str | None) -> 
     click.echo(outcome)
     if outcome == "wrong_code":
         raise click.ClickException("That is not the code shown in the browser: the request is denied.")
+    if outcome != ("approved" if approve else "denied"):
+        raise click.ClickException(f"The request was not {'approved' if approve else 'denied'}: {outcome}.")
 
 
 @main.command()

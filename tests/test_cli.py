@@ -81,10 +81,54 @@ def test_citizen_register_refuses_a_wrong_control_letter(run):
     assert result.exit_code != 0
 
 
-def test_init_demo_seeds_a_client_and_an_active_citizen(run):
+@pytest.fixture
+def demo_dir(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+    """``idp init --demo`` writes the demo RP's credentials under the working directory:
+    the test's own, never the developer's ``instance/``."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("DEMO_RP_BASE_URL", "DEMO_RP_CLIENT_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path
+
+
+def demo_client(folder) -> Client:  # type: ignore[no-untyped-def]
+    known = json.loads((folder / "instance" / "demo_client.json").read_text())
+    db.session.expire_all()
+    return db.session.scalar(db.select(Client).filter_by(client_id=known["client_id"]))
+
+
+def test_init_demo_seeds_a_client_and_an_active_citizen(run, demo_dir):
     result = run("init", "--demo")
     assert "12345678Z" in result.stdout
     assert json.loads(run("citizen", "show", "12345678Z", "--json").stdout)["status"] == "active"
+    assert demo_client(demo_dir).redirect_uris == ["http://127.0.0.1:5001/callback"]
+
+
+def test_init_demo_registers_the_demo_client_at_the_rp_address_it_is_given(run, demo_dir, monkeypatch):
+    monkeypatch.setenv("DEMO_RP_BASE_URL", "http://127.0.0.1:6123/")
+    result = run("init", "--demo")
+    client = demo_client(demo_dir)
+    assert client.redirect_uris == ["http://127.0.0.1:6123/callback"]
+    assert client.client_metadata["post_logout_redirect_uris"] == ["http://127.0.0.1:6123/logged-out"]
+    assert "Demo relying party: http://127.0.0.1:6123 " in result.stdout
+
+
+def test_init_demo_moves_the_demo_client_to_the_rp_s_new_address_and_audits_it(run, demo_dir, monkeypatch):
+    run("init", "--demo")
+    before = demo_client(demo_dir).client_id
+    monkeypatch.setenv("DEMO_RP_BASE_URL", "http://127.0.0.1:6124")
+    run("init", "--demo")
+    run("init", "--demo")
+    client = demo_client(demo_dir)
+    assert (client.client_id, client.redirect_uris) == (before, ["http://127.0.0.1:6124/callback"])
+    tags = [json.loads(line)["tag"] for line in run("audit", "tail", "--json").stdout.splitlines()]
+    assert tags.count("client_updated") == 1
+
+
+def test_init_demo_refuses_an_rp_address_no_client_may_have(run, demo_dir, monkeypatch):
+    monkeypatch.setenv("DEMO_RP_BASE_URL", "http://rp.example.org")
+    result = CliRunner().invoke(main, ["init", "--demo"])
+    assert result.exit_code != 0 and "DEMO_RP_BASE_URL" in result.output
 
 
 def test_keys_rotate_lists_active_and_retired_keys(run):

@@ -188,8 +188,11 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
     for name in list(os.environ):
         if name.startswith("DEMO_RP_"):
             monkeypatch.delenv(name)
-    # create_app may set it; monkeypatch restores the variable's absence afterwards.
-    monkeypatch.delenv("AUTHLIB_INSECURE_TRANSPORT", raising=False)
+    # create_app may set it. Set first, so that monkeypatch notes its absence and restores
+    # it afterwards (delenv of an absent variable notes nothing): the IdP's tests in the
+    # same worker expect Authlib's transport check.
+    monkeypatch.setenv("AUTHLIB_INSECURE_TRANSPORT", "")
+    monkeypatch.delenv("AUTHLIB_INSECURE_TRANSPORT")
     monkeypatch.setenv("DEMO_RP_CLIENT_FILE", str(tmp_path / "absent.json"))
 
 

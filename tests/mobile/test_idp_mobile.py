@@ -8,7 +8,11 @@ import stat
 
 import pytest
 import requests
+from click.testing import CliRunner
 
+from idp_mobile import cli
+from idp_mobile.client import MobileClient
+from idp_mobile.device import DeviceKey
 from tests.support.live import form_post, start_idp
 from tests.support.mobile import code_shown_in, enrolled_citizen, mobile
 
@@ -108,6 +112,49 @@ def test_deny_is_reported_and_a_second_decision_is_refused(idp, tmp_path):
     assert denied.stdout.strip() == "denied", denied.stderr
     again = mobile(state, "approve", challenge_id, "--code", code_shown_in(page.text))
     assert again.returncode != 0 and "challenge_unavailable" in again.stderr
+
+
+def test_approving_with_a_blocked_password_exits_non_zero_and_says_why(idp, tmp_path):
+    document, state = enrolled(idp, tmp_path)
+    page = requests.Session().get(f"{idp.url}/login", timeout=10)
+    idp.execute("UPDATE citizens SET password_blocked = :yes WHERE document = :document",
+                yes=True, document=document)
+
+    refused = mobile(state, "approve", challenge_on(page.text), "--code", code_shown_in(page.text))
+
+    assert refused.returncode != 0 and "credential_blocked" in refused.stderr
+    assert "approved" not in refused.stdout
+
+
+def test_an_approval_the_idp_records_as_denied_exits_non_zero(tmp_path, monkeypatch):
+    device = DeviceKey.generate()
+    device.device_id, device.issuer = "device-1", "http://127.0.0.1:9"
+    device.save(tmp_path / "device.json")
+    monkeypatch.setattr(MobileClient, "decide", lambda *args, **kwargs: "denied")
+
+    result = CliRunner().invoke(cli.main, ["--state", str(tmp_path / "device.json"),
+                                           "approve", "abcdefgh", "--code", "123"])
+
+    assert result.exit_code != 0 and "not approved" in result.output
+
+
+def test_the_no_qr_path_shows_the_app_no_code_of_its_own(idp, tmp_path):
+    """The browser shows the code and the citizen types it: the app's listing names none
+    (a code shown by the app would be one the page does not show)."""
+    document, state = enrolled(idp, tmp_path)
+    browser = requests.Session()
+    page = browser.get(f"{idp.url}/login", timeout=10)
+    waiting = form_post(browser, page, f"{idp.url}/mobile/push", document=document,
+                        contrast_data="01012031")
+    assert code_shown_in(waiting.text)
+
+    listed = mobile(state, "pending")
+    as_json = mobile(state, "pending", "--json")
+
+    assert listed.returncode == 0 and "Request " in listed.stdout
+    assert not re.search(r"code\s*:", listed.stdout, re.IGNORECASE)
+    assert [name for challenge in json.loads(as_json.stdout) for name in challenge
+            if "code" in name] == []
 
 
 def test_commands_without_an_enrolled_device_explain_what_to_do(tmp_path):

@@ -48,6 +48,14 @@ def test_oidcc_discovery_document_describes_the_provider(app, browser):
     assert set(document["acr_values_supported"]) == {ACR_LOW, ACR_SUBSTANTIAL}
 
 
+def test_discovery_names_each_supported_value_once(app, browser):
+    document = browser.get("/.well-known/openid-configuration").get_json()
+    repeated = {field: sorted({v for v in values if values.count(v) > 1})
+                for field, values in document.items() if isinstance(values, list)}
+    assert {field: values for field, values in repeated.items() if values} == {}
+    assert "sub" in document["claims_supported"]
+
+
 def test_jwks_keys_all_carry_a_kid_and_no_private_part(app, browser):
     keys = browser.get("/jwks.json").get_json()["keys"]
     assert keys and all("kid" in k and "d" not in k for k in keys)

@@ -52,8 +52,9 @@ def _metadata(issuer: str) -> tuple[bytes, str]:
         "revocation_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
         "introspection_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS[:3],
         "code_challenge_methods_supported": ["S256"],
+        # RELEASABLE holds sub (the openid scope's claim): it is named once, first.
         "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "acr", "amr", "sid",
-                             "nonce", *sorted(claim_rules.RELEASABLE)],
+                             "nonce", *sorted(claim_rules.RELEASABLE - {"sub"})],
         "claims_parameter_supported": True,
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,
