@@ -246,9 +246,9 @@ def init_web(app: Flask) -> None:
                 "language_tag": language_tag}
 
     from idp import passwords
-    from idp.messages import claim_label, message
+    from idp.messages import message
 
-    app.jinja_env.globals.update(message=message, claim_label=claim_label, public_url=public_url,
+    app.jinja_env.globals.update(message=message, public_url=public_url,
                                  password_checklist=passwords.checklist,
                                  password_policy=passwords)
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Refresh the translation catalogues after user-visible strings changed:
-#   1. extract every _() / gettext / _l / lazy_gettext string (babel.cfg: idp/**.py and
+#   1. extract every _() / gettext / _l / lazy_gettext / lazy_pgettext string (babel.cfg: idp/**.py and
 #      idp/templates/**.html) into idp/translations/messages.pot;
 #   2. merge it into each catalogue: new strings arrive with an EMPTY msgstr, never with a
 #      fuzzy guess from a similar string (a guess would be shown to citizens if compiled
@@ -19,6 +19,7 @@ mkdir -p "$DIR"
 
 # The keywords must match tests/test_translations.py (Babel < 2.18 ignores them in babel.cfg).
 "$BIN/pybabel" --quiet extract --mapping-file babel.cfg --keyword _l --keyword lazy_gettext \
+    --keyword lazy_pgettext:1c,2 \
     --add-location file --sort-by-file --add-comments TRANSLATORS: \
     --project "Clave IdP" --copyright-holder "Clave IdP contributors" \
     --output-file "$POT" .
