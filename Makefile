@@ -5,7 +5,9 @@ STAMP  := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.bench-installed
 TEST_SYSTEM_PACKAGES := chromium chromium-driver fonts-dejavu-core libzbar0 postgresql
 # Compiled catalogues (.mo) are git-ignored build products: one per .po, rebuilt when it changes.
-CATALOGUES := $(patsubst %.po,%.mo,$(wildcard idp/translations/*/LC_MESSAGES/messages.po))
+# The demo RP has its own (demo_rp/translations).
+CATALOGUES := $(patsubst %.po,%.mo,$(wildcard idp/translations/*/LC_MESSAGES/messages.po \
+                                              demo_rp/translations/*/LC_MESSAGES/messages.po))
 # Node.js packages of the tests, each pinned by its package-lock.json: openid-client
 # (tests/interop) and axe-core (tests/a11y). Reinstalled only when a lock changes or
 # node_modules is gone (the stamp lives inside node_modules).
@@ -26,6 +28,9 @@ install: $(STAMP) translations
 translations: $(CATALOGUES)
 
 idp/translations/%/LC_MESSAGES/messages.mo: idp/translations/%/LC_MESSAGES/messages.po $(STAMP)
+	$(BIN)/pybabel --quiet compile --input-file $< --output-file $@ --locale $*
+
+demo_rp/translations/%/LC_MESSAGES/messages.mo: demo_rp/translations/%/LC_MESSAGES/messages.po $(STAMP)
 	$(BIN)/pybabel --quiet compile --input-file $< --output-file $@ --locale $*
 
 # Ports: make run IDP_PORT=5100 DEMO_RP_PORT=5101 (or in the environment); scripts/run-demo.sh

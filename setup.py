@@ -12,7 +12,8 @@ from pathlib import Path
 from setuptools import setup
 from setuptools.command.build_py import build_py
 
-CATALOGUES = Path("idp") / "translations"
+# The IdP's catalogues and the demo relying party's own.
+CATALOGUES = (Path("idp") / "translations", Path("demo_rp") / "translations")
 
 
 class build_py_and_catalogues(build_py):  # noqa: N801 - named like the command it extends
@@ -22,7 +23,8 @@ class build_py_and_catalogues(build_py):  # noqa: N801 - named like the command 
     def run(self) -> None:
         super().run()
         if not self.editable_mode:  # an editable install reads the tree: make translations
-            for po in sorted(CATALOGUES.glob("*/LC_MESSAGES/messages.po")):
+            for po in sorted(po for folder in CATALOGUES
+                             for po in folder.glob("*/LC_MESSAGES/messages.po")):
                 compile_catalogue(po, Path(self.build_lib) / po.with_suffix(".mo"))
 
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, render_template
+from flask import Flask, render_template, request
+from flask_babel import Babel, get_translations
+from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import BadHost, HTTPException
 from werkzeug.wrappers import Response
 
@@ -18,6 +21,16 @@ from .views import bp
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 WORKERS = 2
+# A Spanish municipality's site: Spanish unless the browser prefers English. Its own texts
+# are written in English (the source language, as the IdP's) and translated by its own small
+# catalogue in demo_rp/translations, with the IdP's tool chain (Flask-Babel, pybabel).
+LOCALES = ("es", "en")
+SOURCE_LOCALE = "en"
+TRANSLATIONS = Path(__file__).parent / "translations"
+HTTP_TITLES = {400: _l("Bad request"), 404: _l("Page not found"), 405: _l("Method not allowed")}
+# Werkzeug's own descriptions are in English; the 400s this site raises are its own sentences.
+HTTP_MESSAGES = {404: _l("This page does not exist."),
+                 405: _l("This address does not accept that kind of request.")}
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -44,6 +57,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_SECURE=settings.base_url.startswith("https://"),
     )
     app.config.update({k: v for k, v in config.items() if not k.startswith("DEMO_RP_")})
+    app.config.update(BABEL_DEFAULT_LOCALE=LOCALES[0], BABEL_TRANSLATION_DIRECTORIES=str(TRANSLATIONS))
+    Babel(app, locale_selector=_browser_locale)
+    app.context_processor(lambda: {"page_language": _page_language()})
 
     app.extensions["demo_rp"] = ClaveProvider(app, settings)
     app.register_blueprint(bp)
@@ -51,6 +67,16 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_error_handler(HTTPException, _http_error_page)
     app.after_request(_security_headers(settings))
     return app
+
+
+def _browser_locale() -> str:
+    return request.accept_languages.best_match(LOCALES) or LOCALES[0]
+
+
+def _page_language() -> str:
+    """The language of the text: the catalogue's, or English when none was loaded."""
+    loaded = getattr(get_translations(), "files", [])
+    return Path(loaded[0]).parents[1].name if loaded else SOURCE_LOCALE
 
 
 def _provider_problem_page(problem: ProviderProblem) -> tuple[str, int]:
@@ -63,8 +89,9 @@ def _http_error_page(error: HTTPException) -> tuple[str, int]:
         # Werkzeug could not read the Host (a label over 63 characters...) and left the
         # request without a URL adapter: the page, which builds links, cannot be rendered.
         return "Bad Request: the Host header is malformed.", 400
-    return render_template("error.html", title=error.name, message=error.description,
-                           detail=None), error.code or 500
+    code = error.code or 500
+    return render_template("error.html", title=HTTP_TITLES.get(code, error.name),
+                           message=HTTP_MESSAGES.get(code, error.description), detail=None), code
 
 
 def _security_headers(settings: DemoSettings) -> Any:

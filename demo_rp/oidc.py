@@ -22,6 +22,7 @@ import requests
 from authlib.integrations.flask_client import OAuth, OAuthError
 from authlib.integrations.flask_client.apps import FlaskOAuth2App
 from flask import Flask, Response, session
+from flask_babel import gettext as _
 from joserfc.errors import JoseError
 
 from .settings import DemoSettings
@@ -55,31 +56,31 @@ def _talking_to_provider(action: str) -> Iterator[None]:
     except (requests.ConnectionError, requests.Timeout) as exc:
         raise ProviderProblem(
             503,
-            "Identity provider unavailable",
-            f"Cl@ve could not be reached to {action}. Please try again in a few minutes.",
+            _("Identity provider unavailable"),
+            _("Cl@ve could not be reached to %(action)s. Please try again in a few minutes.",
+              action=action),
             str(exc),
         ) from exc
     except (requests.RequestException, ValueError) as exc:
         raise ProviderProblem(
             502,
-            "Unexpected answer from the identity provider",
-            f"Cl@ve gave an answer this site cannot use when trying to {action}.",
+            _("Unexpected answer from the identity provider"),
+            _("Cl@ve gave an answer this site cannot use when trying to %(action)s.", action=action),
             str(exc),
         ) from exc
     except JoseError as exc:
         raise ProviderProblem(
             502,
-            "ID token rejected",
-            "The identity token received from Cl@ve failed validation, so you were not logged "
-            "in.",
+            _("ID token rejected"),
+            _("The identity token received from Cl@ve failed validation, so you were not logged in."),
             f"{type(exc).__name__}: {exc}",
         ) from exc
 
 
 def _token_endpoint_error(exc: OAuthError, action: str) -> ProviderProblem:
     detail = f"{exc.error}: {exc.description}" if exc.description else str(exc.error)
-    return ProviderProblem(400, "Login could not be completed", f"Cl@ve refused to {action}.",
-                           detail)
+    return ProviderProblem(400, _("Login could not be completed"),
+                           _("Cl@ve refused to %(action)s.", action=action), detail)
 
 
 def decode_jwt_payload(token: str) -> dict[str, Any]:
@@ -117,16 +118,16 @@ class ClaveProvider:
         cached = self.client.server_metadata
         if cached and time.time() - cached.get("_loaded_at", 0) > METADATA_TTL_SECONDS:
             cached.clear()
-        with _talking_to_provider("read its configuration"):
+        with _talking_to_provider(_("read its configuration")):
             metadata = self.client.load_server_metadata()
         if metadata.get("issuer") != self.settings.issuer:
             # OpenID Connect Discovery §4.3: a document naming another issuer must not be used.
             cached.clear()
             raise ProviderProblem(
                 502,
-                "Identity provider misconfigured",
-                "The identity provider's discovery document names a different issuer than the "
-                "one this site is configured to trust.",
+                _("Identity provider misconfigured"),
+                _("The identity provider's discovery document names a different issuer than the "
+                  "one this site is configured to trust."),
                 f"expected {self.settings.issuer!r}, got {metadata.get('issuer')!r}",
             )
         return metadata
@@ -150,9 +151,9 @@ class ClaveProvider:
         if iss != self.settings.issuer:
             raise ProviderProblem(
                 400,
-                "Login response from an unexpected issuer",
-                "This login response does not come from the identity provider this site trusts, "
-                "so it was ignored.",
+                _("Login response from an unexpected issuer"),
+                _("This login response does not come from the identity provider this site "
+                  "trusts, so it was ignored."),
                 f"expected iss={self.settings.issuer!r}, got {iss!r}",
             )
 
@@ -166,20 +167,20 @@ class ClaveProvider:
         self.check_response_issuer(
             args, required=bool(metadata.get("authorization_response_iss_parameter_supported"))
         )
-        with _talking_to_provider("complete the login"):
+        with _talking_to_provider(_("complete the login")):
             try:
                 token = self.client.authorize_access_token(claims_options=self._claims_options())
             except OAuthError as exc:
                 if exc.error == "mismatching_state":
                     raise ProviderProblem(
                         400,
-                        "Login expired",
-                        "This login response does not match a login started in this browser, "
-                        "or it has already been used. Please log in again.",
+                        _("Login expired"),
+                        _("This login response does not match a login started in this browser, "
+                          "or it has already been used. Please log in again."),
                     ) from exc
-                raise _token_endpoint_error(exc, "complete the login") from exc
+                raise _token_endpoint_error(exc, _("complete the login")) from exc
         if "userinfo" not in token:
-            raise ProviderProblem(502, "No ID token", "Cl@ve answered without an ID token.")
+            raise ProviderProblem(502, _("No ID token"), _("Cl@ve answered without an ID token."))
         bundle = _bundle_from_token(token, token["id_token"])
         bundle.update(self.fetch_userinfo(token["access_token"], token["userinfo"]))
         return bundle
@@ -188,19 +189,20 @@ class ClaveProvider:
         """Use the refresh token; return the bundle with the new (rotated) tokens."""
         refresh_token = bundle.get("refresh_token")
         if not refresh_token:
-            raise ProviderProblem(400, "No refresh token",
-                                  "Cl@ve did not issue a refresh token for this login.")
+            raise ProviderProblem(400, _("No refresh token"),
+                                  _("Cl@ve did not issue a refresh token for this login."))
         previous = decode_jwt_payload(bundle["id_token"])
         self.metadata()
-        with _talking_to_provider("refresh your tokens"):
+        with _talking_to_provider(_("refresh your tokens")):
             try:
                 token = self.client.fetch_access_token(
                     grant_type="refresh_token", refresh_token=refresh_token
                 )
             except OAuthError as exc:
-                problem = _token_endpoint_error(exc, "refresh your tokens")
-                raise TokensRefused(400, "Tokens refused", problem.message + " Please log in "
-                                    "again.", problem.detail) from exc
+                problem = _token_endpoint_error(exc, _("refresh your tokens"))
+                raise TokensRefused(400, _("Tokens refused"),
+                                    _("%(reason)s Please log in again.", reason=problem.message),
+                                    problem.detail) from exc
             id_token = bundle["id_token"]
             if "id_token" in token:
                 # The nonce is not checked by Authlib here: a refreshed ID token should carry
@@ -217,7 +219,7 @@ class ClaveProvider:
     def fetch_userinfo(self, access_token: str, id_claims: Mapping[str, Any]) -> dict[str, Any]:
         """UserInfo, stored as only what the ID token does not already say."""
         try:
-            with _talking_to_provider("fetch your details"):
+            with _talking_to_provider(_("fetch your details")):
                 # A bare bearer token: with an expiry Authlib would refresh it behind our back
                 # and the rotated refresh token would be lost.
                 userinfo = self.client.userinfo(
@@ -227,15 +229,15 @@ class ClaveProvider:
             return {"userinfo": None, "userinfo_error": f"{problem.title}: {problem.detail}"}
         if userinfo.get("sub") != id_claims.get("sub"):
             return {"userinfo": None, "userinfo_error":
-                    "The UserInfo answer is about another subject than the ID token; discarded."}
+                    _("The UserInfo answer is about another subject than the ID token; discarded.")}
         return {"userinfo": _pack_userinfo(dict(userinfo), id_claims), "userinfo_error": None}
 
     def logout_redirect(self, id_token: str) -> Response:
         """RP-initiated logout; Authlib keeps the random ``state`` for ``/logged-out``."""
         metadata = self.metadata()
         if not metadata.get("end_session_endpoint"):
-            raise ProviderProblem(502, "Logout not supported",
-                                  "Cl@ve does not advertise an end_session_endpoint.")
+            raise ProviderProblem(502, _("Logout not supported"),
+                                  _("Cl@ve does not advertise an end_session_endpoint."))
         return self.client.logout_redirect(
             post_logout_redirect_uri=self.settings.post_logout_redirect_uri,
             id_token_hint=id_token,
@@ -248,8 +250,8 @@ class ClaveProvider:
         except OAuthError as exc:
             raise ProviderProblem(
                 400,
-                "Unexpected logout response",
-                "This logout confirmation does not match a logout started in this browser.",
+                _("Unexpected logout response"),
+                _("This logout confirmation does not match a logout started in this browser."),
                 exc.description,
             ) from exc
 
@@ -294,6 +296,6 @@ def _check_same_login(previous: Mapping[str, Any], claims: Mapping[str, Any]) ->
     if "nonce" in claims and claims["nonce"] != previous.get("nonce"):
         changed.append("nonce")
     if changed:
-        raise ProviderProblem(502, "ID token rejected",
-                              "The refreshed ID token is not about the same login.",
+        raise ProviderProblem(502, _("ID token rejected"),
+                              _("The refreshed ID token is not about the same login."),
                               "changed claims: " + ", ".join(changed))

@@ -6,6 +6,7 @@ import hmac
 import re
 import secrets
 from collections.abc import Mapping
+from typing import Any
 
 from flask import (
     Blueprint,
@@ -18,6 +19,8 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
 
 from . import presenting
@@ -34,18 +37,18 @@ LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
 
 # What an error code from the authorization endpoint means for the citizen (RFC 6749 §4.1.2.1,
 # OIDC Core §3.1.2.6), and the status this site answers with.
-AUTHORIZATION_ERRORS: dict[str, tuple[int, str]] = {
-    "access_denied": (400, "You cancelled the login, or chose not to share your details with "
-                           "this site."),
-    "login_required": (400, "You asked to continue without logging in again, but you have no "
-                            "active Cl@ve session."),
-    "interaction_required": (400, "Cl@ve needs you to interact with it before logging you in."),
-    "consent_required": (400, "Cl@ve needs your consent before sharing your details."),
-    "invalid_request": (400, "Cl@ve rejected the login request sent by this site."),
-    "invalid_scope": (400, "This site asked for details Cl@ve will not release to it."),
-    "unauthorized_client": (400, "This site is not allowed to log citizens in this way."),
-    "server_error": (502, "Cl@ve met an internal error."),
-    "temporarily_unavailable": (503, "Cl@ve is temporarily unavailable."),
+AUTHORIZATION_ERRORS: dict[str, tuple[int, Any]] = {
+    "access_denied": (400, _l("You cancelled the login, or chose not to share your details "
+                              "with this site.")),
+    "login_required": (400, _l("You asked to continue without logging in again, but you have "
+                               "no active Cl@ve session.")),
+    "interaction_required": (400, _l("Cl@ve needs you to interact with it before logging you in.")),
+    "consent_required": (400, _l("Cl@ve needs your consent before sharing your details.")),
+    "invalid_request": (400, _l("Cl@ve rejected the login request sent by this site.")),
+    "invalid_scope": (400, _l("This site asked for details Cl@ve will not release to it.")),
+    "unauthorized_client": (400, _l("This site is not allowed to log citizens in this way.")),
+    "server_error": (502, _l("Cl@ve met an internal error.")),
+    "temporarily_unavailable": (503, _l("Cl@ve is temporarily unavailable.")),
 }
 MAX_SHOWN_DESCRIPTION = 300
 
@@ -77,14 +80,16 @@ def login() -> Response:
     if not settings.is_client_configured:
         raise ProviderProblem(
             503,
-            "Demo not configured",
-            "This site has no Cl@ve client credentials yet. Run `idp init --demo` (it writes "
-            f"{settings.client_file}) or set DEMO_RP_CLIENT_ID and DEMO_RP_CLIENT_SECRET.",
+            _("Demo not configured"),
+            _("This site has no Cl@ve client credentials yet. Run `idp init --demo` (it writes "
+              "%(file)s) or set DEMO_RP_CLIENT_ID and DEMO_RP_CLIENT_SECRET.",
+              file=settings.client_file),
         )
     acr = _requested_acr(request.args.get("acr"), default=settings.acr)
     prompt = request.args.get("prompt") or None
     if prompt is not None and prompt not in PROMPTS:
-        abort(400, f"Unknown prompt {prompt!r}; use one of: {', '.join(sorted(PROMPTS))}.")
+        abort(400, _("Unknown prompt %(prompt)r; use one of: %(known)s.", prompt=prompt,
+                     known=", ".join(sorted(PROMPTS))))
     response = provider().login_redirect(acr, prompt, _ui_locales(request.args.get("lang")))
     # Kept to tell the citizen when Cl@ve answered with a lower level than this site asked for.
     session["requested_acr"] = acr
@@ -112,7 +117,7 @@ def refresh() -> Response:
     _check_csrf()
     bundle = session.get("login")
     if not bundle:
-        flash("You are not logged in.", "warning")
+        flash(_("You are not logged in."), "warning")
         return redirect(url_for(".home"))
     try:
         refreshed = provider().refresh(bundle)
@@ -121,7 +126,7 @@ def refresh() -> Response:
         session.pop("login", None)
         raise
     session["login"] = refreshed
-    flash("Tokens refreshed. " + presenting.expiry_sentence(refreshed), "success")
+    flash(_("Tokens refreshed. %(expiry)s", expiry=presenting.expiry_sentence(refreshed)), "success")
     return redirect(url_for(".home"))
 
 
@@ -136,9 +141,9 @@ def logout() -> Response:
     except ProviderProblem as problem:
         raise ProviderProblem(
             problem.status,
-            "Logged out of this site only",
-            "You are logged out of this site, but Cl@ve could not be told: your Cl@ve session "
-            "may still be open. " + problem.message,
+            _("Logged out of this site only"),
+            _("You are logged out of this site, but Cl@ve could not be told: your Cl@ve session "
+              "may still be open. %(reason)s", reason=problem.message),
             problem.detail,
         ) from problem
 
@@ -159,7 +164,7 @@ def _check_csrf() -> None:
     expected = session.get("csrf_token")
     sent = request.form.get("csrf_token", "")
     if not expected or not hmac.compare_digest(expected, sent):
-        abort(400, "This form has expired. Go back to the home page and try again.")
+        abort(400, _("This form has expired. Go back to the home page and try again."))
 
 
 def _requested_acr(value: str | None, *, default: str) -> str:
@@ -169,7 +174,7 @@ def _requested_acr(value: str | None, *, default: str) -> str:
         return LEVEL_URIS[value]
     if value in LEVEL_URIS.values():
         return value
-    abort(400, f"Unknown level of assurance {value!r}; use low or substantial.")
+    abort(400, _("Unknown level of assurance %(value)r; use low or substantial.", value=value))
 
 
 def _ui_locales(value: str | None) -> str | None:
@@ -177,19 +182,17 @@ def _ui_locales(value: str | None) -> str | None:
     if not tags:
         return None
     if not all(LANGUAGE_TAG.match(tag) for tag in tags):
-        abort(400, f"{value!r} is not a list of language tags.")
+        abort(400, _("%(value)r is not a list of language tags.", value=value))
     return " ".join(tags)
 
 
 def _authorization_error(args: Mapping[str, str]) -> ProviderProblem:
     error = args["error"]
-    status, meaning = AUTHORIZATION_ERRORS.get(
-        error, (400, "Cl@ve could not log you in.")
-    )
+    status, meaning = AUTHORIZATION_ERRORS.get(error, (400, _l("Cl@ve could not log you in.")))
     description = (args.get("error_description") or "")[:MAX_SHOWN_DESCRIPTION]
     return ProviderProblem(
         status,
-        "Login not completed",
-        meaning,
+        _("Login not completed"),
+        str(meaning),
         f"{error}: {description}" if description else error,
     )

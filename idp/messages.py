@@ -7,6 +7,7 @@ from this catalogue.
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 
 MESSAGES = {
     # documents
@@ -103,8 +104,29 @@ CLAIM_LABELS = {
 }
 
 
-def claim_label(name: str) -> str:
-    return str(CLAIM_LABELS.get(name, name))
+# The consent page reads a name as one line, labelled by the parts it holds.
+NAME_LABELS = {
+    ("given_name", "first_surname", "second_surname"): _l("Full name"),
+    ("given_name",): _l("Given name"),
+    ("first_surname", "second_surname"): _l("Surnames"),
+    ("first_surname",): _l("First surname"),
+    ("second_surname",): _l("Second surname"),
+    ("given_name", "first_surname"): _l("Given name and first surname"),
+    ("given_name", "second_surname"): _l("Given name and second surname"),
+}
+DOCUMENT_LABEL = _l("Identity document")
+SUBJECT_LABEL = _l("Your identifier")
+SUBJECT_VALUES = {
+    "pairwise": _l("a code that is only valid for this body"),
+    "public": _l("a code that is the same for every body that receives it"),
+}
+# Said beside the address or number; by claim, as the word agrees with it in some languages.
+VERIFIED_WORDS = {
+    "email": {True: lazy_pgettext("e-mail address", "verified"),
+              False: lazy_pgettext("e-mail address", "not verified")},
+    "phone_number": {True: lazy_pgettext("phone number", "verified"),
+                     False: lazy_pgettext("phone number", "not verified")},
+}
 
 
 # The account page's "recent security activity": one label per audit tag a citizen sees.

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import re
+from pathlib import Path
 
 from flask import Flask, Response, current_app, g, jsonify, make_response, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
@@ -21,6 +22,7 @@ log = logging.getLogger("idp")
 LANGUAGES = {"es": "Español", "ca": "Català", "gl": "Galego", "eu": "Euskara",
              "ca_ES_VALENCIA": "Valencià", "en": "English"}
 LANGUAGE_COOKIE = "idp_lang"
+SOURCE_LOCALE = "en"  # the language of the msgids
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 _HOST = re.compile(r"(?P<name>\[[^]]*]|[^:\[\]]*)(?::(?P<port>[0-9]{1,5}))?")
 _LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
@@ -101,14 +103,41 @@ def language_tag(locale: str) -> str:
 
 
 def select_locale() -> str:
-    """ui_locales of the pending request, then the switcher's cookie, then the browser."""
+    """The language of this page: the one this request's ``ui_locales`` asks for, then the
+    one chosen earlier in the visit (the switcher's or an RP's, kept in a cookie), then the
+    pending authorization request's ``ui_locales`` (for a browser that refuses the cookie),
+    then the browser's, then the default. The cookie ranks above the pending request so
+    that the switcher still works on the pages of an RP's login."""
     return (
-        g.get("ui_locale")
-        or locale_from_tags(request.args.get("ui_locales"))
+        asked_locale()
         or locale_from_tags(request.cookies.get(LANGUAGE_COOKIE))
+        or g.get("pending_locale")
         or _from_accept_language()
         or current_app.config["IDP_DEFAULT_LOCALE"]
     )
+
+
+def asked_locale() -> str | None:
+    """The language this request's ``ui_locales`` asks for: the RP's at ``/authorize`` (sent
+    in the query or the form), or any page's query."""
+    return g.get("ui_locale") or locale_from_tags(request.args.get("ui_locales"))
+
+
+def remember_language(response: Response, locale: str, *, max_age: int | None = None) -> None:
+    """Keep ``locale`` for the pages that follow: for the visit (a session cookie) unless
+    ``max_age`` says longer. Only ever read by this site (HttpOnly, Lax)."""
+    response.set_cookie(LANGUAGE_COOKIE, locale, max_age=max_age, path="/", samesite="Lax",
+                        httponly=True, secure=current_app.config["IDP_SECURE_COOKIES"])
+
+
+def rendered_locale() -> str:
+    """The language the page's text is actually in: that of the catalogue loaded, or English,
+    the language of the source strings, when no compiled catalogue was found for the chosen
+    language (a Valencian page may come from the Catalan one). For ``<html lang>``."""
+    from flask_babel import get_translations
+
+    loaded = getattr(get_translations(), "files", [])
+    return Path(loaded[0]).parents[1].name if loaded else SOURCE_LOCALE
 
 
 def _from_accept_language() -> str | None:
@@ -170,6 +199,10 @@ def init_web(app: Flask) -> None:
         response.headers["X-Request-Id"] = g.get("request_id", "")
         response.headers.setdefault("Content-Security-Policy", policy)
         response.headers.update(always)
+        asked = asked_locale()
+        if (asked and response.status_code < 400
+                and asked != locale_from_tags(request.cookies.get(LANGUAGE_COOKIE))):
+            remember_language(response, asked)  # the RP's choice, for the rest of the visit
         if response.mimetype in ("text/html", "application/json"):
             # Pages and API answers are personal (an enrollment token, a challenge's
             # details): never cached unless the view says so (discovery, JWKS).
@@ -222,12 +255,13 @@ def init_web(app: Flask) -> None:
         from flask_babel import get_locale
 
         current = str(get_locale() or app.config["IDP_DEFAULT_LOCALE"])
-        return {"languages": LANGUAGES, "current_locale": current, "language_tag": language_tag}
+        return {"languages": LANGUAGES, "current_locale": current, "page_locale": rendered_locale(),
+                "language_tag": language_tag}
 
     from idp import passwords
-    from idp.messages import claim_label, message
+    from idp.messages import message
 
-    app.jinja_env.globals.update(message=message, claim_label=claim_label, public_url=public_url,
+    app.jinja_env.globals.update(message=message, public_url=public_url,
                                  password_checklist=passwords.checklist,
                                  password_policy=passwords)
 

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Refresh the translation catalogues after user-visible strings changed:
-#   1. extract every _() / gettext / _l / lazy_gettext string (babel.cfg: idp/**.py and
+#   1. extract every _() / gettext / _l / lazy_gettext / lazy_pgettext string (babel.cfg: idp/**.py and
 #      idp/templates/**.html) into idp/translations/messages.pot;
 #   2. merge it into each catalogue: new strings arrive with an EMPTY msgstr, never with a
 #      fuzzy guess from a similar string (a guess would be shown to citizens if compiled
 #      with -f, and hides the work left); strings no longer used are dropped;
-#   3. fill the English catalogue: English is the source language, its msgstr is the msgid.
+#   3. fill the English catalogue: English is the source language, its msgstr is the msgid;
+#   4. the same for the demo RP's own catalogue (demo_rp/babel.cfg), Spanish only.
 # Then translate the empty entries of the other catalogues (tests/test_translations.py names
 # them) and run `make translations` to compile the .mo files.
 set -euo pipefail
@@ -19,6 +20,7 @@ mkdir -p "$DIR"
 
 # The keywords must match tests/test_translations.py (Babel < 2.18 ignores them in babel.cfg).
 "$BIN/pybabel" --quiet extract --mapping-file babel.cfg --keyword _l --keyword lazy_gettext \
+    --keyword lazy_pgettext:1c,2 \
     --add-location file --sort-by-file --add-comments TRANSLATORS: \
     --project "Clave IdP" --copyright-holder "Clave IdP contributors" \
     --output-file "$POT" .
@@ -44,6 +46,16 @@ with open(path, "wb") as handle:
     write_po(handle, catalog)
 PY
 
+# The demo RP has its own small catalogue: its texts are English, its default Spanish.
+DEMO_DIR=demo_rp/translations
+mkdir -p "$DEMO_DIR"
+"$BIN/pybabel" --quiet extract --mapping-file demo_rp/babel.cfg --keyword _l \
+    --add-location file --sort-by-file --project "Clave IdP demo RP" \
+    --copyright-holder "Clave IdP contributors" --output-file "$DEMO_DIR/messages.pot" .
+"$BIN/pybabel" --quiet update --input-file "$DEMO_DIR/messages.pot" --output-dir "$DEMO_DIR" \
+    --locale es --domain messages --init-missing --no-fuzzy-matching --ignore-obsolete \
+    --ignore-pot-creation-date
+
 echo "Catalogues updated. Empty entries left to translate:"
 "$BIN/python" - "$DIR" "${LOCALES[@]}" <<'PY'
 import sys
@@ -52,9 +64,10 @@ from pathlib import Path
 from babel.messages.pofile import read_po
 
 directory, locales = Path(sys.argv[1]), sys.argv[2:]
-for locale in locales:
-    with open(directory / locale / "LC_MESSAGES" / "messages.po", "rb") as handle:
+for path in [directory / locale / "LC_MESSAGES" / "messages.po" for locale in locales] + [
+        Path("demo_rp/translations/es/LC_MESSAGES/messages.po")]:
+    with open(path, "rb") as handle:
         catalog = read_po(handle)
     empty = [m.id for m in catalog if m.id and not m.string]
-    print(f"  {locale}: {len(empty)}")
+    print(f"  {path.parent.parent}: {len(empty)}")
 PY

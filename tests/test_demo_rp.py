@@ -4,6 +4,10 @@ It is driven with Flask's test client. The identity provider is either absent (a
 port, the genuine "connection refused"), or a small OpenID provider served over real HTTP on
 127.0.0.1 that signs genuine RS256 ID tokens, so discovery, JWKS, PKCE, client
 authentication and token validation all happen for real.
+
+The browser here asks for English, as the end-to-end tests' browser does, so that the texts
+asserted are the source texts; the demo's own language (Spanish unless the browser prefers
+English) is tested in tests/test_demo_rp_language.py.
 """
 
 from __future__ import annotations
@@ -196,11 +200,19 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
     monkeypatch.setenv("DEMO_RP_CLIENT_FILE", str(tmp_path / "absent.json"))
 
 
+class EnglishBrowser(FlaskClient):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en-GB,en;q=0.9"
+
+
 def make_app(issuer: str, **overrides: Any) -> Flask:
     config = {"DEMO_RP_ISSUER": issuer, "DEMO_RP_BASE_URL": BASE_URL,
               "DEMO_RP_CLIENT_ID": CLIENT_ID, "DEMO_RP_CLIENT_SECRET": CLIENT_SECRET,
               "TESTING": True}
-    return create_app({**config, **overrides})
+    app = create_app({**config, **overrides})
+    app.test_client_class = EnglishBrowser
+    return app
 
 
 @pytest.fixture

@@ -79,7 +79,7 @@ def test_the_wheel_holds_every_file_of_the_packages_and_a_compiled_catalogue_per
         contents = set(archive.namelist())
     shipped = {name for name in clone_files() if name.startswith(tuple(f"{p}/" for p in PACKAGES))}
     catalogues = {name.removesuffix(".po") + ".mo" for name in shipped if name.endswith(".po")}
-    assert len(catalogues) == 6
+    assert len(catalogues) == 7  # the IdP's six languages and the demo RP's Spanish
     assert shipped | catalogues <= contents
     assert "idp/migrations/script.py.mako" in contents and "idp/mobile/openapi.json" in contents
 

@@ -43,7 +43,8 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Catalog:
     pot = tmp_path_factory.mktemp("pot") / "messages.pot"
     CommandLineInterface().run([
         "pybabel", "--quiet", "extract", "--mapping-file", str(ROOT / "babel.cfg"),
-        "--keyword", "_l", "--keyword", "lazy_gettext", "--output-file", str(pot), str(ROOT),
+        "--keyword", "_l", "--keyword", "lazy_gettext", "--keyword", "lazy_pgettext:1c,2",
+        "--output-file", str(pot), str(ROOT),
     ])
     with pot.open("rb") as handle:
         return read_po(handle)
@@ -130,8 +131,9 @@ def test_compiled_catalogue_matches_its_source(locale: str) -> None:
     mo = TRANSLATIONS / locale / "LC_MESSAGES" / "messages.mo"
     assert mo.exists(), f"{mo.relative_to(ROOT)} is missing: run make translations"
     with mo.open("rb") as handle:
-        compiled = {message.id: message.string for message in read_mo(handle) if message.id}
-    source = {message.id: message.string for message in entries(catalogue(locale))}
+        compiled = {(message.context, message.id): message.string
+                    for message in read_mo(handle) if message.id}
+    source = {(message.context, message.id): message.string for message in entries(catalogue(locale))}
     assert compiled == source, f"{mo.relative_to(ROOT)} is out of date: run make translations"
 
 

@@ -8,9 +8,11 @@ from sqlalchemy import text
 from idp.audit import EventTag, record_event
 from idp.extensions import db
 from idp.sessions import current_session, end_session
-from idp.web import LANGUAGE_COOKIE, LANGUAGES
+from idp.web import LANGUAGES, remember_language
 
 blueprint = Blueprint("home", __name__)
+# A language the citizen chose by hand is kept beyond the visit (an RP's, for the visit).
+SWITCHER_CHOICE_SECONDS = 365 * 86400
 
 
 @blueprint.get("/")
@@ -34,8 +36,7 @@ def language():  # type: ignore[no-untyped-def]
     target = back if _local_path(back) else url_for("home.index")
     response = redirect(target)
     if chosen in LANGUAGES:
-        response.set_cookie(LANGUAGE_COOKIE, chosen, max_age=365 * 86400, samesite="Lax",
-                            httponly=True)
+        remember_language(response, chosen, max_age=SWITCHER_CHOICE_SECONDS)
     return response
 
 

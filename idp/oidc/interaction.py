@@ -157,8 +157,9 @@ def load(request_id: str | None) -> Pending | None:
     client = db.session.scalar(db.select(Client).filter_by(client_id=auth_request.client_id))
     if client is None:
         return None
-    # The RP's ui_locales choose the language of every page of this interaction.
-    g.ui_locale = g.get("ui_locale") or locale_from_tags(auth_request.params.get("ui_locales"))
+    # The RP's ui_locales, kept by the language cookie since /authorize: here for a browser
+    # that refuses the cookie (idp.web.select_locale).
+    g.pending_locale = locale_from_tags(auth_request.params.get("ui_locales"))
     return Pending(auth_request, client, current_session())
 
 

@@ -38,8 +38,12 @@ def test_citizen_activates_then_logs_in_at_the_demo_rp_and_sees_their_claims(
 
     pages.wait_for_path(chrome, live_idp.url + "/consent")
     assert chrome.find_element(By.TAG_NAME, "h1").text == f"{demo_rp.name} asks for your data"
-    released = [item.text for item in chrome.find_elements(By.CSS_SELECTOR, "ul.claims li")]
-    assert {"First surname", "Second surname", "DNI/NIE number", "E-mail address"} <= set(released)
+    released = dict(zip([dt.text for dt in chrome.find_elements(By.CSS_SELECTOR, "dl.claims dt")],
+                        [dd.text for dd in chrome.find_elements(By.CSS_SELECTOR, "dl.claims dd")],
+                        strict=True))
+    assert released["Full name"] == "Lucía Martín Ortega"
+    assert released["Identity document"] == f"DNI {document}"
+    assert released["E-mail address"] == f"{EMAIL} (verified)"
     pages.allow_release(chrome)
 
     pages.wait_for_path(chrome, demo_rp.url + "/")

@@ -35,8 +35,9 @@ def test_consent_page_lists_only_what_the_client_may_receive(app, browser, sms_f
                                    extra={"claims": json.dumps({"userinfo": {"phone_number": None}})})
     response = log_in(browser, attempt.start(browser), person.document, person.password, sms_file)
     page = browser.get(response.headers["Location"]).get_data(as_text=True)
-    assert "Nombre y apellidos" in page or "Full name" in page
-    assert "DNI/NIE" not in page.split('class="claims"')[1].split("</ul>")[0]
+    listed = page.split('<dl class="claims')[1].split("</dl>")[0]
+    assert "Nombre y apellidos" in listed
+    assert person.document not in listed and "+34" not in listed
 
 
 def test_a_stale_consent_does_not_cover_data_a_client_is_later_registered_for(
