@@ -6,7 +6,7 @@
 #      fuzzy guess from a similar string (a guess would be shown to citizens if compiled
 #      with -f, and hides the work left); strings no longer used are dropped;
 #   3. fill the English catalogue: English is the source language, its msgstr is the msgid;
-#   4. the same for the demo RP's own catalogue (demo_rp/babel.cfg), Spanish only.
+#   4. the same for the demo RP's own catalogue (babel-demo-rp.cfg), Spanish only.
 # Then translate the empty entries of the other catalogues (tests/test_translations.py names
 # them) and run `make translations` to compile the .mo files.
 set -euo pipefail
@@ -49,7 +49,7 @@ PY
 # The demo RP has its own small catalogue: its texts are English, its default Spanish.
 DEMO_DIR=demo_rp/translations
 mkdir -p "$DEMO_DIR"
-"$BIN/pybabel" --quiet extract --mapping-file demo_rp/babel.cfg --keyword _l \
+"$BIN/pybabel" --quiet extract --mapping-file babel-demo-rp.cfg --keyword _l \
     --add-location file --sort-by-file --project "Clave IdP demo RP" \
     --copyright-holder "Clave IdP contributors" --output-file "$DEMO_DIR/messages.pot" .
 "$BIN/pybabel" --quiet update --input-file "$DEMO_DIR/messages.pot" --output-dir "$DEMO_DIR" \

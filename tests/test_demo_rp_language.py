@@ -86,7 +86,7 @@ def extracted(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """The demo's messages as they are now, extracted like scripts/update-translations.sh."""
     pot = tmp_path_factory.mktemp("demo-pot") / "messages.pot"
     CommandLineInterface().run([
-        "pybabel", "--quiet", "extract", "--mapping-file", str(ROOT / "demo_rp" / "babel.cfg"),
+        "pybabel", "--quiet", "extract", "--mapping-file", str(ROOT / "babel-demo-rp.cfg"),
         "--keyword", "_l", "--output-file", str(pot), str(ROOT)])
     with pot.open("rb") as handle:
         return read_po(handle)
