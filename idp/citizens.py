@@ -146,7 +146,7 @@ def _count_wrong_password(citizen: Citizen) -> PasswordCheck:
     ).rowcount
     db.session.refresh(citizen)  # this transaction's count: it holds the row until commit
     if counted and citizen.password_blocked:
-        record_event(EventTag.PASSWORD_BLOCKED, citizen, commit=False)
+        record_event(EventTag.PASSWORD_BLOCKED, citizen)
     db.session.commit()  # the failure stays counted, whatever happens to this request next
     return PasswordCheck.BLOCKED if citizen.password_blocked else PasswordCheck.WRONG
 
@@ -249,9 +249,9 @@ def _settle_wrong_entry(counted: Row[tuple[int, bool]] | None, citizen: Citizen 
         db.session.commit()  # as after a counted entry: the same work either way
         return CodeCheck.BLOCKED
     failures, blocked = counted
-    record_event(EventTag.ACTIVATION_CODE_FAILED, citizen, commit=False, failures=failures)
+    record_event(EventTag.ACTIVATION_CODE_FAILED, citizen, failures=failures)
     if blocked:
-        record_event(EventTag.ACTIVATION_CODE_BLOCKED, citizen, commit=False)
+        record_event(EventTag.ACTIVATION_CODE_BLOCKED, citizen)
     db.session.commit()
     return CodeCheck.BLOCKED if blocked else CodeCheck.WRONG
 

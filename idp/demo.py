@@ -23,6 +23,7 @@ DEMO_CONTRAST = "01012030"
 
 
 def seed_demo(app: Flask) -> None:
+    """Within the caller's unit of work (``idp init --demo``)."""
     client_file = Path(app.instance_path) / "demo_client.json"
     _demo_client(client_file)
     with app.test_request_context():
@@ -64,5 +65,4 @@ def _demo_citizen() -> None:
         email="maria.garcia@example.org", phone="+34600000001", contrast_data=DEMO_CONTRAST,
         channel="demo")
     citizens.set_password(registration.citizen, DEMO_PASSWORD)
-    db.session.commit()
     click.echo(f"Demo citizen's activation code: {registration.activation_code}")

@@ -104,7 +104,7 @@ def send_otp(citizen: Citizen, purpose: str, *, resend_of: int | None = None) ->
     )
     db.session.add(otp)
     db.session.flush()
-    record_event(EventTag.OTP_SENT, citizen, commit=False, purpose=purpose)  # the caller commits
+    record_event(EventTag.OTP_SENT, citizen, purpose=purpose)  # the caller commits
     return otp
 
 
@@ -132,9 +132,9 @@ def verify_otp(otp_id: int | None, citizen: Citizen, purpose: str, presented: st
     exhausted = counted == 0 or otp.failed_attempts >= max_tries
     locked, locked_by_this = _count_wrong_code(citizen, now) if counted == 1 else (False, False)
     record_event(EventTag.OTP_EXHAUSTED if exhausted else EventTag.OTP_FAILED, citizen,
-                 commit=False, purpose=purpose)
+                 purpose=purpose)
     if locked_by_this:
-        record_event(EventTag.OTP_LOCKED, citizen, commit=False, wrong_codes=citizen.otp_failures,
+        record_event(EventTag.OTP_LOCKED, citizen, wrong_codes=citizen.otp_failures,
                      until=citizen.otp_locked_until.isoformat() + "Z")  # type: ignore[union-attr]
     db.session.commit()
     if locked:
@@ -154,7 +154,7 @@ def _consume(otp: OtpCode, citizen: Citizen, purpose: str, now: datetime) -> Otp
         .values(consumed_at=now)
     ).rowcount
     if consumed == 1:
-        record_event(EventTag.OTP_VERIFIED, citizen, commit=False, purpose=purpose)
+        record_event(EventTag.OTP_VERIFIED, citizen, purpose=purpose)
     db.session.commit()  # the claim and its audit event together
     if consumed == 1:
         return OtpResult.OK

@@ -40,7 +40,7 @@ def start_session(citizen: Citizen, *, acr: str, amr: list[str]) -> LoginSession
     if previous is not None and not is_valid(previous):
         previous = None  # ended earlier in this request (an expired password was changed)
     if previous is not None and previous.citizen_id != citizen.id:
-        record_event(EventTag.SESSION_ENDED, previous.citizen, commit=False, another_login=True)
+        record_event(EventTag.SESSION_ENDED, previous.citizen, another_login=True)
         close_session(previous)  # commits: the previous citizen's logout, whatever this login does
         previous = None
     kept = {key: session[key] for key in ("interactions",) if key in session}

@@ -40,7 +40,7 @@ class CommitReason(StrEnum):
 
     # Before argon2id checks a password: the rate-limit slot the attempt took is seen by
     # every process before this one spends the hash's time, and no lock is held meanwhile.
-    PASSWORD_CHECK = "password_check"
+    BEFORE_ARGON2 = "before_argon2"
     # Before an SMS leaves: what it tells of (its code, the change a notice announces) is
     # stored first, and no lock is held while the gateway answers.
     BEFORE_SMS = "before_sms"

@@ -88,7 +88,7 @@ def end_one_session():  # type: ignore[no-untyped-def]
     chosen = next((s for s in open_sessions(citizen) if s.id == request.form.get("sid")), None)
     if chosen is None:
         abort(404)
-    record_event(EventTag.SESSION_ENDED, citizen, commit=False, this_browser=chosen is login_session)
+    record_event(EventTag.SESSION_ENDED, citizen, this_browser=chosen is login_session)
     if chosen is login_session:
         end_session(login_session)
         return render_template("oidc/logged_out.html")

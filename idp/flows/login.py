@@ -107,7 +107,7 @@ def _start_otp(citizen: Citizen, pending: interaction.Pending | None, amr: list[
 def finish_login(citizen: Citizen, pending: interaction.Pending | None, *, acr: str,
                  amr: list[str]):  # type: ignore[no-untyped-def]
     login_session = start_session(citizen, acr=acr, amr=amr)
-    record_event(EventTag.LOGIN_SUCCEEDED, citizen, commit=False, acr=acr, amr=amr,
+    record_event(EventTag.LOGIN_SUCCEEDED, citizen, acr=acr, amr=amr,
                  client_id=pending.client.client_id if pending else None)
     pending = interaction.load(pending.request.id) if pending else None
     if pending is not None:

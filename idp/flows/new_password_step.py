@@ -82,9 +82,9 @@ def retire_old_password(citizen: Citizen, tag: EventTag, *, this_browser_too: bo
     ``this_browser_too``), committed with the new password and the audit event ``tag``;
     then the citizen is told by SMS. Returns how many apps were revoked."""
     devices = revoke_all(citizen)
-    record_event(tag, citizen, commit=False, devices=devices, **detail)
+    record_event(tag, citizen, devices=devices, **detail)
     if devices:
-        record_event(EventTag.DEVICES_REVOKED, citizen, commit=False, devices=devices,
+        record_event(EventTag.DEVICES_REVOKED, citizen, devices=devices,
                      reason=tag.value)
     if this_browser_too:
         end_all_sessions(citizen)  # commits

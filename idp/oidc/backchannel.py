@@ -110,7 +110,7 @@ def _attempt(row_id: int) -> bool:
     delivered = uri is not None and token is not None and _post(uri, token)
     if delivered or attempts >= MAX_ATTEMPTS:
         db.session.execute(delete(BackchannelLogout).where(BackchannelLogout.id == row_id))
-        record_event(EventTag.BACKCHANNEL_LOGOUT, citizen, client_id=client_id, commit=False,
+        record_event(EventTag.BACKCHANNEL_LOGOUT, citizen, client_id=client_id,
                      delivered=delivered, attempts=attempts)
     else:
         db.session.execute(update(BackchannelLogout).where(BackchannelLogout.id == row_id)

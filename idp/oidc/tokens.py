@@ -63,7 +63,7 @@ def save_token(token: dict[str, Any], request) -> None:  # type: ignore[no-untyp
         db.session.rollback()
         raise InvalidGrantError("The session these tokens belong to has ended.")
     record_event(EventTag.TOKEN_ISSUED, request.user, client_id=request.client.client_id,
-                 commit=False, grant_type=request.payload.grant_type)
+                 grant_type=request.payload.grant_type)
     db.session.commit()  # the tokens and their audit event in one transaction
 
 

@@ -164,6 +164,6 @@ def issue_code(pending: interaction.Pending):  # type: ignore[no-untyped-def]
     response = authorization_server.create_authorization_response(
         request=oauth_request, grant_user=login_session.citizen, grant=grant)
     record_event(EventTag.CODE_ISSUED, login_session.citizen, client_id=pending.client.client_id,
-                 commit=False)
+                 )
     interaction.forget(pending)
     return response
