@@ -77,6 +77,6 @@ def unsubscribe_citizen(citizen: Citizen) -> None:
     citizen.activation_code_hash = None
     consents = db.session.execute(delete(Consent).where(Consent.citizen_id == citizen.id)).rowcount
     devices = revoke_all(citizen)
+    end_all_sessions(citizen)  # sessions before tokens, in the order a logout locks them
     revoke_citizen_tokens(citizen.id)
-    end_all_sessions(citizen)
     record_event(EventTag.UNSUBSCRIBED, citizen, consents=consents, devices=devices)
