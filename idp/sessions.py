@@ -22,6 +22,7 @@ from idp.extensions import db
 from idp.models import Citizen, CitizenStatus, LoginSession
 from idp.oidc import backchannel
 from idp.oidc.tokens import revoke_session_tokens
+from idp.unit_of_work import CommitReason, after_commit
 
 SESSION_TOKEN = "session_token"  # noqa: S105 - a session key name, not a secret
 _PURPOSE = "login_session"
@@ -35,13 +36,13 @@ def start_session(citizen: Citizen, *, acr: str, amr: list[str]) -> LoginSession
     same citizen logging in again (step-up, ``prompt=login``, ``max_age``) goes on in the
     same session, so the ``sid`` relying parties hold still names it and a logout still ends
     the tokens issued before; another citizen's session on this browser ends first, as by
-    a logout. The caller commits."""
+    a logout."""
     previous = current_session()
     if previous is not None and not is_valid(previous):
         previous = None  # ended earlier in this request (an expired password was changed)
     if previous is not None and previous.citizen_id != citizen.id:
         record_event(EventTag.SESSION_ENDED, previous.citizen, another_login=True)
-        close_session(previous)  # commits: the previous citizen's logout, whatever this login does
+        close_session(previous)
         previous = None
     kept = {key: session[key] for key in ("interactions",) if key in session}
     session.clear()
@@ -55,7 +56,7 @@ def start_session(citizen: Citizen, *, acr: str, amr: list[str]) -> LoginSession
     login_session.last_seen_at = clock.now()
     login_session.ip = request.remote_addr
     login_session.user_agent = (request.user_agent.string or "")[:256]
-    db.session.add(login_session)  # the caller commits, with what the login decided
+    db.session.add(login_session)
     session[SESSION_TOKEN] = token
     # A browser-session cookie: closing the browser (a library or office computer) ends the
     # login there; the server ends it after IDP_SESSION_TTL whatever the browser keeps.
@@ -87,15 +88,16 @@ def browser_session() -> LoginSession | None:
 
 
 def _touch(login_session: LoginSession) -> None:
-    """The browser came back with this session: note it (in its own short transaction, so
-    that nothing else this request has pending is committed with it)."""
+    """The browser came back with this session: note it once the request's work is
+    committed, in a short transaction of its own, so that no request holds the session's
+    row (where a logout and the token endpoint meet) for its whole length."""
     now = clock.now()
     if now - login_session.last_seen_at < TOUCH_INTERVAL:
         return
-    with db.engine.begin() as connection:
-        connection.execute(update(LoginSession).where(LoginSession.id == login_session.id)
-                           .values(last_seen_at=now))
     set_committed_value(login_session, "last_seen_at", now)
+    session_id = login_session.id
+    after_commit(CommitReason.SESSION_TOUCH, lambda: db.session.execute(
+        update(LoginSession).where(LoginSession.id == session_id).values(last_seen_at=now)))
 
 
 def is_valid(login_session: LoginSession) -> bool:
@@ -128,7 +130,6 @@ def close_session(login_session: LoginSession) -> None:
     if ended:
         revoke_session_tokens([login_session.id])
         backchannel.enqueue([login_session])
-        db.session.commit()
 
 
 def end_session(login_session: LoginSession | None) -> None:
@@ -155,7 +156,6 @@ def end_all_sessions(citizen: Citizen, *, keep: LoginSession | None = None) -> N
     )
     revoke_session_tokens([s.id for s in open_sessions])
     backchannel.enqueue(open_sessions)
-    db.session.commit()
 
 
 def end_other_sessions(citizen: Citizen) -> None:

@@ -16,7 +16,6 @@ from flask_babel import lazy_gettext as _l
 
 from idp import ratelimit
 from idp.audit import EventTag, record_event
-from idp.extensions import db
 from idp.flows import forms, identify, new_password_step, otp_step
 from idp.flows import state as flow_state
 from idp.models import Citizen
@@ -112,7 +111,6 @@ def finish_login(citizen: Citizen, pending: interaction.Pending | None, *, acr: 
     pending = interaction.load(pending.request.id) if pending else None
     if pending is not None:
         pending.request.authenticated_sid = login_session.id
-    db.session.commit()  # the session, its audit event and the request it answers, at once
     return resume(pending) if pending is not None else redirect(url_for("account.show"))
 
 
