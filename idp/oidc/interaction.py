@@ -142,7 +142,6 @@ def store(client: Client, params: dict[str, str]) -> AuthorizationRequest:
         id=secrets.random_token(24), client_id=client.client_id, params=params,
         expires_at=clock.now() + timedelta(seconds=current_app.config["IDP_INTERACTION_TTL"]))
     db.session.add(auth_request)
-    db.session.commit()
     # Bound to this browser: a link to someone else's pending request is worthless.
     session[SESSION_KEY] = [*session.get(SESSION_KEY, [])[-(MAX_PENDING - 1):], auth_request.id]
     return auth_request
@@ -165,7 +164,6 @@ def load(request_id: str | None) -> Pending | None:
 def forget(pending: Pending) -> None:
     session[SESSION_KEY] = [i for i in session.get(SESSION_KEY, []) if i != pending.request.id]
     db.session.delete(pending.request)
-    db.session.commit()
 
 
 def stored_oauth2_request(pending: Pending) -> OAuth2Request:
