@@ -81,17 +81,14 @@ def start_enrollment():  # type: ignore[no-untyped-def]
         # As on the web, an expired password must be changed before it proves anything.
         record_event(EventTag.PASSWORD_EXPIRED, citizen, channel="mobile_enrollment")
         return _error(403, "password_expired")
-    token = flow_state.start_for_token(ENROLLMENT, "otp", citizen,
-                                       device_name=_text(data, "device_name", 100) or "Cl@ve app")
-    state = flow_state.by_token(ENROLLMENT, "otp", token)
-    assert state is not None
     try:
         code = otp.send_otp(citizen, ENROLLMENT)
     except otp.SendRefused as refused:
         return _wait(refused.reason, refused.retry_at)
     except SmsDeliveryError:
         return _error(503, "sms_unavailable")
-    flow_state.advance(state, "otp", otp_id=code.id)
+    token = flow_state.start_for_token(ENROLLMENT, "otp", citizen, otp_id=code.id,
+                                       device_name=_text(data, "device_name", 100) or "Cl@ve app")
     return jsonify(enrollment=token, phone_hint=citizen.phone[-3:],
                    expires_in=current_app.config["IDP_OTP_TTL"]), 201
 
@@ -132,7 +129,6 @@ def complete_enrollment():  # type: ignore[no-untyped-def]
     db.session.add(device)
     db.session.delete(state)
     limits.release()
-    db.session.commit()
     record_event(EventTag.DEVICE_ENROLLED, state.citizen, device_id=device.id)
     return jsonify(device_id=device.id, acr=ACR_SUBSTANTIAL), 201
 
@@ -154,7 +150,6 @@ def device_call(view: Callable[..., Any]) -> Callable[..., Any]:
             record_event(EventTag.DEVICE_PROOF_REFUSED, reason=error.reason)
             return _error(401, error.reason)
         limits.release()
-        db.session.commit()  # the slot given back with the device's last use (idp.mobile.proofs)
         return view(device, claims, *args, **kwargs)
 
     return signed
