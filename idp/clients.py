@@ -90,6 +90,5 @@ def register_client(*, name: str, redirect_uris: tuple[str, ...] | list[str],
                     client_secret_hash=secrets.keyed_hash(secret, CLIENT_SECRET) if secret else None,
                     client_metadata=metadata)
     db.session.add(client)
-    db.session.commit()
     record_event(EventTag.CLIENT_REGISTERED, client_id=client.client_id)
     return RegisteredClient(client, secret)

@@ -57,12 +57,8 @@ def commit_now(reason: CommitReason) -> None:
 
 
 def after_commit(reason: CommitReason, action: Callable[[], None]) -> None:
-    """Run ``action`` in its own transaction once this request's work is committed (not
-    when it fails). Outside a request there is no unit of work to wait for: run it now."""
-    if not has_request_context():
-        with transaction():
-            action()
-        return
+    """Run ``action`` in a transaction of its own once this request's work is committed
+    (not when the request fails)."""
     g.setdefault(_AFTER, []).append((reason, action))
 
 

@@ -73,4 +73,5 @@ def make_client(*, redirect_uris: list[str] | None = None, default_acr: str | No
         name="Agencia de Pruebas", redirect_uris=redirect_uris or ["https://rp.example/cb"],
         post_logout_redirect_uris=post_logout_redirect_uris or ["https://rp.example/bye"],
         scope=scope, auth_method=auth_method, default_acr=default_acr, **options)
+    db.session.commit()
     return ClientAndSecret(registered.client, registered.secret)
