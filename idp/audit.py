@@ -95,8 +95,8 @@ def record_event(tag: EventTag, citizen: Citizen | None = None, *, client_id: st
 @sa_event.listens_for(Session, "before_commit")
 def _write_events(session: Session) -> None:
     events = session.info.pop(_PENDING, None)
-    if events:
-        session.execute(insert(AuditEvent), events)
+    if events:  # a Core insert: the ORM's would split the rows by the columns left empty
+        session.execute(insert(AuditEvent.__table__), events)
 
 
 @sa_event.listens_for(Session, "after_soft_rollback")
