@@ -9,9 +9,10 @@ from urllib.parse import urlsplit
 from flask import current_app
 
 from idp import outbound, secrets
+from idp.assurance import ACR_LEVELS
 from idp.audit import EventTag, record_event
 from idp.extensions import db
-from idp.oidc.claims import ACR_LEVELS, SCOPES
+from idp.oidc.claims import SCOPES
 from idp.oidc.client_keys import UnusableKeys, parse_key_set
 from idp.oidc.models import CLIENT_SECRET, Client
 

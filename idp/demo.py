@@ -9,11 +9,11 @@ import click
 from flask import Flask
 
 from idp import citizens
+from idp.assurance import ACR_SUBSTANTIAL
 from idp.clients import register_client
 from idp.documents import parse_document
 from idp.extensions import db
 from idp.files import private_dir, replace_private
-from idp.oidc.claims import ACR_SUBSTANTIAL
 from idp.oidc.models import Client
 
 DEMO_RP = "http://127.0.0.1:5001"

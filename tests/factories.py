@@ -6,11 +6,11 @@ import itertools
 from dataclasses import dataclass
 
 from idp import citizens
+from idp.assurance import ACR_LOW
 from idp.clients import register_client
 from idp.documents import control_letter, parse_document
 from idp.extensions import db
 from idp.models import Citizen
-from idp.oidc.claims import ACR_LOW
 from idp.oidc.models import Client
 
 _numbers = itertools.count(10000000)

@@ -8,7 +8,6 @@ from idp.audit import EventTag, record_event
 from idp.extensions import db
 from idp.models import Consent
 from idp.oidc import interaction
-from idp.oidc.endpoints.authorization import deny, resume
 
 blueprint = Blueprint("consent", __name__, url_prefix="/consent")
 
@@ -37,7 +36,7 @@ def decide():  # type: ignore[no-untyped-def]
     client_id = pending.client.client_id
     if request.form.get("decision") != "allow":
         record_event(EventTag.CONSENT_DENIED, citizen, client_id=client_id)
-        return deny(pending)
+        return interaction.deny(pending)
     consent = db.session.scalar(db.select(Consent).filter_by(citizen_id=citizen.id,
                                                              client_id=client_id))
     if consent is None:
@@ -47,4 +46,4 @@ def decide():  # type: ignore[no-untyped-def]
     pending.request.consented = True
     record_event(EventTag.CONSENT_GRANTED, citizen, client_id=client_id,
                  claims=pending.requested_claims)
-    return resume(pending)
+    return interaction.resume(pending)

@@ -10,11 +10,10 @@ from typing import Any
 
 from flask import render_template, request
 
-from idp import citizens, notices
+from idp import citizens, flow_state, notices
 from idp.audit import EventTag, record_event
 from idp.extensions import db
 from idp.flows import forms
-from idp.flows import state as flow_state
 from idp.mobile.devices import revoke_all
 from idp.models import Citizen
 from idp.passwords import password_warnings

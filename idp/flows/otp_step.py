@@ -14,9 +14,8 @@ from typing import Any
 from flask import current_app, make_response, redirect, render_template, request, url_for
 from flask_babel import format_timedelta
 
-from idp import otp, ratelimit
+from idp import flow_state, otp, ratelimit
 from idp.flows import forms
-from idp.flows import state as flow_state
 from idp.models import Citizen, FlowState
 from idp.sms import SmsDeliveryError
 

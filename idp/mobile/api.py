@@ -15,14 +15,13 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from idp import citizens, otp, ratelimit, secrets
+from idp import citizens, flow_state, otp, ratelimit, secrets
+from idp.assurance import ACR_SUBSTANTIAL
 from idp.audit import EventTag, record_event
 from idp.documents import InvalidDocument, parse_document
 from idp.extensions import csrf, db
-from idp.flows import state as flow_state
 from idp.mobile import challenges, proofs
 from idp.mobile.models import Device, MobileChallenge
-from idp.oidc.claims import ACR_SUBSTANTIAL
 from idp.sms import SmsDeliveryError
 from idp.user_agents import describe_device
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from datetime import timedelta
 
 from flask import Flask, current_app
@@ -58,7 +59,7 @@ def clients_of(login_session: LoginSession) -> list[Client]:
     return [c for c in clients if c.client_metadata.get("backchannel_logout_uri")]
 
 
-def enqueue(login_sessions: list[LoginSession]) -> None:
+def enqueue(login_sessions: Sequence[LoginSession]) -> None:
     """Write what to tell whom, in the caller's transaction; sent once that commits."""
     for login_session in login_sessions:
         for client in clients_of(login_session):

@@ -148,9 +148,3 @@ def revoke_session_tokens(sids: list[str]) -> None:
     if sids:
         db.session.execute(update(Token).where(Token.sid.in_(sids), Token.revoked_at.is_(None))
                            .values(revoked_at=clock.now()))
-
-
-def revoke_citizen_tokens(citizen_id: int) -> None:
-    db.session.execute(update(Token).where(Token.citizen_id == citizen_id, Token.revoked_at.is_(None))
-                       .values(revoked_at=clock.now()))
-

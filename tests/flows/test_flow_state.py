@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from sqlalchemy import delete, update
 
+from idp import flow_state
 from idp.extensions import db
-from idp.flows import state as flow_state
 from idp.models import FlowState
 from tests.factories import make_citizen
 

@@ -12,6 +12,7 @@ from functools import cache
 
 from flask import Response, current_app, request
 
+from idp.assurance import ACR_LEVELS
 from idp.oidc import claims as claim_rules
 from idp.oidc.endpoints import blueprint
 from idp.web import LANGUAGES, language_tag
@@ -46,7 +47,7 @@ def _metadata(issuer: str) -> tuple[bytes, str]:
         "claims_parameter_supported": True,
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,
-        "acr_values_supported": list(claim_rules.ACR_LEVELS),
+        "acr_values_supported": list(ACR_LEVELS),
         "prompt_values_supported": ["none", "login", "consent"],
         "display_values_supported": ["page", "touch"],
         "claim_types_supported": ["normal"],
