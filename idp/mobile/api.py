@@ -23,6 +23,7 @@ from idp.extensions import csrf, db
 from idp.mobile import challenges, proofs
 from idp.mobile.models import Device, MobileChallenge
 from idp.sms import SmsDeliveryError
+from idp.unit_of_work import abandon
 from idp.user_agents import describe_device
 
 blueprint = Blueprint("mobile_api", __name__, url_prefix="/api/mobile/v1")
@@ -37,6 +38,7 @@ def _error(status: int, error: str, **extra: Any) -> tuple[Response, int]:
 
 @blueprint.errorhandler(HTTPException)
 def _http_error(error: HTTPException):  # type: ignore[no-untyped-def]
+    abandon()  # as every error handler: what the request did is rolled back
     return _error(error.code or 500, (error.name or "error").lower().replace(" ", "_"))
 
 

@@ -17,6 +17,7 @@ from idp.oidc import backchannel, client_auth, client_keys, grants, tokens
 from idp.oidc.keys import KeyStore
 from idp.oidc.models import Client
 from idp.sms import gateway_from_settings
+from idp.unit_of_work import abandon
 
 
 class ClaveAuthorizationServer(AuthorizationServer):
@@ -91,4 +92,5 @@ def init_oidc(app: Flask) -> None:
     def _insecure_transport(error: InsecureTransportError):  # type: ignore[no-untyped-def]
         # Authlib refuses plain HTTP to any host but loopback while it reads the request,
         # before the endpoint's own handling of OAuth errors: answer as the endpoint would.
+        abandon()
         return authorization_server.handle_error_response(None, error)
