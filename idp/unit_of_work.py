@@ -94,6 +94,7 @@ def init_app(app: Flask) -> None:
     """Commit each request's work once its view has answered. Registered after the other
     ``after_request`` hooks, so that it runs first: they then see the answer a failed
     commit is turned into."""
+
     @app.after_request
     def _commit(response: Response) -> Response:
         if g.pop(_FAILED, False):
