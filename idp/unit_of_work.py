@@ -4,7 +4,8 @@ is committed once, when its view has answered, and rolled back when it raised.
 Helpers flush when they need ids; views do not commit; ``record_event`` never commits (an
 event is written by the commit of the unit of work it belongs to). A view's answer commits
 whatever its status: a refusal (400, 401, 429) carries the counter and the audit event it
-led to, which must outlive it, and wrote nothing else. Only an exception rolls back.
+led to, which must outlive it, and has not changed what it refused (every check comes
+before the change it guards). Only an exception rolls back.
 
 The few commits that must happen at another moment are named in ``CommitReason`` and made
 only through ``commit_now`` and ``after_commit``, so that a grep finds them all; the commit
