@@ -119,6 +119,8 @@ def init_app(app: Flask) -> None:
 def _wrote() -> bool:
     """Whether the request's transaction holds anything to commit: a read-only request
     commits nothing (its reads end when the session is removed)."""
+    if not db.session.registry.has():
+        return False  # the request never opened a session (discovery, JWKS): nothing to do
     session = db.session()
     return bool(session.info.get(_WROTE) or session.new or session.dirty or session.deleted)
 
