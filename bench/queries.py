@@ -3,7 +3,9 @@
 The app is built with the deployment's own settings against the same database and driven
 through Flask's test client, one request of each kind, while SQLAlchemy events count what
 reaches the driver. A commit is a transaction (on SQLite in WAL mode, a WAL sync and the
-single writer lock); a statement is a round trip (on PostgreSQL, a network hop).
+single writer lock); a statement is a round trip (on PostgreSQL, a network hop). A request
+commits once, when its view has answered; the commits it makes besides are named
+(``idp.unit_of_work.CommitReason``) and listed with it.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ class _Counter:
     def __init__(self) -> None:
         self.kinds: Counter[str] = Counter()
         self.commits = 0
+        self.named: list[str] = []
 
     def statement(self, conn, cursor, statement: str, *args: Any) -> None:  # type: ignore[no-untyped-def]
         self.kinds[statement.lstrip().split(None, 1)[0].upper()] += 1
@@ -42,10 +45,14 @@ class _Counter:
     def commit(self, conn) -> None:  # type: ignore[no-untyped-def]
         self.commits += 1
 
+    def named_commit(self, reason: str) -> None:
+        self.named.append(str(reason))
+
     def take(self) -> dict[str, Any]:
         counted = {"statements": sum(self.kinds.values()), "commits": self.commits,
+                   "named_commits": self.named,
                    **{k.lower(): v for k, v in sorted(self.kinds.items())}}
-        self.kinds, self.commits = Counter(), 0
+        self.kinds, self.commits, self.named = Counter(), 0, []
         return counted
 
 
@@ -62,12 +69,14 @@ def count_per_request(app: Flask, citizen: PoolCitizen, client_id: str, client_s
     """One request of each step of a full login, the token-holding endpoints, then each step
     of a Cl@ve mobile login approved by ``device`` (the citizen's enrolled app)."""
     from idp.extensions import db
+    from idp.unit_of_work import extra_commit
 
     with app.app_context():
         engine = db.engine
     counter = _Counter()
     event.listen(engine, "before_cursor_execute", counter.statement)
     event.listen(engine, "commit", counter.commit)
+    extra_commit.connect(counter.named_commit)
     basic = {"Authorization": "Basic " + base64.b64encode(f"{client_id}:{client_secret}".encode()).decode()}
     verifier = secrets.token_urlsafe(48)
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
@@ -110,6 +119,7 @@ def count_per_request(app: Flask, citizen: PoolCitizen, client_id: str, client_s
         counts["GET /jwks.json"] = counter.take()
         counts.update(_count_mobile_login(app, counter, authorize, device, citizen))
     finally:
+        extra_commit.disconnect(counter.named_commit)
         event.remove(engine, "before_cursor_execute", counter.statement)
         event.remove(engine, "commit", counter.commit)
     login_steps = [k for k in counts if not k.startswith(("POST /introspect", "POST /token (refresh",

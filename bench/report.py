@@ -195,10 +195,11 @@ def queries_table(results: dict[str, Any]) -> str:
     counted = headline_run(results).get("queries_per_request")
     if not counted:
         return "(not counted)"
-    rows = ["| Request | SQL statements | Commits | SELECT | INSERT | UPDATE | DELETE |",
-            "|---|---:|---:|---:|---:|---:|---:|"]
+    rows = ["| Request | SQL statements | Commits | of which named | SELECT | INSERT | UPDATE | DELETE |",
+            "|---|---:|---:|---|---:|---:|---:|---:|"]
     for request, c in counted.items():
-        rows.append(f"| {request} | {c['statements']} | {c['commits']} | {c.get('select', '')} | "
+        named = ", ".join(c.get("named_commits", ()))
+        rows.append(f"| {request} | {c['statements']} | {c['commits']} | {named} | {c.get('select', '')} | "
                     f"{c.get('insert', '')} | {c.get('update', '')} | {c.get('delete', '')} |")
     return "\n".join(rows)
 

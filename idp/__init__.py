@@ -64,6 +64,9 @@ def create_app(**overrides: Any) -> Flask:
     from idp.flows import register_flows
 
     register_flows(app)
+    from idp import unit_of_work
+
+    unit_of_work.init_app(app)  # last: its after_request hook runs first
     if config["IDP_PROXY_COUNT"]:
         from werkzeug.middleware.proxy_fix import ProxyFix
 

@@ -24,6 +24,7 @@ from idp.documents import Document
 from idp.extensions import db
 from idp.models import Citizen, CitizenStatus, OtpCode, UnregisteredDocument
 from idp.passwords import PasswordHasher, PersonalData, check_password
+from idp.unit_of_work import CommitReason, commit_now
 
 ACTIVATION = "activation_code"
 CONTRAST = "contrast_data"
@@ -110,8 +111,11 @@ def verify_password(citizen: Citizen | None, password: str) -> PasswordCheck:
 
     ``citizen`` was read before argon2 ran, and other processes may block the password
     meanwhile: a right password is accepted only by an UPDATE that still finds it unblocked
-    (and unchanged), never on what was read before.
+    (and unchanged), never on what was read before. What the request did so far (the
+    rate-limit slot that let this attempt run) is committed before argon2 runs, known
+    document or not.
     """
+    commit_now(CommitReason.BEFORE_ARGON2)
     if citizen is None or citizen.password_hash is None or not citizen.is_active:
         hasher().burn(password)
         return PasswordCheck.WRONG
@@ -128,9 +132,6 @@ def verify_password(citizen: Citizen | None, password: str) -> PasswordCheck:
         update(Citizen).where(Citizen.id == citizen.id, Citizen.password_hash == checked_hash,
                               Citizen.password_blocked.is_(False))
         .values(**values)).rowcount
-    # Now, not with the next step: on PostgreSQL the UPDATE holds the citizen's row, and
-    # the next step may wait seconds for the SMS gateway.
-    db.session.commit()
     if accepted == 1:
         return PasswordCheck.OK
     db.session.refresh(citizen)
@@ -146,8 +147,7 @@ def _count_wrong_password(citizen: Citizen) -> PasswordCheck:
     ).rowcount
     db.session.refresh(citizen)  # this transaction's count: it holds the row until commit
     if counted and citizen.password_blocked:
-        record_event(EventTag.PASSWORD_BLOCKED, citizen, commit=False)
-    db.session.commit()  # the failure stays counted, whatever happens to this request next
+        record_event(EventTag.PASSWORD_BLOCKED, citizen)
     return PasswordCheck.BLOCKED if citizen.password_blocked else PasswordCheck.WRONG
 
 
@@ -201,8 +201,7 @@ def verify_activation_code(citizen: Citizen, code: str, *, details_match: bool =
     right = secrets.matches(secrets.normalise_activation_code(code), checked_hash, ACTIVATION)
     if right and details_match:
         # Accepted only by an UPDATE that still finds the code unblocked and unchanged (as
-        # passwords are): a right code racing wrong ones never passes after the block. The
-        # caller commits the acceptance with what it does next (an audit event, a flow state).
+        # passwords are): a right code racing wrong ones never passes after the block.
         accepted = db.session.execute(
             update(Citizen).where(Citizen.id == citizen.id,
                                   Citizen.activation_code_hash == checked_hash,
@@ -242,17 +241,15 @@ def _one_more_wrong_entry(model: type[Citizen] | type[UnregisteredDocument]) -> 
 
 
 def _settle_wrong_entry(counted: Row[tuple[int, bool]] | None, citizen: Citizen | None) -> CodeCheck:
-    """Audit a counted wrong entry (``counted``: the count and block it led to) and commit:
-    the count must outlive the refusal the caller shows. Nothing is counted for a code
-    already blocked, which changes nothing and is not audited again."""
+    """Audit a counted wrong entry (``counted``: the count and block it led to); the refusal
+    the caller answers commits it. Nothing is counted for a code already blocked, which
+    changes nothing and is not audited again."""
     if counted is None:
-        db.session.commit()  # as after a counted entry: the same work either way
         return CodeCheck.BLOCKED
     failures, blocked = counted
-    record_event(EventTag.ACTIVATION_CODE_FAILED, citizen, commit=False, failures=failures)
+    record_event(EventTag.ACTIVATION_CODE_FAILED, citizen, failures=failures)
     if blocked:
-        record_event(EventTag.ACTIVATION_CODE_BLOCKED, citizen, commit=False)
-    db.session.commit()
+        record_event(EventTag.ACTIVATION_CODE_BLOCKED, citizen)
     return CodeCheck.BLOCKED if blocked else CodeCheck.WRONG
 
 
@@ -261,7 +258,6 @@ def regenerate_activation_code(citizen: Citizen, *, channel: str = "office") -> 
     wrong-entry counter starts again. The caller shows the returned code once."""
     code = secrets.activation_code()
     _new_activation_code(citizen, code)
-    db.session.commit()
     record_event(EventTag.ACTIVATION_CODE_REGENERATED, citizen, channel=channel)
     return code
 
@@ -270,7 +266,6 @@ def unblock_activation_code(citizen: Citizen, *, channel: str = "office") -> Non
     """The same code works again, with a fresh count of wrong entries (an office act)."""
     was_blocked = citizen.activation_code_blocked
     citizen.activation_code_blocked, citizen.activation_failures = False, 0
-    db.session.commit()
     record_event(EventTag.ACTIVATION_CODE_UNBLOCKED, citizen, channel=channel,
                  was_blocked=was_blocked)
 
@@ -282,7 +277,6 @@ def change_phone(citizen: Citizen, phone: str, *, channel: str = "office") -> No
     db.session.execute(update(OtpCode).where(OtpCode.citizen_id == citizen.id,
                                              OtpCode.consumed_at.is_(None))
                        .values(consumed_at=clock.now()))
-    db.session.commit()
     record_event(EventTag.PHONE_CHANGED, citizen, channel=channel)
 
 

@@ -1,4 +1,7 @@
-"""The ``idp`` operator command. Operators script it, so these forms are stable."""
+"""The ``idp`` operator command. Operators script it, so these forms are stable.
+
+Each command that changes anything is one unit of work (``transaction()``): all of it is
+committed when the command succeeds, nothing when it fails."""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from flask import Flask
 
 from idp import create_app
 from idp.serving import DEFAULT_SERVER, SERVERS
+from idp.unit_of_work import transaction
 
 
 def _app() -> Flask:
@@ -44,7 +48,7 @@ def init(demo: bool) -> None:
     from idp.oidc.keys import ensure_keys
 
     app = _app()
-    with app.app_context():
+    with app.app_context(), transaction():
         upgrade(app)
         ensure_keys(Path(app.config["IDP_KEYS_DIR"]), app.config["IDP_KEYS_PASSPHRASE"])
         click.echo(f"Database ready: {app.config['SQLALCHEMY_DATABASE_URI'].split('@')[-1]}")
@@ -87,7 +91,7 @@ def client_create(as_json: bool, jwks_file: str | None, **options) -> None:  # t
     except ValueError as error:
         raise click.UsageError(f"--jwks-file is not JSON: {error}") from error
     app = _app()
-    with app.app_context():
+    with app.app_context(), transaction():
         try:
             registered = register_client(jwks=jwks, **options)
         except ClientError as error:
@@ -128,11 +132,10 @@ def _document(raw: str):  # type: ignore[no-untyped-def]
 def citizen_register(document: str, birthdate, as_json: bool, **fields) -> None:  # type: ignore[no-untyped-def]
     """The registration act: records the citizen and prints the activation code once."""
     from idp import citizens
-    from idp.extensions import db
     from idp.registration import RegistrationError, validate_registration
 
     app = _app()
-    with app.test_request_context():
+    with app.test_request_context(), transaction():
         parsed = _document(document)
         try:
             clean = validate_registration(**fields)
@@ -140,7 +143,6 @@ def citizen_register(document: str, birthdate, as_json: bool, **fields) -> None:
                 parsed, birthdate=birthdate.date() if birthdate else None, **clean)
         except (RegistrationError, citizens.AlreadyRegistered) as error:
             raise click.UsageError(str(error) or "This document is already registered.") from error
-        db.session.commit()
     data = {"document": parsed.number, "activation_code": registration.activation_code}
     _emit(data, as_json, [f"Registered {parsed.number}.",
                           f"Activation code (shown once): {registration.activation_code}"])
@@ -191,7 +193,7 @@ def citizen_unblock_code(document: str) -> None:
     """Unblock the activation code after too many wrong entries (the same code works again)."""
     from idp import citizens
 
-    with _app().test_request_context():
+    with _app().test_request_context(), transaction():
         found = _find_citizen(document, subscribed=True)
         was_blocked = found.activation_code_blocked
         citizens.unblock_activation_code(found)
@@ -206,7 +208,7 @@ def citizen_regenerate_code(document: str, as_json: bool) -> None:
     """A new activation code, printed once; the old one stops working at once."""
     from idp import citizens
 
-    with _app().test_request_context():
+    with _app().test_request_context(), transaction():
         found = _find_citizen(document, subscribed=True)
         code = citizens.regenerate_activation_code(found)
         data = {"document": found.document, "activation_code": code}
@@ -226,7 +228,7 @@ def citizen_change_phone(document: str, phone: str) -> None:
         number = normalise_phone(phone)
     except RegistrationError as error:
         raise click.BadParameter(str(error), param_hint="--phone") from error
-    with _app().test_request_context():
+    with _app().test_request_context(), transaction():
         found = _find_citizen(document, subscribed=True)
         citizens.change_phone(found, number)
         click.echo(f"Mobile phone of {found.document} is now the one ending in {number[-3:]}.")
@@ -246,7 +248,7 @@ def keys_rotate() -> None:
     from idp.oidc.keys import rotate_keys
 
     app = _app()
-    with app.app_context():
+    with app.app_context(), transaction():
         entries = rotate_keys(Path(app.config["IDP_KEYS_DIR"]),
                               retention=timedelta(seconds=app.config["IDP_ID_TOKEN_TTL"]),
                               passphrase=app.config["IDP_KEYS_PASSPHRASE"])
@@ -292,8 +294,9 @@ def purge(as_json: bool) -> None:
 
     app = _app()
     with app.app_context():
-        removed = purge_expired()
-        delivered = deliver_due()
+        with transaction():
+            removed = purge_expired()
+        delivered = deliver_due()  # a unit of work per delivery attempt
     _emit({**removed, "backchannel_logouts_delivered": delivered}, as_json,
           [f"{name}: {count} deleted" for name, count in removed.items()]
           + [f"back-channel logouts delivered: {delivered}"])

@@ -9,9 +9,10 @@ from urllib.parse import urlsplit
 from flask import current_app
 
 from idp import outbound, secrets
+from idp.assurance import ACR_LEVELS
 from idp.audit import EventTag, record_event
 from idp.extensions import db
-from idp.oidc.claims import ACR_LEVELS, SCOPES
+from idp.oidc.claims import SCOPES
 from idp.oidc.client_keys import UnusableKeys, parse_key_set
 from idp.oidc.models import CLIENT_SECRET, Client
 
@@ -90,7 +91,6 @@ def register_client(*, name: str, redirect_uris: tuple[str, ...] | list[str],
                     client_secret_hash=secrets.keyed_hash(secret, CLIENT_SECRET) if secret else None,
                     client_metadata=metadata)
     db.session.add(client)
-    db.session.commit()
     record_event(EventTag.CLIENT_REGISTERED, client_id=client.client_id)
     return RegisteredClient(client, secret)
 
@@ -105,6 +105,5 @@ def set_redirect_uris(client: Client, redirect_uris: list[str],
     if all(client.client_metadata.get(key) == value for key, value in wanted.items()):
         return False
     client.client_metadata = {**client.client_metadata, **wanted}
-    db.session.commit()
     record_event(EventTag.CLIENT_UPDATED, client_id=client.client_id, **wanted)
     return True

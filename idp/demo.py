@@ -16,11 +16,11 @@ from flask import Flask
 
 from demo_rp.settings import DEFAULTS as DEMO_RP_DEFAULTS
 from idp import citizens
+from idp.assurance import ACR_SUBSTANTIAL
 from idp.clients import ClientError, register_client, set_redirect_uris
 from idp.documents import parse_document
 from idp.extensions import db
 from idp.files import private_dir, replace_private
-from idp.oidc.claims import ACR_SUBSTANTIAL
 from idp.oidc.models import Client
 
 DEMO_DOCUMENT = "12345678Z"
@@ -33,6 +33,7 @@ def _demo_rp_setting(name: str) -> str:
 
 
 def seed_demo(app: Flask) -> None:
+    """Within the caller's unit of work (``idp init --demo``)."""
     rp_url = _demo_rp_setting("DEMO_RP_BASE_URL").rstrip("/")
     client_file = Path(_demo_rp_setting("DEMO_RP_CLIENT_FILE"))
     try:
@@ -82,5 +83,4 @@ def _demo_citizen() -> None:
         email="maria.garcia@example.org", phone="+34600000001", contrast_data=DEMO_CONTRAST,
         channel="demo")
     citizens.set_password(registration.citizen, DEMO_PASSWORD)
-    db.session.commit()
     click.echo(f"Demo citizen's activation code: {registration.activation_code}")

@@ -45,5 +45,4 @@ def purge_expired() -> dict[str, int]:
     longest = max((limit.seconds for limit in limits), default=0)
     removed["rate_counters"] = db.session.execute(delete(RateCounter).where(
         RateCounter.window_start + longest < clock.timestamp())).rowcount
-    db.session.commit()
     return removed

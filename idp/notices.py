@@ -14,6 +14,7 @@ from idp.audit import EventTag, record_event
 from idp.models import Citizen
 from idp.otp import gateway
 from idp.sms import SmsDeliveryError
+from idp.unit_of_work import CommitReason, commit_now
 
 
 def password_replaced_text(apps_revoked: int) -> str:
@@ -29,9 +30,10 @@ def password_replaced_text(apps_revoked: int) -> str:
 
 
 def send_notice(citizen: Citizen, text: str, *, about: str) -> bool:
-    """Send ``text`` to the citizen's phone; False when the gateway failed (never raised).
-    Each outcome is an audit event of its own, committed at once: the change it tells of
-    is already committed."""
+    """Send ``text`` to the citizen's phone once the change it tells of (what the request
+    did so far) is committed; False when the gateway failed (never raised). Each outcome
+    is an audit event, committed with the rest of the request."""
+    commit_now(CommitReason.BEFORE_SMS)
     try:
         gateway().send(citizen.phone, text)
     except SmsDeliveryError:

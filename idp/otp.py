@@ -21,7 +21,7 @@ from enum import StrEnum
 
 from flask import current_app
 from flask_babel import gettext
-from sqlalchemy import case, exists, or_, update
+from sqlalchemy import case, exists, or_, select, update
 
 from idp import ratelimit, secrets
 from idp.audit import EventTag, record_event
@@ -29,6 +29,7 @@ from idp.clock import clock
 from idp.extensions import db
 from idp.models import Citizen, OtpCode
 from idp.sms import SmsDeliveryError, SmsGateway
+from idp.unit_of_work import CommitReason, commit_now
 
 _PURPOSE = "otp"
 
@@ -77,7 +78,9 @@ def resend_at(code_id: int | None) -> datetime | None:
 
 def send_otp(citizen: Citizen, purpose: str, *, resend_of: int | None = None) -> OtpCode:
     """Create a code and send it; ``resend_of`` is the flow's last code when the citizen
-    asks for another. Raises ``SendRefused`` or ``SmsDeliveryError``, and then keeps nothing."""
+    asks for another. The code (with the slot of the ``sms`` limits it takes, and what the
+    request did before) is committed before the message leaves. Raises ``SendRefused``,
+    having kept nothing, or ``SmsDeliveryError``, having deleted the code again."""
     until = locked_until(citizen)
     if until is not None:
         raise SendRefused(OtpResult.LOCKED.value, until)
@@ -88,14 +91,6 @@ def send_otp(citizen: Citizen, purpose: str, *, resend_of: int | None = None) ->
     if not limits.reserve():
         raise SendRefused("otp_send_limit")
     code = secrets.random_digits(6)
-    text = gettext("Cl@ve: your one-time code is %(code)s. It is valid for 5 minutes. "
-                   "Never share it with anyone.", code=code)
-    try:
-        gateway().send(citizen.phone, text)
-    except SmsDeliveryError:
-        limits.release()  # nothing was sent: committed with the event of the failure
-        record_event(EventTag.OTP_SEND_FAILED, citizen, purpose=purpose)
-        raise
     otp = OtpCode(
         citizen_id=citizen.id,
         purpose=purpose,
@@ -103,8 +98,17 @@ def send_otp(citizen: Citizen, purpose: str, *, resend_of: int | None = None) ->
         expires_at=clock.now() + timedelta(seconds=current_app.config["IDP_OTP_TTL"]),
     )
     db.session.add(otp)
-    db.session.flush()
-    record_event(EventTag.OTP_SENT, citizen, commit=False, purpose=purpose)  # the caller commits
+    commit_now(CommitReason.BEFORE_SMS)
+    text = gettext("Cl@ve: your one-time code is %(code)s. It is valid for 5 minutes. "
+                   "Never share it with anyone.", code=code)
+    try:
+        gateway().send(citizen.phone, text)
+    except SmsDeliveryError:
+        db.session.delete(otp)  # it never went out
+        limits.release()
+        record_event(EventTag.OTP_SEND_FAILED, citizen, purpose=purpose)
+        raise
+    record_event(EventTag.OTP_SENT, citizen, purpose=purpose)
     return otp
 
 
@@ -114,15 +118,23 @@ def verify_otp(otp_id: int | None, citizen: Citizen, purpose: str, presented: st
     presented = (presented or "").strip()
     if not (len(presented) == 6 and presented.isascii() and presented.isdigit()):
         return OtpResult.FORMAT
-    otp = db.session.get(OtpCode, otp_id) if otp_id else None
+    if not isinstance(otp_id, int):
+        return OtpResult.EXPIRED
+    now = clock.now()
+    if _consume(otp_id, citizen, purpose, presented, now):
+        record_event(EventTag.OTP_VERIFIED, citizen, purpose=purpose)
+        return OtpResult.OK
+    otp = db.session.get(OtpCode, otp_id)
     if otp is None or otp.citizen_id != citizen.id or otp.purpose != purpose:
         return OtpResult.EXPIRED
     max_tries = current_app.config["IDP_OTP_MAX_TRIES"]
-    now = clock.now()
     if otp.consumed_at is not None or otp.expires_at <= now:
         return OtpResult.EXPIRED
     if secrets.matches(presented, otp.code_hash, _PURPOSE):
-        return _consume(otp, citizen, purpose, now)
+        # Right, but no longer usable: out of tries, or locked by parallel wrong codes.
+        if otp.failed_attempts >= max_tries:
+            return OtpResult.EXHAUSTED
+        return OtpResult.LOCKED if _locked_now(citizen, now) else OtpResult.EXPIRED
     counted = db.session.execute(
         update(OtpCode)
         .where(OtpCode.id == otp.id, OtpCode.failed_attempts < max_tries)
@@ -132,35 +144,37 @@ def verify_otp(otp_id: int | None, citizen: Citizen, purpose: str, presented: st
     exhausted = counted == 0 or otp.failed_attempts >= max_tries
     locked, locked_by_this = _count_wrong_code(citizen, now) if counted == 1 else (False, False)
     record_event(EventTag.OTP_EXHAUSTED if exhausted else EventTag.OTP_FAILED, citizen,
-                 commit=False, purpose=purpose)
+                 purpose=purpose)
     if locked_by_this:
-        record_event(EventTag.OTP_LOCKED, citizen, commit=False, wrong_codes=citizen.otp_failures,
+        record_event(EventTag.OTP_LOCKED, citizen, wrong_codes=citizen.otp_failures,
                      until=citizen.otp_locked_until.isoformat() + "Z")  # type: ignore[union-attr]
-    db.session.commit()
     if locked:
         return OtpResult.LOCKED
     return OtpResult.EXHAUSTED if exhausted else OtpResult.WRONG
 
 
-def _consume(otp: OtpCode, citizen: Citizen, purpose: str, now: datetime) -> OtpResult:
-    """Use a right code once, unless it ran out of tries or the citizen's codes got locked
-    meanwhile (by wrong codes of parallel requests)."""
+def _consume(otp_id: int, citizen: Citizen, purpose: str, presented: str, now: datetime) -> bool:
+    """Use a right code once, by one UPDATE that finds it unused, unexpired, with tries
+    left and the citizen's codes unlocked (parallel wrong codes may have locked them). The
+    code is compared as its keyed hash: how long the comparison takes tells nothing of
+    which code would match."""
     max_tries = current_app.config["IDP_OTP_MAX_TRIES"]
-    consumed = db.session.execute(
+    return db.session.execute(
         update(OtpCode)
-        .where(OtpCode.id == otp.id, OtpCode.consumed_at.is_(None),
-               OtpCode.failed_attempts < max_tries, OtpCode.expires_at > now,
-               ~exists().where(Citizen.id == citizen.id, Citizen.otp_locked_until > now))
+        .where(OtpCode.id == otp_id, OtpCode.citizen_id == citizen.id, OtpCode.purpose == purpose,
+               OtpCode.code_hash == secrets.keyed_hash(presented, _PURPOSE),
+               OtpCode.consumed_at.is_(None), OtpCode.failed_attempts < max_tries,
+               OtpCode.expires_at > now, ~_locked(citizen, now))
         .values(consumed_at=now)
-    ).rowcount
-    if consumed == 1:
-        record_event(EventTag.OTP_VERIFIED, citizen, commit=False, purpose=purpose)
-    db.session.commit()  # the claim and its audit event together
-    if consumed == 1:
-        return OtpResult.OK
-    if otp.failed_attempts >= max_tries:
-        return OtpResult.EXHAUSTED
-    return OtpResult.LOCKED if locked_until(citizen) is not None else OtpResult.EXPIRED
+    ).rowcount == 1
+
+
+def _locked(citizen: Citizen, now: datetime):  # type: ignore[no-untyped-def]
+    return exists().where(Citizen.id == citizen.id, Citizen.otp_locked_until > now)
+
+
+def _locked_now(citizen: Citizen, now: datetime) -> bool:
+    return bool(db.session.scalar(select(_locked(citizen, now))))
 
 
 def _count_wrong_code(citizen: Citizen, now: datetime) -> tuple[bool, bool]:

@@ -9,7 +9,7 @@ A call site::
         return ratelimit.too_many_attempts()
     ...                   # the attempt (argon2, a signature check)
     if succeeded:
-        limits.release()  # carried by the commit the success path makes anyway
+        limits.release()
 
 Counters live in the database by default, so every app process sees the same counts.
 Keys are hashed: a counter row never shows which document or address it counts.
@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from flask import current_app, render_template, request
-from sqlalchemy import Integer, String, case, update
+from sqlalchemy import Integer, String, and_, case, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -76,9 +76,9 @@ _UPSERT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
 class DatabaseRateLimiter:
-    """Fixed windows. A slot is taken by one INSERT … ON CONFLICT DO UPDATE … WHERE count <
-    limit: atomic on PostgreSQL and SQLite (3.35 or later) alike, whatever other processes
-    do meanwhile."""
+    """Fixed windows. The slots of an attempt are taken by one INSERT … ON CONFLICT DO
+    UPDATE … WHERE count < limit: atomic on PostgreSQL and SQLite (3.35 or later) alike,
+    whatever other processes do meanwhile."""
 
     def _window(self, seconds: int) -> int:
         return clock.timestamp() // seconds * seconds
@@ -87,41 +87,41 @@ class DatabaseRateLimiter:
         row = db.session.get(RateCounter, key)
         return row.count if row is not None and row.window_start == self._window(seconds) else 0
 
-    def _take(self, key: str, limit: Limit) -> int | None:
-        window = self._window(limit.seconds)
-        counter = RateCounter.__table__.c
-        insert = _UPSERT[db.session.get_bind().dialect.name](RateCounter.__table__)
-        statement = insert.values(key_hash=key, window_start=window, count=1).on_conflict_do_update(
-            index_elements=[counter.key_hash],
-            # A row of an older window starts again at 1; one of this window counts on
-            # only while it is below the limit.
-            set_={"count": case((counter.window_start == window, counter.count + 1), else_=1),
-                  "window_start": window},
-            where=(counter.window_start != window) | (counter.count < limit.count),
-        ).returning(counter.count)  # a row when a slot was taken (psycopg gives no rowcount)
-        return window if limit.count > 0 and db.session.scalar(statement) is not None else None
-
     def reserve(self, slots: Sequence[tuple[str, Limit]]) -> list[int] | None:
         if not slots:
             return []
-        windows: dict[str, int] = {}
-        for key, limit in sorted(slots, key=lambda slot: slot[0]):  # one lock order everywhere
-            window = self._take(key, limit)
-            if window is None:
-                self.release(list(windows.items()))
-                break
-            windows[key] = window
-        # A deliberate early commit: parallel attempts on other processes must see the slot
-        # taken before this one goes on to its expensive check.
-        db.session.commit()
-        return [windows[key] for key, _ in slots] if len(windows) == len(slots) else None
+        if any(limit.count <= 0 for _, limit in slots):
+            return None
+        windows = {key: self._window(limit.seconds) for key, limit in slots}
+        limits = {key: limit.count for key, limit in slots}
+        counter = RateCounter.__table__.c
+        insert = _UPSERT[db.session.get_bind().dialect.name](RateCounter.__table__)
+        fresh = insert.excluded
+        # One statement for every limit of the attempt, rows in one order everywhere (the
+        # keys sorted): a row of an older window starts again at 1; one of this window
+        # counts on only while it is below its limit. A row comes back when its slot was
+        # taken (psycopg gives no rowcount).
+        statement = insert.values([{"key_hash": key, "window_start": windows[key], "count": 1}
+                                   for key in sorted(windows)]).on_conflict_do_update(
+            index_elements=[counter.key_hash],
+            set_={"count": case((counter.window_start == fresh.window_start, counter.count + 1),
+                                else_=1),
+                  "window_start": fresh.window_start},
+            where=(counter.window_start != fresh.window_start)
+            | (counter.count < case(limits, value=counter.key_hash)),
+        ).returning(counter.key_hash)
+        taken = set(db.session.scalars(statement))
+        if len(taken) < len(windows):
+            self.release([(key, windows[key]) for key in sorted(taken)])
+            return None
+        return [windows[key] for key, _ in slots]
 
     def release(self, taken: Sequence[tuple[str, int]]) -> None:
-        for key, window in taken:
+        if taken:
             db.session.execute(
                 update(RateCounter)
-                .where(RateCounter.key_hash == key, RateCounter.window_start == window,
-                       RateCounter.count > 0)
+                .where(or_(*(and_(RateCounter.key_hash == key, RateCounter.window_start == window)
+                             for key, window in taken)), RateCounter.count > 0)
                 .values(count=RateCounter.count - 1))
 
 
@@ -135,7 +135,10 @@ class Guard:
 
     def reserve(self) -> bool:
         """Take a slot of every limit before the attempt; False (and none taken) when a
-        limit is used up, and the attempt must be refused without being made."""
+        limit is used up, and the attempt must be refused without being made. The slots
+        are held by the request's transaction (their rows locked) until it commits:
+        parallel attempts wait for it, and the count is exact. An attempt that runs
+        argon2id commits them first (``citizens.verify_password``)."""
         windows = self.limiter.reserve(self.checks)
         if windows is None:
             return False
@@ -143,8 +146,7 @@ class Guard:
         return True
 
     def release(self) -> None:
-        """The attempt succeeded: its slots are given back, so limits count failures.
-        Not committed here: every success path commits right after."""
+        """The attempt succeeded: its slots are given back, so limits count failures."""
         self.limiter.release(self.taken)
         self.taken = []
 

@@ -3,15 +3,17 @@ change (the citizen's ``session_epoch`` moves on), after ``IDP_SESSION_TTL`` wha
 happens, or after ``IDP_SESSION_IDLE_TIMEOUT`` without use (a computer left logged in).
 
 A session ended by an act (logout, the account page, a password change or reset,
-unsubscribing, another citizen's login) takes the tokens issued in it along. One that
-timed out does not: the citizen may still be at the relying party, whose refresh token
+unsubscribing, another citizen's login) takes the tokens issued in it along: the protocol
+registers what happens then (``on_sessions_ended``), in the transaction that ends them. One
+that timed out does not: the citizen may still be at the relying party, whose refresh token
 keeps its own lifetime (``IDP_REFRESH_TOKEN_TTL``) until the RP or a logout ends it."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
-from flask import current_app, g, request, session
+from flask import Flask, current_app, g, request, session
 from sqlalchemy import update
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -20,14 +22,33 @@ from idp.audit import EventTag, record_event
 from idp.clock import clock
 from idp.extensions import db
 from idp.models import Citizen, CitizenStatus, LoginSession
-from idp.oidc import backchannel
-from idp.oidc.tokens import revoke_session_tokens
+from idp.unit_of_work import CommitReason, after_commit
 
 SESSION_TOKEN = "session_token"  # noqa: S105 - a session key name, not a secret
 _PURPOSE = "login_session"
 # A session's last use is written at most once a minute: precise enough for an idle timeout
 # counted in minutes, without a write on every request.
 TOUCH_INTERVAL = timedelta(seconds=60)
+_ENDED_HOOKS = "idp.sessions.ended_hooks"
+_KEPT_KEYS = "idp.sessions.kept_keys"
+
+
+def on_sessions_ended(app: Flask, hook: Callable[[Sequence[LoginSession]], None]) -> None:
+    """Call ``hook`` with the sessions an act has just ended, in the same transaction,
+    once their rows are written (the protocol revokes their tokens and tells the RPs)."""
+    app.extensions.setdefault(_ENDED_HOOKS, []).append(hook)
+
+
+def keep_across_logins(app: Flask, key: str) -> None:
+    """A key of the cookie session that belongs to the browser, not to the login (the
+    pending authorization requests): a fresh login keeps it, and drops everything else."""
+    app.extensions.setdefault(_KEPT_KEYS, set()).add(key)
+
+
+def _ended(login_sessions: Sequence[LoginSession]) -> None:
+    if login_sessions:
+        for hook in current_app.extensions.get(_ENDED_HOOKS, ()):
+            hook(login_sessions)
 
 
 def start_session(citizen: Citizen, *, acr: str, amr: list[str]) -> LoginSession:
@@ -35,19 +56,20 @@ def start_session(citizen: Citizen, *, acr: str, amr: list[str]) -> LoginSession
     same citizen logging in again (step-up, ``prompt=login``, ``max_age``) goes on in the
     same session, so the ``sid`` relying parties hold still names it and a logout still ends
     the tokens issued before; another citizen's session on this browser ends first, as by
-    a logout. The caller commits."""
+    a logout."""
     previous = current_session()
     if previous is not None and not is_valid(previous):
         previous = None  # ended earlier in this request (an expired password was changed)
     if previous is not None and previous.citizen_id != citizen.id:
-        record_event(EventTag.SESSION_ENDED, previous.citizen, commit=False, another_login=True)
-        close_session(previous)  # commits: the previous citizen's logout, whatever this login does
+        record_event(EventTag.SESSION_ENDED, previous.citizen, another_login=True)
+        close_session(previous)
         previous = None
-    kept = {key: session[key] for key in ("interactions",) if key in session}
+    kept = {key: session[key] for key in current_app.extensions.get(_KEPT_KEYS, ()) if key in session}
     session.clear()
     session.update(kept)
     token = secrets.random_token()
-    login_session = previous or LoginSession(id=secrets.random_token(16), citizen_id=citizen.id)
+    login_session = previous or LoginSession(id=secrets.random_token(16), citizen_id=citizen.id,
+                                             citizen=citizen)
     login_session.token_hash = secrets.keyed_hash(token, _PURPOSE)
     login_session.acr, login_session.amr, login_session.auth_time = acr, amr, clock.timestamp()
     login_session.epoch = citizen.session_epoch
@@ -55,7 +77,7 @@ def start_session(citizen: Citizen, *, acr: str, amr: list[str]) -> LoginSession
     login_session.last_seen_at = clock.now()
     login_session.ip = request.remote_addr
     login_session.user_agent = (request.user_agent.string or "")[:256]
-    db.session.add(login_session)  # the caller commits, with what the login decided
+    db.session.add(login_session)
     session[SESSION_TOKEN] = token
     # A browser-session cookie: closing the browser (a library or office computer) ends the
     # login there; the server ends it after IDP_SESSION_TTL whatever the browser keeps.
@@ -87,15 +109,16 @@ def browser_session() -> LoginSession | None:
 
 
 def _touch(login_session: LoginSession) -> None:
-    """The browser came back with this session: note it (in its own short transaction, so
-    that nothing else this request has pending is committed with it)."""
+    """The browser came back with this session: note it once the request's work is
+    committed, in a short transaction of its own, so that no request holds the session's
+    row (where a logout and the token endpoint meet) for its whole length."""
     now = clock.now()
     if now - login_session.last_seen_at < TOUCH_INTERVAL:
         return
-    with db.engine.begin() as connection:
-        connection.execute(update(LoginSession).where(LoginSession.id == login_session.id)
-                           .values(last_seen_at=now))
     set_committed_value(login_session, "last_seen_at", now)
+    session_id = login_session.id
+    after_commit(CommitReason.SESSION_TOUCH, lambda: db.session.execute(
+        update(LoginSession).where(LoginSession.id == session_id).values(last_seen_at=now)))
 
 
 def is_valid(login_session: LoginSession) -> bool:
@@ -117,18 +140,17 @@ def idle_since() -> datetime:
 
 def close_session(login_session: LoginSession) -> None:
     """End one session wherever its browser is (logout, "end this session" on the account
-    page, another citizen's login on its browser) and revoke the tokens issued in it, in
-    one transaction; relying parties that asked are told by back-channel."""
+    page, another citizen's login on its browser), with what ending it entails
+    (``on_sessions_ended``: its tokens revoked, relying parties told), in one transaction."""
     # The session's row is written before its tokens: a token endpoint saving new tokens of
-    # this session holds that row meanwhile and is either waited for or refused (save_token).
+    # this session holds that row meanwhile and is either waited for or refused
+    # (idp.oidc.tokens), and takes it before any token of the session, as this does.
     ended = db.session.execute(
         update(LoginSession).where(LoginSession.id == login_session.id, LoginSession.ended_at.is_(None))
         .values(ended_at=clock.now())
     ).rowcount
     if ended:
-        revoke_session_tokens([login_session.id])
-        backchannel.enqueue([login_session])
-        db.session.commit()
+        _ended([login_session])
 
 
 def end_session(login_session: LoginSession | None) -> None:
@@ -153,9 +175,7 @@ def end_all_sessions(citizen: Citizen, *, keep: LoginSession | None = None) -> N
         .where(LoginSession.id.in_([s.id for s in open_sessions]), LoginSession.ended_at.is_(None))
         .values(ended_at=clock.now())
     )
-    revoke_session_tokens([s.id for s in open_sessions])
-    backchannel.enqueue(open_sessions)
-    db.session.commit()
+    _ended(open_sessions)
 
 
 def end_other_sessions(citizen: Citizen) -> None:

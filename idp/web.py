@@ -16,6 +16,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from idp.secrets import random_token
+from idp.unit_of_work import abandon
 
 log = logging.getLogger("idp")
 
@@ -211,10 +212,12 @@ def init_web(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def _csrf(error: CSRFError):  # type: ignore[no-untyped-def]
+        abandon()
         return render_template("error.html", message_key="csrf_failed", status=400), 400
 
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException):  # type: ignore[no-untyped-def]
+        abandon()
         return render_template("error.html", http_error=error, status=error.code), error.code
 
     @app.errorhandler(OperationalError)
@@ -225,7 +228,7 @@ def init_web(app: Flask) -> None:
         # the database answers again, so this process stays alive (/healthz) and says when
         # to come back; /readyz tells the load balancer meanwhile.
         log.error("database unavailable: %s", error.__class__.__name__)
-        _rollback()
+        abandon()
         if request.path.startswith(JSON_PATHS):
             response = jsonify(error="temporarily_unavailable",
                                error_description="The service is not available right now.")
@@ -241,13 +244,13 @@ def init_web(app: Flask) -> None:
         # a string longer than its column): sent by the client, so its error, not ours.
         log.warning("value refused by the database: %s (SQLSTATE %s)", error.orig.__class__.__name__,
                     getattr(error.orig, "sqlstate", None))
-        _rollback()
+        abandon()
         return render_template("error.html", status=400), 400
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):  # type: ignore[no-untyped-def]
         log.exception("unhandled error (request %s)", g.get("request_id"))
-        _rollback()
+        abandon()
         return render_template("error.html", status=500), 500
 
     @app.context_processor
@@ -265,11 +268,3 @@ def init_web(app: Flask) -> None:
                                  password_checklist=passwords.checklist,
                                  password_policy=passwords)
 
-
-def _rollback() -> None:
-    from idp.extensions import db
-
-    try:
-        db.session.rollback()
-    except Exception:  # noqa: BLE001 - the session may be unusable; nothing more to do
-        log.warning("rollback failed")

@@ -6,11 +6,11 @@ import itertools
 from dataclasses import dataclass
 
 from idp import citizens
+from idp.assurance import ACR_LOW
 from idp.clients import register_client
 from idp.documents import control_letter, parse_document
 from idp.extensions import db
 from idp.models import Citizen
-from idp.oidc.claims import ACR_LOW
 from idp.oidc.models import Client
 
 _numbers = itertools.count(10000000)
@@ -73,4 +73,5 @@ def make_client(*, redirect_uris: list[str] | None = None, default_acr: str | No
         name="Agencia de Pruebas", redirect_uris=redirect_uris or ["https://rp.example/cb"],
         post_logout_redirect_uris=post_logout_redirect_uris or ["https://rp.example/bye"],
         scope=scope, auth_method=auth_method, default_acr=default_acr, **options)
+    db.session.commit()
     return ClientAndSecret(registered.client, registered.secret)

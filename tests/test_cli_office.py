@@ -29,6 +29,7 @@ def run(app, monkeypatch):  # type: ignore[no-untyped-def]
 def block_activation_code(person) -> None:  # type: ignore[no-untyped-def]
     for _ in range(5):
         citizens.verify_activation_code(person.citizen, WRONG_CODE)
+        db.session.commit()  # as the request that refused it
     assert person.citizen.activation_code_blocked
 
 

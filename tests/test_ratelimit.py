@@ -47,7 +47,9 @@ def test_when_one_limit_is_full_no_slot_of_the_others_is_taken(app):
 def test_parallel_reservations_never_take_more_slots_than_the_limit(app):
     def reserve(_: int) -> bool:
         with app.app_context():
-            return DatabaseRateLimiter().reserve([("k", Limit(5, 300))]) is not None
+            taken = DatabaseRateLimiter().reserve([("k", Limit(5, 300))]) is not None
+            db.session.commit()  # as the request that took it: the others wait for its row
+            return taken
 
     with ThreadPoolExecutor(max_workers=16) as pool:
         taken = list(pool.map(reserve, range(16)))

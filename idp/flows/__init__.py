@@ -20,7 +20,11 @@ def register_flows(app: Flask) -> None:
         unsubscribe,
     )
     from idp.mobile import api as mobile_api
+    from idp.oidc import interaction
 
     for module in (home, login, activation, consent, mobile, mobile_api, password_change,
                    password_reset, unsubscribe, account, registration, activation_code):
         app.register_blueprint(module.blueprint)
+    # The pages that answer what a pending authorization request asks of the citizen.
+    interaction.register_pages(app, login="login.start", step_up="login.start",
+                               consent="consent.show")

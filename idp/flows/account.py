@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 
+from idp.assurance import ACR_SUBSTANTIAL, acr_rank
 from idp.audit import EventTag, record_event
 from idp.clock import clock
 from idp.extensions import db
 from idp.messages import EVENT_LABELS, event_label
 from idp.mobile.devices import active_devices, revoke_device
 from idp.models import AuditEvent, Citizen, LoginSession
-from idp.oidc.claims import ACR_SUBSTANTIAL, acr_rank
 from idp.sessions import close_session, current_session, end_session, idle_since
 from idp.user_agents import describe_device
 
@@ -88,7 +88,7 @@ def end_one_session():  # type: ignore[no-untyped-def]
     chosen = next((s for s in open_sessions(citizen) if s.id == request.form.get("sid")), None)
     if chosen is None:
         abort(404)
-    record_event(EventTag.SESSION_ENDED, citizen, commit=False, this_browser=chosen is login_session)
+    record_event(EventTag.SESSION_ENDED, citizen, this_browser=chosen is login_session)
     if chosen is login_session:
         end_session(login_session)
         return render_template("oidc/logged_out.html")

@@ -37,7 +37,6 @@ def start():  # type: ignore[no-untyped-def]
         if key is None:
             assert citizen is not None
             limits.release()
-            # Commits the code's acceptance (idp.citizens) with its event, in that order.
             record_event(EventTag.ACTIVATION_STARTED, citizen)
             return otp_step.begin(FLOW, citizen, OTP_PURPOSE, "activation.otp")
         errors.add("activation_code", key)

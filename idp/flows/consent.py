@@ -21,8 +21,6 @@ from idp.messages import (
 )
 from idp.models import Citizen, Consent
 from idp.oidc import interaction
-from idp.oidc.claims import claim_values
-from idp.oidc.endpoints.authorization import deny, resume
 
 blueprint = Blueprint("consent", __name__, url_prefix="/consent")
 
@@ -47,7 +45,7 @@ def released_data(claims: list[str], citizen: Citizen, *, public_subject: bool) 
     """The requested claims grouped as a person reads them: name and surnames, document,
     date of birth, e-mail, phone (each with whether it is verified), then the identifier.
     The values are those released (idp.oidc.claims), the phone masked as on the account page."""
-    asked, values = set(claims), claim_values(citizen)
+    asked, values = set(claims), interaction.claim_values(citizen)
     lines = [_name(asked, values), *_document(asked, values)]
     if "birthdate" in asked and citizen.birthdate:
         lines.append(Released(str(CLAIM_LABELS["birthdate"]), format_date(citizen.birthdate, "long")))
@@ -116,7 +114,7 @@ def decide():  # type: ignore[no-untyped-def]
     client_id = pending.client.client_id
     if request.form.get("decision") != "allow":
         record_event(EventTag.CONSENT_DENIED, citizen, client_id=client_id)
-        return deny(pending)
+        return interaction.deny(pending)
     consent = db.session.scalar(db.select(Consent).filter_by(citizen_id=citizen.id,
                                                              client_id=client_id))
     if consent is None:
@@ -126,4 +124,4 @@ def decide():  # type: ignore[no-untyped-def]
     pending.request.consented = True
     record_event(EventTag.CONSENT_GRANTED, citizen, client_id=client_id,
                  claims=pending.requested_claims)
-    return resume(pending)
+    return interaction.resume(pending)

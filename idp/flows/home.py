@@ -24,7 +24,7 @@ def index():  # type: ignore[no-untyped-def]
 def logout():  # type: ignore[no-untyped-def]
     login_session = current_session()
     if login_session is not None:
-        record_event(EventTag.LOGOUT, login_session.citizen, commit=False)
+        record_event(EventTag.LOGOUT, login_session.citizen)
     end_session(login_session)
     return render_template("oidc/logged_out.html")
 

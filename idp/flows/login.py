@@ -14,15 +14,12 @@ from __future__ import annotations
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 
-from idp import ratelimit
+from idp import flow_state, ratelimit
+from idp.assurance import ACR_LOW, ACR_SUBSTANTIAL, acr_rank
 from idp.audit import EventTag, record_event
-from idp.extensions import db
 from idp.flows import forms, identify, new_password_step, otp_step
-from idp.flows import state as flow_state
 from idp.models import Citizen
 from idp.oidc import interaction
-from idp.oidc.claims import ACR_LOW, ACR_SUBSTANTIAL, acr_rank
-from idp.oidc.endpoints.authorization import resume
 from idp.sessions import current_session, start_session
 
 blueprint = Blueprint("login", __name__, url_prefix="/login")
@@ -107,13 +104,11 @@ def _start_otp(citizen: Citizen, pending: interaction.Pending | None, amr: list[
 def finish_login(citizen: Citizen, pending: interaction.Pending | None, *, acr: str,
                  amr: list[str]):  # type: ignore[no-untyped-def]
     login_session = start_session(citizen, acr=acr, amr=amr)
-    record_event(EventTag.LOGIN_SUCCEEDED, citizen, commit=False, acr=acr, amr=amr,
+    record_event(EventTag.LOGIN_SUCCEEDED, citizen, acr=acr, amr=amr,
                  client_id=pending.client.client_id if pending else None)
-    pending = interaction.load(pending.request.id) if pending else None
-    if pending is not None:
-        pending.request.authenticated_sid = login_session.id
-    db.session.commit()  # the session, its audit event and the request it answers, at once
-    return resume(pending) if pending is not None else redirect(url_for("account.show"))
+    if pending is None:
+        return redirect(url_for("account.show"))
+    return interaction.resume(pending.logged_in(login_session))
 
 
 @blueprint.route("/otp", methods=["GET", "POST"])

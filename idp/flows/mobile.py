@@ -14,12 +14,12 @@ import qrcode
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
 from idp import citizens, ratelimit
+from idp.assurance import ACR_SUBSTANTIAL
 from idp.audit import EventTag, record_event
 from idp.flows import forms
 from idp.mobile import challenges
 from idp.mobile.models import ChallengeStatus, MobileChallenge
 from idp.oidc import interaction
-from idp.oidc.claims import ACR_SUBSTANTIAL
 
 blueprint = Blueprint("mobile", __name__)
 MOBILE_AMR = ["mfa", "swk", "user"]  # RFC 8176: key held by the app + the citizen's approval

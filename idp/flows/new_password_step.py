@@ -10,11 +10,10 @@ from typing import Any
 
 from flask import render_template, request
 
-from idp import citizens, notices
+from idp import citizens, flow_state, notices
 from idp.audit import EventTag, record_event
 from idp.extensions import db
 from idp.flows import forms
-from idp.flows import state as flow_state
 from idp.mobile.devices import revoke_all
 from idp.models import Citizen
 from idp.passwords import password_warnings
@@ -32,8 +31,7 @@ class NewPassword:
 
 def respond(citizen: Citizen) -> NewPassword:
     """On a POST whose new password passes every rule (listed all at once when not), set
-    it: this unblocks the password and restarts its 2 years. A GET just shows the form.
-    The caller commits, with what the new password changes besides."""
+    it: this unblocks the password and restarts its 2 years. A GET just shows the form."""
     outcome = NewPassword()
     if request.method != "POST":
         return outcome
@@ -79,16 +77,16 @@ def retire_old_password(citizen: Citizen, tag: EventTag, *, this_browser_too: bo
     """Once a new password replaced the citizen's own (change, expired-password renewal,
     reset): whoever knew the old one may have enrolled an app or kept a session with it, so
     every enrolled app is revoked and every other session ends (this browser's too with
-    ``this_browser_too``), committed with the new password and the audit event ``tag``;
-    then the citizen is told by SMS. Returns how many apps were revoked."""
+    ``this_browser_too``), with the new password and the audit event ``tag``; once that is
+    committed, the citizen is told by SMS. Returns how many apps were revoked."""
     devices = revoke_all(citizen)
-    record_event(tag, citizen, commit=False, devices=devices, **detail)
+    record_event(tag, citizen, devices=devices, **detail)
     if devices:
-        record_event(EventTag.DEVICES_REVOKED, citizen, commit=False, devices=devices,
+        record_event(EventTag.DEVICES_REVOKED, citizen, devices=devices,
                      reason=tag.value)
     if this_browser_too:
-        end_all_sessions(citizen)  # commits
+        end_all_sessions(citizen)
     else:
-        end_other_sessions(citizen)  # commits
+        end_other_sessions(citizen)
     notices.password_replaced(citizen, apps_revoked=devices)
     return devices

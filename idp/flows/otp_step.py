@@ -14,30 +14,30 @@ from typing import Any
 from flask import current_app, make_response, redirect, render_template, request, url_for
 from flask_babel import format_timedelta
 
-from idp import otp, ratelimit
+from idp import flow_state, otp, ratelimit
 from idp.flows import forms
-from idp.flows import state as flow_state
 from idp.models import Citizen, FlowState
 from idp.sms import SmsDeliveryError
 
 
-def send(state: FlowState, citizen: Citizen, purpose: str, *, again: bool = False) -> str | None:
-    """Send a code for this flow (``again``: another one); a message key when none was sent."""
+def send(citizen: Citizen, purpose: str, *, again_after: int | None = None) -> tuple[int | None, str | None]:
+    """Send a code (``again_after``: another one, after the flow's code of that id): the new
+    code's id, or None and the message key saying why none was sent."""
     try:
-        code = otp.send_otp(citizen, purpose, resend_of=state.data.get("otp_id") if again else None)
+        code = otp.send_otp(citizen, purpose, resend_of=again_after)
     except otp.SendRefused as refused:
-        return refused.reason
+        return None, refused.reason
     except SmsDeliveryError:
         current_app.logger.warning("SMS gateway failed for a %s code", purpose)
-        return "sms_unavailable"
-    flow_state.advance(state, state.step, otp_id=code.id)
-    return None
+        return None, "sms_unavailable"
+    return code.id, None
 
 
 def begin(kind: str, citizen: Citizen, purpose: str, endpoint: str, **data: Any):  # type: ignore[no-untyped-def]
-    """Start flow ``kind`` at its SMS-code step, send its first code, go to ``endpoint``."""
-    state = flow_state.start(kind, "otp", citizen, **data)
-    return redirect(url_for(endpoint, problem=send(state, citizen, purpose)))
+    """Start flow ``kind`` at its SMS-code step with its first code sent, go to ``endpoint``."""
+    code_id, problem = send(citizen, purpose)
+    flow_state.start(kind, "otp", citizen, **data, **({"otp_id": code_id} if code_id else {}))
+    return redirect(url_for(endpoint, problem=problem))
 
 
 def check(state: FlowState, citizen: Citizen, purpose: str, presented: str) -> str | None:
@@ -47,7 +47,7 @@ def check(state: FlowState, citizen: Citizen, purpose: str, presented: str) -> s
         return "rate_limited"
     result = otp.verify_otp(state.data.get("otp_id"), citizen, purpose, presented)
     if result == otp.OtpResult.OK:
-        limits.release()  # committed with the step that follows the right code
+        limits.release()
         return None
     return result.value
 
@@ -74,7 +74,10 @@ def respond(state: FlowState, citizen: Citizen, purpose: str) -> tuple[bool, str
         announced = request.args.get("problem")
         return False, announced if announced in ANNOUNCED_AFTER_REDIRECT else None
     if request.form.get("action") == "resend":
-        return False, send(state, citizen, purpose, again=True) or "otp_resent"
+        code_id, problem = send(citizen, purpose, again_after=state.data.get("otp_id"))
+        if code_id is not None:
+            flow_state.advance(state, state.step, otp_id=code_id)
+        return False, problem or "otp_resent"
     errors = forms.FormErrors()
     code = forms.text("otp", errors)
     problem = errors["otp"][0] if errors else check(state, citizen, purpose, code)

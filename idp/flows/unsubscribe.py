@@ -14,13 +14,12 @@ from flask import Blueprint, render_template, request, session
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete
 
+from idp import flow_state
 from idp.audit import EventTag, record_event
 from idp.extensions import db
 from idp.flows import forms, identify, otp_step
-from idp.flows import state as flow_state
 from idp.mobile.devices import revoke_all
 from idp.models import Citizen, CitizenStatus, Consent
-from idp.oidc.tokens import revoke_citizen_tokens
 from idp.sessions import SESSION_TOKEN, end_all_sessions
 
 blueprint = Blueprint("unsubscribe", __name__, url_prefix="/unsubscribe")
@@ -77,6 +76,7 @@ def unsubscribe_citizen(citizen: Citizen) -> None:
     citizen.activation_code_hash = None
     consents = db.session.execute(delete(Consent).where(Consent.citizen_id == citizen.id)).rowcount
     devices = revoke_all(citizen)
-    revoke_citizen_tokens(citizen.id)
+    # Every session of the citizen ends, open or timed out, and takes its tokens along
+    # (those of sessions ended before went with them): no token is left to revoke.
     end_all_sessions(citizen)
     record_event(EventTag.UNSUBSCRIBED, citizen, consents=consents, devices=devices)

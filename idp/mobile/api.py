@@ -15,15 +15,15 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from idp import citizens, otp, ratelimit, secrets
+from idp import citizens, flow_state, otp, ratelimit, secrets
+from idp.assurance import ACR_SUBSTANTIAL
 from idp.audit import EventTag, record_event
 from idp.documents import InvalidDocument, parse_document
 from idp.extensions import csrf, db
-from idp.flows import state as flow_state
 from idp.mobile import challenges, proofs
 from idp.mobile.models import Device, MobileChallenge
-from idp.oidc.claims import ACR_SUBSTANTIAL
 from idp.sms import SmsDeliveryError
+from idp.unit_of_work import abandon
 from idp.user_agents import describe_device
 
 blueprint = Blueprint("mobile_api", __name__, url_prefix="/api/mobile/v1")
@@ -38,6 +38,7 @@ def _error(status: int, error: str, **extra: Any) -> tuple[Response, int]:
 
 @blueprint.errorhandler(HTTPException)
 def _http_error(error: HTTPException):  # type: ignore[no-untyped-def]
+    abandon()  # as every error handler: what the request did is rolled back
     return _error(error.code or 500, (error.name or "error").lower().replace(" ", "_"))
 
 
@@ -81,17 +82,14 @@ def start_enrollment():  # type: ignore[no-untyped-def]
         # As on the web, an expired password must be changed before it proves anything.
         record_event(EventTag.PASSWORD_EXPIRED, citizen, channel="mobile_enrollment")
         return _error(403, "password_expired")
-    token = flow_state.start_for_token(ENROLLMENT, "otp", citizen,
-                                       device_name=_text(data, "device_name", 100) or "Cl@ve app")
-    state = flow_state.by_token(ENROLLMENT, "otp", token)
-    assert state is not None
     try:
         code = otp.send_otp(citizen, ENROLLMENT)
     except otp.SendRefused as refused:
         return _wait(refused.reason, refused.retry_at)
     except SmsDeliveryError:
         return _error(503, "sms_unavailable")
-    flow_state.advance(state, "otp", otp_id=code.id)
+    token = flow_state.start_for_token(ENROLLMENT, "otp", citizen, otp_id=code.id,
+                                       device_name=_text(data, "device_name", 100) or "Cl@ve app")
     return jsonify(enrollment=token, phone_hint=citizen.phone[-3:],
                    expires_in=current_app.config["IDP_OTP_TTL"]), 201
 
@@ -132,7 +130,6 @@ def complete_enrollment():  # type: ignore[no-untyped-def]
     db.session.add(device)
     db.session.delete(state)
     limits.release()
-    db.session.commit()
     record_event(EventTag.DEVICE_ENROLLED, state.citizen, device_id=device.id)
     return jsonify(device_id=device.id, acr=ACR_SUBSTANTIAL), 201
 
@@ -154,7 +151,6 @@ def device_call(view: Callable[..., Any]) -> Callable[..., Any]:
             record_event(EventTag.DEVICE_PROOF_REFUSED, reason=error.reason)
             return _error(401, error.reason)
         limits.release()
-        db.session.commit()  # the slot given back with the device's last use (idp.mobile.proofs)
         return view(device, claims, *args, **kwargs)
 
     return signed

@@ -53,7 +53,6 @@ def _new(kind: ChallengeKind, pending: Pending | None, citizen: Citizen | None) 
         origin_user_agent=displayable(request.user_agent.string, 256),
         expires_at=clock.now() + LIFETIME)
     db.session.add(challenge)
-    db.session.commit()
     session[SESSION_KEY] = [*session.get(SESSION_KEY, [])[-(MAX_BOUND - 1):], challenge.id]
     return challenge
 
@@ -123,7 +122,6 @@ def decide(challenge: MobileChallenge | None, device: Device, approve: bool,
                MobileChallenge.expires_at > clock.now())
         .values(status=status, decided_at=clock.now(), device_id=device.id, citizen_id=device.citizen_id)
     ).rowcount
-    db.session.commit()
     if changed != 1:
         return Decision.UNAVAILABLE
     tag = {Decision.APPROVED: EventTag.MOBILE_APPROVED, Decision.DENIED: EventTag.MOBILE_DENIED,
@@ -141,7 +139,6 @@ def consume(challenge: MobileChallenge) -> Citizen | None:
         .where(MobileChallenge.id == challenge.id, MobileChallenge.status == ChallengeStatus.APPROVED)
         .values(status=ChallengeStatus.CONSUMED)
     ).rowcount
-    db.session.commit()
     if taken != 1:
         return None
     db.session.refresh(challenge)

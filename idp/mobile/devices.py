@@ -23,14 +23,13 @@ def revoke_device(citizen: Citizen, device_id: str | None) -> bool:
         update(Device).where(Device.id == device_id, Device.citizen_id == citizen.id,
                              Device.revoked_at.is_(None))
         .values(revoked_at=clock.now())).rowcount
-    db.session.commit()
     if revoked:
         record_event(EventTag.DEVICE_REVOKED, citizen, device_id=device_id)
     return bool(revoked)
 
 
 def revoke_all(citizen: Citizen) -> int:
-    """Revoke every device of the citizen (unsubscribe, a new password); the caller commits."""
+    """Revoke every device of the citizen (unsubscribe, a new password)."""
     return db.session.execute(
         update(Device).where(Device.citizen_id == citizen.id, Device.revoked_at.is_(None))
         .values(revoked_at=clock.now())).rowcount

@@ -14,13 +14,12 @@ from flask import current_app
 from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey
-from sqlalchemy import exc
 
 from idp import secrets
 from idp.clock import clock
 from idp.extensions import db
 from idp.mobile.models import Device
-from idp.oidc.models import UsedJwtId
+from idp.oidc.models import use_jti_once
 
 HEADER = "Device-Proof"
 MAX_SKEW = 60  # seconds a proof may be old (or early)
@@ -43,8 +42,7 @@ def public_key_from_jwk(jwk: Any) -> ECKey:
 
 
 def verify(token: str | None, *, method: str, path: str) -> tuple[Device, dict[str, Any]]:
-    """The device that signed this call, and the signed claims; ``ProofError`` otherwise.
-    The ``jti`` is committed here; the device's last use is left to the caller's commit."""
+    """The device that signed this call, and the signed claims; ``ProofError`` otherwise."""
     if not token or len(token) > 4096:
         raise ProofError("missing_proof")
     try:
@@ -75,10 +73,6 @@ def verify(token: str | None, *, method: str, path: str) -> tuple[Device, dict[s
 def _use_once(device: Device, jti: Any) -> None:
     if not isinstance(jti, str) or not 8 <= len(jti) <= 128:
         raise ProofError("invalid_proof")
-    db.session.add(UsedJwtId(jti_hash=secrets.keyed_hash(f"device|{device.id}|{jti}", "jti"),
-                             expires_at=clock.now() + timedelta(seconds=2 * MAX_SKEW)))
-    try:
-        db.session.commit()
-    except exc.IntegrityError as error:
-        db.session.rollback()
-        raise ProofError("replayed_proof") from error
+    if not use_jti_once(secrets.keyed_hash(f"device|{device.id}|{jti}", "jti"),
+                        clock.now() + timedelta(seconds=2 * MAX_SKEW)):
+        raise ProofError("replayed_proof")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 
@@ -9,11 +10,14 @@ from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import InsecureTransportError, InvalidClientError
 from flask import Flask, current_app
 
+from idp import sessions
 from idp.extensions import csrf, db
+from idp.models import LoginSession
 from idp.oidc import backchannel, client_auth, client_keys, grants, tokens
 from idp.oidc.keys import KeyStore
 from idp.oidc.models import Client
 from idp.sms import gateway_from_settings
+from idp.unit_of_work import abandon
 
 
 class ClaveAuthorizationServer(AuthorizationServer):
@@ -41,7 +45,14 @@ def server() -> ClaveAuthorizationServer:
     return current_app.extensions["idp.oidc"]
 
 
+def _sessions_ended(login_sessions: Sequence[LoginSession]) -> None:
+    """Sessions ended by an act take their tokens along, and the RPs that asked are told."""
+    tokens.revoke_session_tokens([s.id for s in login_sessions])
+    backchannel.enqueue(login_sessions)
+
+
 def init_oidc(app: Flask) -> None:
+    from idp.oidc import interaction
     from idp.oidc.endpoints import blueprint, register_endpoints
 
     config = app.config
@@ -74,6 +85,8 @@ def init_oidc(app: Flask) -> None:
     )
     csrf.exempt(blueprint)
     app.register_blueprint(blueprint)
+    sessions.on_sessions_ended(app, _sessions_ended)
+    sessions.keep_across_logins(app, interaction.SESSION_KEY)
     from idp.oidc.endpoints.discovery import PublishedDocuments
 
     app.wsgi_app = PublishedDocuments(app, app.wsgi_app)  # type: ignore[method-assign]
@@ -82,4 +95,5 @@ def init_oidc(app: Flask) -> None:
     def _insecure_transport(error: InsecureTransportError):  # type: ignore[no-untyped-def]
         # Authlib refuses plain HTTP to any host but loopback while it reads the request,
         # before the endpoint's own handling of OAuth errors: answer as the endpoint would.
+        abandon()
         return authorization_server.handle_error_response(None, error)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from datetime import timedelta
 
 from flask import Flask, current_app
@@ -28,6 +29,7 @@ from idp.extensions import db
 from idp.models import Citizen, LoginSession
 from idp.oidc.id_token import sid_for, subject_for
 from idp.oidc.models import BackchannelLogout, Client, Token
+from idp.unit_of_work import transaction
 
 log = logging.getLogger("idp.backchannel")
 EVENT = "http://schemas.openid.net/event/backchannel-logout"
@@ -57,7 +59,7 @@ def clients_of(login_session: LoginSession) -> list[Client]:
     return [c for c in clients if c.client_metadata.get("backchannel_logout_uri")]
 
 
-def enqueue(login_sessions: list[LoginSession]) -> None:
+def enqueue(login_sessions: Sequence[LoginSession]) -> None:
     """Write what to tell whom, in the caller's transaction; sent once that commits."""
     for login_session in login_sessions:
         for client in clients_of(login_session):
@@ -79,13 +81,14 @@ def _nothing_to_send(session: Session, _transaction) -> None:  # type: ignore[no
 
 
 def deliver_due() -> int:
-    """One pass: try every delivery that is due; how many arrived."""
+    """One pass: try every delivery that is due; how many arrived. Each step below is a
+    unit of work of its own: no transaction stays open while an RP answers."""
     delivered = 0
     while True:
-        due = db.session.scalars(
-            db.select(BackchannelLogout.id).where(BackchannelLogout.next_attempt_at <= clock.now())
-            .order_by(BackchannelLogout.next_attempt_at).limit(50)).all()
-        db.session.commit()
+        with transaction():
+            due = db.session.scalars(
+                db.select(BackchannelLogout.id).where(BackchannelLogout.next_attempt_at <= clock.now())
+                .order_by(BackchannelLogout.next_attempt_at).limit(50)).all()
         if not due:
             return delivered
         delivered += sum(_attempt(row_id) for row_id in due)
@@ -93,29 +96,29 @@ def deliver_due() -> int:
 
 def _attempt(row_id: int) -> bool:
     now = clock.now()
-    taken = db.session.execute(
-        update(BackchannelLogout)
-        .where(BackchannelLogout.id == row_id, BackchannelLogout.next_attempt_at <= now)
-        .values(next_attempt_at=now + LEASE, attempts=BackchannelLogout.attempts + 1)).rowcount
-    db.session.commit()
+    with transaction():
+        taken = db.session.execute(
+            update(BackchannelLogout)
+            .where(BackchannelLogout.id == row_id, BackchannelLogout.next_attempt_at <= now)
+            .values(next_attempt_at=now + LEASE, attempts=BackchannelLogout.attempts + 1)).rowcount
     if taken != 1:
         return False  # another pass, here or in another process, has it
-    row = db.session.get(BackchannelLogout, row_id)
-    assert row is not None
-    client_id, citizen, attempts = row.client_id, row.citizen, row.attempts
-    client = db.session.scalar(db.select(Client).filter_by(client_id=client_id))
-    uri = client.client_metadata.get("backchannel_logout_uri") if client else None
-    token = logout_token(client, row.sid, citizen) if client and uri else None
-    db.session.commit()  # no transaction stays open while the RP answers
+    with transaction():
+        row = db.session.get(BackchannelLogout, row_id)
+        assert row is not None
+        client_id, citizen, attempts = row.client_id, row.citizen, row.attempts
+        client = db.session.scalar(db.select(Client).filter_by(client_id=client_id))
+        uri = client.client_metadata.get("backchannel_logout_uri") if client else None
+        token = logout_token(client, row.sid, citizen) if client and uri else None
     delivered = uri is not None and token is not None and _post(uri, token)
-    if delivered or attempts >= MAX_ATTEMPTS:
-        db.session.execute(delete(BackchannelLogout).where(BackchannelLogout.id == row_id))
-        record_event(EventTag.BACKCHANNEL_LOGOUT, citizen, client_id=client_id, commit=False,
-                     delivered=delivered, attempts=attempts)
-    else:
-        db.session.execute(update(BackchannelLogout).where(BackchannelLogout.id == row_id)
-                           .values(next_attempt_at=clock.now() + BACKOFF[attempts - 1]))
-    db.session.commit()
+    with transaction():
+        if delivered or attempts >= MAX_ATTEMPTS:
+            db.session.execute(delete(BackchannelLogout).where(BackchannelLogout.id == row_id))
+            record_event(EventTag.BACKCHANNEL_LOGOUT, citizen, client_id=client_id,
+                         delivered=delivered, attempts=attempts)
+        else:
+            db.session.execute(update(BackchannelLogout).where(BackchannelLogout.id == row_id)
+                               .values(next_attempt_at=clock.now() + BACKOFF[attempts - 1]))
     return delivered
 
 

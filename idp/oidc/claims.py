@@ -8,10 +8,6 @@ import hmac
 import json
 from typing import Any, Protocol
 
-ACR_LOW = "http://eidas.europa.eu/LoA/low"
-ACR_SUBSTANTIAL = "http://eidas.europa.eu/LoA/substantial"
-ACR_LEVELS = (ACR_LOW, ACR_SUBSTANTIAL)  # ascending
-
 SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
     "openid": ("sub",),
     "profile": ("name", "given_name", "family_name", "first_surname", "second_surname",
@@ -38,10 +34,6 @@ class CitizenLike(Protocol):
     birthdate: Any
     email: str
     phone: str
-
-
-def acr_rank(acr: str | None) -> int:
-    return ACR_LEVELS.index(acr) if acr in ACR_LEVELS else -1
 
 
 def parse_claims_request(raw: str | None) -> dict[str, dict[str, Any]]:

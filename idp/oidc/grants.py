@@ -10,7 +10,7 @@ from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import OpenIDCode
 from flask import current_app, render_template
 from joserfc.errors import JoseError
-from sqlalchemy import exc, update
+from sqlalchemy import update
 
 from idp import secrets
 from idp.audit import EventTag, record_event
@@ -19,7 +19,7 @@ from idp.extensions import db
 from idp.models import Citizen, CitizenStatus
 from idp.oidc import client_keys, tokens
 from idp.oidc.id_token import AuthContext, issue_id_token
-from idp.oidc.models import AuthorizationCode, Client, Token, UsedJwtId
+from idp.oidc.models import AuthorizationCode, Client, Token, use_jti_once
 
 CODE_PURPOSE = "authorization_code"
 ALL_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "client_assertion_jwt", "none"]
@@ -72,7 +72,6 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             code_challenge_method=data.get("code_challenge_method"),
             expires_at=clock.now() + timedelta(seconds=current_app.config["IDP_CODE_TTL"]),
         ))
-        db.session.commit()
 
     def query_authorization_code(self, code: str, client: Client):  # type: ignore[no-untyped-def]
         """Claim the code atomically; a second redemption revokes what the first issued."""
@@ -85,7 +84,6 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             .where(AuthorizationCode.id == found.id, AuthorizationCode.used_at.is_(None))
             .values(used_at=clock.now())
         ).rowcount
-        db.session.commit()
         if claimed != 1:
             tokens.revoke_issued_from_code(found.id)
             record_event(EventTag.CODE_REUSED, found.citizen, client_id=client.client_id)
@@ -185,12 +183,5 @@ class PrivateKeyJwt(JWTBearerClientAssertion):
         return client_keys.resolver(client)
 
     def validate_jti(self, claims, jti: str) -> bool:  # type: ignore[no-untyped-def]
-        db.session.add(UsedJwtId(
-            jti_hash=secrets.keyed_hash(f"{claims['sub']}|{jti}", "jti"),
-            expires_at=clock.now() + timedelta(hours=1)))
-        try:
-            db.session.commit()
-        except exc.IntegrityError:
-            db.session.rollback()
-            return False
-        return True
+        return use_jti_once(secrets.keyed_hash(f"{claims['sub']}|{jti}", "jti"),
+                            clock.now() + timedelta(hours=1))

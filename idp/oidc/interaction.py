@@ -1,7 +1,10 @@
-"""What a pending authorization request still needs from the citizen.
+"""The protocol's one front door for the citizen flows: what a pending authorization
+request still needs from the citizen, and how the flows hand it back.
 
-The protocol side asks for an *interaction* (login, step-up, consent); the citizen flows
-answer it and call ``resume``. The decision is an ordered table of small named checks.
+The protocol side asks for an *interaction* (login, step-up, consent) and redirects to the
+page the flows registered for it (``register_pages``); the flows ``load`` the pending
+request, do their work and call ``resume`` (or ``deny``). No flow imports anything else of
+``idp.oidc``. The decision is an ordered table of small named checks.
 """
 
 from __future__ import annotations
@@ -9,23 +12,35 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
-from authlib.oauth2.rfc6749 import OAuth2Request
+from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749 import AccessDeniedError, OAuth2Request
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
-from flask import current_app, g, redirect, session, url_for
+from authlib.oidc.core.errors import ConsentRequiredError, InteractionRequiredError, LoginRequiredError
+from flask import Flask, current_app, g, redirect, render_template, session, url_for
 from werkzeug.datastructures import MultiDict
 
 from idp import secrets
+from idp.assurance import ACR_LEVELS, ACR_LOW, acr_rank
+from idp.audit import EventTag, record_event
 from idp.clock import clock
 from idp.extensions import db
-from idp.models import Consent, LoginSession
+from idp.models import Citizen, Consent, LoginSession
 from idp.oidc import claims as claim_rules
+from idp.oidc import server
+from idp.oidc.grants import deliver
+from idp.oidc.id_token import AuthContext
 from idp.oidc.models import AuthorizationRequest, Client
 from idp.sessions import current_session
 from idp.web import locale_from_tags
 
+# The browser's pending requests, in its session cookie (kept across a login: sessions).
 SESSION_KEY = "interactions"
 MAX_PENDING = 5
+_PAGES = "idp.interaction_pages"
+PROMPT_ERRORS = {"login_required": LoginRequiredError, "consent_required": ConsentRequiredError,
+                 "interaction_required": InteractionRequiredError}
 
 
 @dataclass(frozen=True)
@@ -39,6 +54,9 @@ class Pending:
     request: AuthorizationRequest
     client: Client
     login_session: LoginSession | None
+    # Logged in by this request's flow just now (answers prompt=login and max_age); kept in
+    # the stored request only if the citizen goes on to another page (consent).
+    just_authenticated: bool = False
 
     @property
     def params(self) -> dict[str, str]:
@@ -67,7 +85,17 @@ class Pending:
 
     @property
     def freshly_authenticated(self) -> bool:
-        return self.login_session is not None and self.request.authenticated_sid == self.login_session.id
+        return self.login_session is not None and (
+            self.just_authenticated or self.request.authenticated_sid == self.login_session.id)
+
+    def logged_in(self, login_session: LoginSession) -> Pending:
+        """This request as it stands once ``login_session`` has just logged in for it."""
+        return Pending(self.request, self.client, login_session, just_authenticated=True)
+
+
+def claim_values(citizen: Citizen) -> dict[str, Any]:
+    """What each claim would say of ``citizen``: the values the consent page shows."""
+    return claim_rules.claim_values(citizen)
 
 
 def required_acr(params: dict[str, str], client: Client) -> str:
@@ -76,11 +104,11 @@ def required_acr(params: dict[str, str], client: Client) -> str:
     The registered default acts as a floor: the request travels through the citizen's
     browser, so anyone could edit ``acr_values=low`` into it and skip the SMS step.
     """
-    floor = client.default_acr or claim_rules.ACR_LOW
+    floor = client.default_acr or ACR_LOW
     asked = params.get("acr_values", "").split()
     asked += claim_rules.requested_acr(claim_rules.parse_claims_request(params.get("claims")))
-    chosen = next((acr for acr in asked if acr in claim_rules.ACR_LEVELS), floor)
-    return max(chosen, floor, key=claim_rules.acr_rank)
+    chosen = next((acr for acr in asked if acr in ACR_LEVELS), floor)
+    return max(chosen, floor, key=acr_rank)
 
 
 def _no_session(p: Pending) -> Interaction | None:
@@ -105,7 +133,7 @@ def _max_age(p: Pending) -> Interaction | None:
 
 def _acr(p: Pending) -> Interaction | None:
     assert p.login_session is not None
-    if claim_rules.acr_rank(p.login_session.acr) < claim_rules.acr_rank(p.required_acr):
+    if acr_rank(p.login_session.acr) < acr_rank(p.required_acr):
         return Interaction("step_up", "interaction_required")
     return None
 
@@ -116,8 +144,9 @@ def _consent(p: Pending) -> Interaction | None:
     if "consent" in p.prompts:
         return Interaction("consent", "consent_required")
     assert p.login_session is not None
-    given = db.session.scalar(db.select(Consent).filter_by(
-        citizen_id=p.login_session.citizen_id, client_id=p.client.client_id))
+    with db.session.no_autoflush:  # a request answered at once need never be written
+        given = db.session.scalar(db.select(Consent).filter_by(
+            citizen_id=p.login_session.citizen_id, client_id=p.client.client_id))
     if given is None or not set(p.requested_claims) <= set(given.claims):
         return Interaction("consent", "consent_required")
     return None
@@ -135,41 +164,107 @@ def needed(pending: Pending) -> Interaction | None:
     return None
 
 
-# -- storing and finding pending requests ----------------------------------------------
+# -- the front door ---------------------------------------------------------------------
 
-def store(client: Client, params: dict[str, str]) -> AuthorizationRequest:
+def register_pages(app: Flask, **endpoints: str) -> None:
+    """The pages that answer each interaction (``login``, ``step_up``, ``consent``): the
+    flows name their own endpoints, so that the protocol holds none of their names."""
+    app.extensions.setdefault(_PAGES, {}).update(endpoints)
+
+
+def load(request_id: str | None) -> Pending | None:
+    """The pending request of this browser with that id, if it is still there."""
+    if not request_id or request_id not in session.get(SESSION_KEY, []):
+        return None
+    found = db.session.execute(
+        db.select(AuthorizationRequest, Client)
+        .join(Client, Client.client_id == AuthorizationRequest.client_id)
+        .where(AuthorizationRequest.id == request_id)).one_or_none()
+    if found is None or found[0].expires_at <= clock.now():
+        return None
+    return _pending(*found)
+
+
+def resume(pending: Pending):  # type: ignore[no-untyped-def]
+    """Continue a stored request: ask for the next interaction, or finish with a code."""
+    missing = needed(pending)
+    if missing is None:
+        return _issue_code(pending)
+    if "none" in pending.prompts:
+        _forget(pending)
+        error = PROMPT_ERRORS[missing.error](redirect_uri=pending.params["redirect_uri"])
+        return error_response(error, pending.params)
+    if pending.just_authenticated:
+        pending.request.authenticated_sid = pending.login_session.id  # type: ignore[union-attr]
+    endpoint = current_app.extensions[_PAGES][missing.kind]
+    return redirect(url_for(endpoint, ir=pending.request.id))
+
+
+def deny(pending: Pending):  # type: ignore[no-untyped-def]
+    """The citizen said no: the RP gets ``access_denied``."""
+    _forget(pending)
+    return error_response(AccessDeniedError(redirect_uri=pending.params["redirect_uri"]),
+                          pending.params)
+
+
+# -- the protocol's side -------------------------------------------------------------------
+
+def store(client: Client, params: dict[str, str]) -> Pending:
     auth_request = AuthorizationRequest(
         id=secrets.random_token(24), client_id=client.client_id, params=params,
         expires_at=clock.now() + timedelta(seconds=current_app.config["IDP_INTERACTION_TTL"]))
     db.session.add(auth_request)
-    db.session.commit()
     # Bound to this browser: a link to someone else's pending request is worthless.
     session[SESSION_KEY] = [*session.get(SESSION_KEY, [])[-(MAX_PENDING - 1):], auth_request.id]
-    return auth_request
+    return _pending(auth_request, client)
 
 
-def load(request_id: str | None) -> Pending | None:
-    if not request_id or request_id not in session.get(SESSION_KEY, []):
-        return None
-    auth_request = db.session.get(AuthorizationRequest, request_id)
-    if auth_request is None or auth_request.expires_at <= clock.now():
-        return None
-    client = db.session.scalar(db.select(Client).filter_by(client_id=auth_request.client_id))
-    if client is None:
-        return None
+def _pending(auth_request: AuthorizationRequest, client: Client) -> Pending:
     # The RP's ui_locales, kept by the language cookie since /authorize: here for a browser
     # that refuses the cookie (idp.web.select_locale).
     g.pending_locale = locale_from_tags(auth_request.params.get("ui_locales"))
     return Pending(auth_request, client, current_session())
 
 
-def forget(pending: Pending) -> None:
+def _forget(pending: Pending) -> None:
     session[SESSION_KEY] = [i for i in session.get(SESSION_KEY, []) if i != pending.request.id]
-    db.session.delete(pending.request)
-    db.session.commit()
+    if pending.request in db.session.new:
+        db.session.expunge(pending.request)  # answered at once (single sign-on): never written
+    else:
+        db.session.delete(pending.request)
 
 
-def stored_oauth2_request(pending: Pending) -> OAuth2Request:
+def error_response(error: OAuth2Error, params: dict[str, str]):  # type: ignore[no-untyped-def]
+    """An error for the RP, at its redirect URI once that is known to be registered; on an
+    IdP page until then."""
+    if not error.redirect_uri:
+        return render_template("oidc/error.html", error=error, status=400), 400
+    reply = [("error", error.error)]
+    if error.description:
+        reply.append(("error_description", error.description))
+    if params.get("state"):
+        reply.append(("state", params["state"]))
+    mode = "form_post" if params.get("response_mode") == "form_post" else "query"
+    return server().handle_response(*deliver(error.redirect_uri, reply, mode))
+
+
+def _issue_code(pending: Pending):  # type: ignore[no-untyped-def]
+    login_session = pending.login_session
+    assert login_session is not None
+    oauth_request = _stored_oauth2_request(pending)
+    oauth_request.auth_context = AuthContext(
+        acr=login_session.acr, amr=list(login_session.amr), auth_time=login_session.auth_time,
+        sid=login_session.id, claims_request=pending.claims_request)
+    authorization_server = server()
+    grant = authorization_server.get_authorization_grant(oauth_request)
+    response = authorization_server.create_authorization_response(
+        request=oauth_request, grant_user=login_session.citizen, grant=grant)
+    record_event(EventTag.CODE_ISSUED, login_session.citizen, client_id=pending.client.client_id)
+    _forget(pending)
+    return response
+
+
+def _stored_oauth2_request(pending: Pending) -> OAuth2Request:
     """An Authlib request rebuilt from the stored parameters, to finish the grant later."""
     issuer = current_app.config["IDP_ISSUER"]
     oauth_request = _StoredRequest("GET", f"{issuer}/authorize")
@@ -185,10 +280,3 @@ class _StoredRequest(OAuth2Request):
     @property
     def form(self) -> MultiDict:
         return MultiDict()
-
-
-INTERACTION_ENDPOINTS = {"login": "login.start", "step_up": "login.start", "consent": "consent.show"}
-
-
-def redirect_to(interaction: Interaction, pending: Pending):  # type: ignore[no-untyped-def]
-    return redirect(url_for(INTERACTION_ENDPOINTS[interaction.kind], ir=pending.request.id))

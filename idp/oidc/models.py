@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from authlib.oauth2.rfc6749 import ClientMixin, TokenMixin
 from authlib.oidc.core import AuthorizationCodeMixin
 from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, foreign, mapped_column, relationship
 
 from idp import secrets
@@ -222,6 +223,16 @@ class UsedJwtId(db.Model):
 
     jti_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     expires_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+def use_jti_once(jti_hash: str, expires_at: datetime) -> bool:
+    """Record a ``jti``; False when it was recorded before (a replay). One INSERT … ON
+    CONFLICT DO NOTHING in the request's transaction: a parallel request with the same
+    value waits for this one's commit and then finds it, and no error ends the transaction."""
+    insert = (postgresql.insert if db.session.get_bind().dialect.name == "postgresql"
+              else sqlite.insert)(UsedJwtId)
+    return db.session.scalar(insert.values(jti_hash=jti_hash, expires_at=expires_at)
+                             .on_conflict_do_nothing().returning(UsedJwtId.jti_hash)) is not None
 
 
 class BackchannelLogout(db.Model):

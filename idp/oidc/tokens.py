@@ -41,7 +41,7 @@ def save_token(token: dict[str, Any], request) -> None:  # type: ignore[no-untyp
     code = request.authorization_code
     now = clock.now()
     refresh = token.get("refresh_token")
-    db.session.add(Token(
+    issued = Token(
         client_id=request.client.client_id,
         citizen_id=request.user.id,
         access_token_hash=secrets.keyed_hash(token["access_token"], ACCESS),
@@ -58,20 +58,26 @@ def save_token(token: dict[str, Any], request) -> None:  # type: ignore[no-untyp
         access_expires_at=now + timedelta(seconds=token["expires_in"]),
         refresh_expires_at=(now + timedelta(seconds=current_app.config["IDP_REFRESH_TOKEN_TTL"])
                             if refresh else None),
-    ))
-    if context.sid is not None and _session_has_ended(context.sid):
-        db.session.rollback()
+    )
+    db.session.add(issued)
+    # A refresh token's claim checked its session first (claim_refresh_token); a code's
+    # session is checked here, once the new tokens are written.
+    if previous is None and context.sid is not None and _session_has_ended(context.sid):
+        db.session.delete(issued)  # the code stays used: it was redeemed, for nothing
         raise InvalidGrantError("The session these tokens belong to has ended.")
     record_event(EventTag.TOKEN_ISSUED, request.user, client_id=request.client.client_id,
-                 commit=False, grant_type=request.payload.grant_type)
-    db.session.commit()  # the tokens and their audit event in one transaction
+                 grant_type=request.payload.grant_type)
 
 
 def _session_has_ended(sid: str) -> bool:
-    """Whether the session is over (a code redeemed, or a refresh finishing, after its
-    logout). The new tokens are written first and the session's row is then read locked
-    (PostgreSQL) or under the write lock the insert took (SQLite): a logout running now
-    either committed before, and is seen here, or waits and then revokes these tokens too."""
+    """Whether the session is over, read with its row locked for share (PostgreSQL): a
+    logout, which writes that row before revoking the session's tokens, either committed
+    before and is seen here, or waits for this transaction and then revokes what it issued.
+
+    A code's tokens are written first and the row read next; under SQLite the insert
+    already holds the database's single write lock. A refresh reads the row before it
+    claims the refresh token: a logout locks the session's row, then its tokens, and the
+    token endpoint must take them in that order too, or the two wait for each other."""
     db.session.flush()
     ended_at = db.session.execute(
         db.select(LoginSession.ended_at).where(LoginSession.id == sid).with_for_update(read=True)
@@ -110,6 +116,8 @@ def claim_refresh_token(value: str, *, client_id: str) -> Token | None:
         return None
     if not token.citizen.is_active:
         return None
+    if token.sid is not None and _session_has_ended(token.sid):
+        return None  # logged out: the logout revoked this token's family, or is doing so
     # Used and, rotated, revoked with its access token in the same conditional UPDATE: the
     # new pair is saved next (RefreshTokenGrant.revoke_old_credential has nothing left to do).
     claimed = db.session.execute(
@@ -117,7 +125,6 @@ def claim_refresh_token(value: str, *, client_id: str) -> Token | None:
         .where(Token.id == token.id, Token.refresh_used_at.is_(None), Token.revoked_at.is_(None))
         .values(refresh_used_at=now, revoked_at=now)
     ).rowcount
-    db.session.commit()
     if claimed != 1:
         revoke_family(token.family_id)
         record_event(EventTag.REFRESH_REPLAYED, token.citizen, client_id=token.client_id)
@@ -128,24 +135,16 @@ def claim_refresh_token(value: str, *, client_id: str) -> Token | None:
 def revoke_family(family_id: str) -> None:
     db.session.execute(update(Token).where(Token.family_id == family_id, Token.revoked_at.is_(None))
                        .values(revoked_at=clock.now()))
-    db.session.commit()
 
 
 def revoke_issued_from_code(code_id: int) -> None:
     db.session.execute(update(Token).where(Token.authorization_code_id == code_id,
                                            Token.revoked_at.is_(None))
                        .values(revoked_at=clock.now()))
-    db.session.commit()
 
 
 def revoke_session_tokens(sids: list[str]) -> None:
-    """Revoke what was issued in these sessions (the caller commits)."""
+    """Revoke what was issued in these sessions, whose rows the caller has just written."""
     if sids:
         db.session.execute(update(Token).where(Token.sid.in_(sids), Token.revoked_at.is_(None))
                            .values(revoked_at=clock.now()))
-
-
-def revoke_citizen_tokens(citizen_id: int) -> None:
-    db.session.execute(update(Token).where(Token.citizen_id == citizen_id, Token.revoked_at.is_(None))
-                       .values(revoked_at=clock.now()))
-

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from idp.assurance import ACR_LOW
 from idp.audit import EventTag
 from idp.clock import clock
 from idp.extensions import db
 from idp.messages import EVENT_LABELS, event_label
 from idp.models import AuditEvent, LoginSession
-from idp.oidc.claims import ACR_LOW
 from idp.user_agents import describe_device
 from tests.factories import make_citizen, make_client
 from tests.flows.support import fill, refresh, tokens_for

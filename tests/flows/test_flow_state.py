@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from sqlalchemy import delete, update
 
+from idp import flow_state
 from idp.extensions import db
-from idp.flows import state as flow_state
 from idp.models import FlowState
 from tests.factories import make_citizen
 
 
 def _flow_at_the_sms_step() -> FlowState:
     token = flow_state.start_for_token("unsubscribe", "otp", make_citizen().citizen)
+    db.session.commit()  # as the request that started it
     state = flow_state.by_token("unsubscribe", "otp", token)
     assert state is not None
     return state
@@ -34,6 +35,7 @@ def test_a_resend_keeps_the_wrong_codes_counted_meanwhile_elsewhere(app):
     state = _flow_at_the_sms_step()
     _meanwhile(update(FlowState).where(FlowState.id == state.id).values(data={"wrong_codes": 3}))
     flow_state.advance(state, "otp", otp_id=7)
+    db.session.commit()  # as the request that resent the code
     db.session.refresh(state)
     assert state.data == {"wrong_codes": 3, "otp_id": 7}
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from idp.assurance import ACR_SUBSTANTIAL
 from idp.audit import EventTag
 from idp.extensions import db
 from idp.models import AuditEvent, LoginSession
-from idp.oidc.claims import ACR_SUBSTANTIAL
 from idp.sms import latest_code
 from tests.factories import make_citizen, make_client, new_dni
 from tests.support.browser import AuthorizationAttempt, log_in, log_in_to_account, submit

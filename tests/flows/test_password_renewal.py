@@ -3,12 +3,12 @@ code first, whatever level the relying party asked for."""
 
 from __future__ import annotations
 
+from idp.assurance import ACR_SUBSTANTIAL
 from idp.audit import EventTag
 from idp.clock import clock
 from idp.extensions import db
 from idp.models import AuditEvent, LoginSession
 from idp.notices import password_replaced_text
-from idp.oidc.claims import ACR_SUBSTANTIAL
 from idp.sms import read_sms_file
 from tests.factories import make_citizen, make_client
 from tests.flows.support import NEW_PASSWORD, choose_password, fill, pass_sms, wrong_code

@@ -12,6 +12,7 @@ from idp.documents import parse_document
 from idp.extensions import db
 from idp.mobile.models import Device
 from idp.models import AuditEvent, CitizenStatus, Consent, LoginSession
+from idp.oidc.models import Token
 from tests.factories import make_citizen, make_client, new_dni
 from tests.flows.support import choose_password, fill, pass_sms, refresh, tokens_for, wrong_code
 from tests.support.browser import log_in_to_account, shows_message, submit
@@ -86,6 +87,9 @@ def test_after_unsubscribing_refresh_and_access_tokens_no_longer_work(
     userinfo = other_browser.get("/userinfo",
                                  headers={"Authorization": f"Bearer {tokens['access_token']}"})
     assert userinfo.status_code == 401
+    # Revoked with the sessions they were issued in, not only refused for an inactive Cl@ve.
+    assert db.session.scalars(db.select(Token).filter_by(citizen_id=person.citizen.id,
+                                                         revoked_at=None)).all() == []
 
 
 def test_unsubscribing_ends_every_session_and_forgets_consents_and_devices(

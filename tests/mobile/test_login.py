@@ -6,10 +6,10 @@ from __future__ import annotations
 from joserfc import jwt
 from joserfc.jwk import OctKey
 
+from idp.assurance import ACR_SUBSTANTIAL
 from idp.clock import clock
 from idp.extensions import db
 from idp.mobile.models import Device
-from idp.oidc.claims import ACR_SUBSTANTIAL
 from idp_mobile.device import DeviceKey
 from tests.factories import make_citizen, make_client, new_dni
 from tests.mobile.support import (

@@ -106,6 +106,7 @@ def test_backchannel_logout_token_carries_the_receiving_clients_sid(app, browser
 def test_ending_every_session_of_a_citizen_notifies_the_rp(app, browser, sms_file, receiver):
     person, _, _ = _logged_in(browser, sms_file, receiver.url)
     end_all_sessions(person.citizen)
+    db.session.commit()  # as the act that ended them
     settle(app)
     assert receiver.hits == 1
 

@@ -9,8 +9,8 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
+from idp.assurance import ACR_LOW, ACR_SUBSTANTIAL
 from idp.clock import clock
-from idp.oidc.claims import ACR_LOW, ACR_SUBSTANTIAL
 from tests.factories import make_citizen, make_client
 from tests.oidc.test_code_flow import basic, id_token_claims, redeem
 from tests.support.browser import AuthorizationAttempt, code_from, consent, log_in, query, submit

@@ -7,7 +7,7 @@ import base64
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from idp.oidc.claims import ACR_LOW, ACR_SUBSTANTIAL
+from idp.assurance import ACR_LOW, ACR_SUBSTANTIAL
 from tests.factories import make_citizen, make_client
 from tests.support.browser import AuthorizationAttempt, code_from, consent, log_in, query
 

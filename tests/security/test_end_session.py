@@ -115,18 +115,20 @@ def test_a_code_redeemed_after_the_logout_of_its_session_yields_no_tokens(app, b
 
 def test_a_refresh_overtaken_by_the_logout_of_its_session_mints_no_tokens(
         app, browser, sms_file, monkeypatch):
-    """The logout commits between the refresh token's claim and the new tokens' save."""
+    """The logout commits after the refresh token is read, before the refresh takes its
+    session's row (which it does before claiming the token: a logout locks that row, then
+    the session's tokens)."""
     rp = make_client()
     tokens = tokens_for(browser, sms_file, rp, make_citizen())
     login_session = db.session.scalar(db.select(LoginSession))
-    claim = oidc_tokens.claim_refresh_token
+    read_session = oidc_tokens._session_has_ended
 
-    def claim_then_log_out(value: str, *, client_id: str):  # type: ignore[no-untyped-def]
-        claimed = claim(value, client_id=client_id)
+    def log_out_first(sid: str) -> bool:
         close_session(login_session)
-        return claimed
+        db.session.commit()  # another process's logout
+        return read_session(sid)
 
-    monkeypatch.setattr(oidc_tokens, "claim_refresh_token", claim_then_log_out)
+    monkeypatch.setattr(oidc_tokens, "_session_has_ended", log_out_first)
     overtaken = refresh(browser, rp, tokens["refresh_token"])
     assert overtaken.status_code == 400 and overtaken.get_json()["error"] == "invalid_grant"
     assert db.session.scalar(db.select(Token).filter_by(revoked_at=None)) is None

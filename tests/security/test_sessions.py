@@ -3,8 +3,8 @@ closes, after their lifetime, and after a while unused (a computer left logged i
 
 from __future__ import annotations
 
+from idp.assurance import ACR_SUBSTANTIAL
 from idp.clock import clock
-from idp.oidc.claims import ACR_SUBSTANTIAL
 from idp.sms import latest_code
 from tests.factories import make_citizen, make_client
 from tests.flows.support import refresh

@@ -1,4 +1,5 @@
-"""Authorization endpoint: validate, store the request, ask for what is missing, issue a code.
+"""Authorization endpoint: validate, store the request, then hand it to the front door
+(``interaction.resume``), which asks for what is missing or issues the code.
 
 Checks run in the order of ``REQUEST_CHECKS``, after Authlib has validated the client,
 the redirect URI (exact match), the scope and PKCE. Until the redirect URI is known to be
@@ -12,21 +13,12 @@ from collections.abc import Callable
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import InvalidRequestError, InvalidScopeError
 from authlib.oauth2.rfc6749.grants import AuthorizationCodeGrant
-from authlib.oidc.core.errors import (
-    ConsentRequiredError,
-    InteractionRequiredError,
-    LoginRequiredError,
-    RequestNotSupportedError,
-    RequestURINotSupportedError,
-)
+from authlib.oidc.core.errors import RequestNotSupportedError, RequestURINotSupportedError
 from flask import g, render_template, request
 
-from idp.audit import EventTag, record_event
 from idp.oidc import claims as claim_rules
 from idp.oidc import interaction, server
 from idp.oidc.endpoints import blueprint
-from idp.oidc.grants import deliver
-from idp.oidc.id_token import AuthContext
 from idp.web import locale_from_tags
 
 KEPT_PARAMS = {
@@ -35,8 +27,6 @@ KEPT_PARAMS = {
     "login_hint": 64, "display": 16, "claims": 4096, "response_mode": 16,
     "code_challenge": 128, "code_challenge_method": 8,
 }
-PROMPT_ERRORS = {"login_required": LoginRequiredError, "consent_required": ConsentRequiredError,
-                 "interaction_required": InteractionRequiredError}
 
 
 def _no_request_objects(params: dict[str, str]) -> None:
@@ -97,14 +87,12 @@ def authorize():  # type: ignore[no-untyped-def]
         for check in REQUEST_CHECKS:
             _checked(check, params, grant)
     except OAuth2Error as error:
-        return error_response(error, params)
+        return interaction.error_response(error, params)
     except ValueError:
         # Authlib refuses to build an error description from input holding characters
         # RFC 6749 forbids there (quotes, backslash, non-ASCII): the request is invalid.
         return render_template("oidc/error.html", error=InvalidRequestError(), status=400), 400
-    pending = interaction.load(interaction.store(grant.client, params).id)
-    assert pending is not None
-    return resume(pending)
+    return interaction.resume(interaction.store(grant.client, params))
 
 
 def _checked(check: Callable[[dict[str, str]], None], params: dict[str, str],
@@ -114,56 +102,3 @@ def _checked(check: Callable[[dict[str, str]], None], params: dict[str, str],
     except OAuth2Error as error:
         error.redirect_uri = grant.redirect_uri
         raise
-
-
-def error_response(error: OAuth2Error, params: dict[str, str]):  # type: ignore[no-untyped-def]
-    if not error.redirect_uri:
-        return render_template("oidc/error.html", error=error, status=400), 400
-    reply = [("error", error.error)]
-    if error.description:
-        reply.append(("error_description", error.description))
-    if params.get("state"):
-        reply.append(("state", params["state"]))
-    return server().handle_response(*deliver(error.redirect_uri, reply,
-                                             _delivery_mode(params)))
-
-
-def _delivery_mode(params: dict[str, str]) -> str:
-    return "form_post" if params.get("response_mode") == "form_post" else "query"
-
-
-def resume(pending: interaction.Pending):  # type: ignore[no-untyped-def]
-    """Continue a stored request: ask for the next interaction, or finish with a code."""
-    missing = interaction.needed(pending)
-    if missing is None:
-        return issue_code(pending)
-    if "none" in pending.prompts:
-        interaction.forget(pending)
-        error = PROMPT_ERRORS[missing.error](redirect_uri=pending.params["redirect_uri"])
-        return error_response(error, pending.params)
-    return interaction.redirect_to(missing, pending)
-
-
-def deny(pending: interaction.Pending):  # type: ignore[no-untyped-def]
-    from authlib.oauth2.rfc6749 import AccessDeniedError
-
-    interaction.forget(pending)
-    error = AccessDeniedError(redirect_uri=pending.params["redirect_uri"])
-    return error_response(error, pending.params)
-
-
-def issue_code(pending: interaction.Pending):  # type: ignore[no-untyped-def]
-    login_session = pending.login_session
-    assert login_session is not None
-    oauth_request = interaction.stored_oauth2_request(pending)
-    oauth_request.auth_context = AuthContext(
-        acr=login_session.acr, amr=list(login_session.amr), auth_time=login_session.auth_time,
-        sid=login_session.id, claims_request=pending.claims_request)
-    authorization_server = server()
-    grant = authorization_server.get_authorization_grant(oauth_request)
-    response = authorization_server.create_authorization_response(
-        request=oauth_request, grant_user=login_session.citizen, grant=grant)
-    record_event(EventTag.CODE_ISSUED, login_session.citizen, client_id=pending.client.client_id,
-                 commit=False)
-    interaction.forget(pending)
-    return response

@@ -18,6 +18,7 @@ from typing import Any
 from flask import Flask, Response, current_app, request
 from werkzeug.http import parse_etags
 
+from idp.assurance import ACR_LEVELS
 from idp.oidc import claims as claim_rules
 from idp.oidc.endpoints import blueprint
 from idp.web import LANGUAGES, language_tag, request_id, security_headers, well_formed_host
@@ -58,7 +59,7 @@ def _metadata(issuer: str) -> tuple[bytes, str]:
         "claims_parameter_supported": True,
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,
-        "acr_values_supported": list(claim_rules.ACR_LEVELS),
+        "acr_values_supported": list(ACR_LEVELS),
         "prompt_values_supported": ["none", "login", "consent"],
         "display_values_supported": ["page", "touch"],
         "claim_types_supported": ["normal"],

@@ -41,7 +41,7 @@ class EndSession(EndSessionEndpoint):
     def end_session(self, end_session_request) -> None:  # type: ignore[no-untyped-def]
         login_session = browser_session()
         if login_session is not None:
-            record_event(EventTag.LOGOUT, login_session.citizen, commit=False,
+            record_event(EventTag.LOGOUT, login_session.citizen,
                          client_id=end_session_request.client.client_id
                          if end_session_request.client else None)
         end_session(login_session)

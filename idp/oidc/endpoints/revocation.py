@@ -6,7 +6,6 @@ from authlib.oauth2.rfc7009 import RevocationEndpoint
 
 from idp.audit import EventTag, record_event
 from idp.clock import clock
-from idp.extensions import db
 from idp.oidc import server, tokens
 from idp.oidc.endpoints import blueprint
 from idp.oidc.endpoints.discovery import CLIENT_AUTH_METHODS
@@ -22,7 +21,6 @@ class Revocation(RevocationEndpoint):
 
     def revoke_token(self, token: Token, request) -> None:  # type: ignore[no-untyped-def]
         token.revoked_at = clock.now()
-        db.session.commit()
         if request.form.get("token_type_hint") != "access_token":
             tokens.revoke_family(token.family_id)
         record_event(EventTag.TOKEN_REVOKED, token.citizen, client_id=token.client_id)

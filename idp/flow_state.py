@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import current_app, render_template, session
 from sqlalchemy import update
+from sqlalchemy.orm import joinedload
 
 from idp import secrets
 from idp.clock import clock
@@ -27,7 +28,6 @@ def start(kind: str, step: str, citizen: Citizen | None, **data: Any) -> FlowSta
                       citizen_id=citizen.id if citizen else None, data=data,
                       expires_at=clock.now() + timedelta(seconds=current_app.config["IDP_INTERACTION_TTL"]))
     db.session.add(state)
-    db.session.commit()
     session[_session_key(kind)] = token
     return state
 
@@ -37,7 +37,8 @@ def current(kind: str, step: str) -> FlowState | None:
     token = session.get(_session_key(kind))
     if not isinstance(token, str):
         return None
-    state = db.session.get(FlowState, secrets.keyed_hash(token, _PURPOSE))
+    state = db.session.get(FlowState, secrets.keyed_hash(token, _PURPOSE),
+                           options=[joinedload(FlowState.citizen)])  # every step needs both
     if state is None or state.kind != kind or state.step != step or state.expires_at <= clock.now():
         return None
     return state
@@ -53,7 +54,6 @@ def advance(state: FlowState, step: str, **data: Any) -> None:
     on or ended meanwhile is left as that request left it: its next page tells."""
     if _take(state, step, reread=bool(data)):
         state.data = {**state.data, **data}
-        db.session.commit()
 
 
 def add_one(state: FlowState, counter: str) -> int | None:
@@ -63,7 +63,6 @@ def add_one(state: FlowState, counter: str) -> int | None:
         return None
     count = state.data.get(counter, 0) + 1
     state.data = {**state.data, counter: count}
-    db.session.commit()
     return count
 
 
@@ -85,7 +84,6 @@ def finish(kind: str) -> None:
     if isinstance(token, str):
         db.session.execute(db.delete(FlowState).where(
             FlowState.id == secrets.keyed_hash(token, _PURPOSE)))
-        db.session.commit()
 
 
 def start_for_token(kind: str, step: str, citizen: Citizen | None, **data: Any) -> str:
@@ -95,7 +93,6 @@ def start_for_token(kind: str, step: str, citizen: Citizen | None, **data: Any) 
                              citizen_id=citizen.id if citizen else None, data=data,
                              expires_at=clock.now() + timedelta(
                                  seconds=current_app.config["IDP_INTERACTION_TTL"])))
-    db.session.commit()
     return token
 
 
