@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from flask import g, has_request_context, request
 
@@ -67,12 +67,23 @@ class EventTag(StrEnum):
     MOBILE_WRONG_CODE = "mobile_wrong_code"
     MOBILE_APPROVAL_REFUSED = "mobile_approval_refused"
     CLIENT_REGISTERED = "client_registered"
+    CLIENT_DISABLED = "client_disabled"
+    CLIENT_ENABLED = "client_enabled"
+    CLIENT_SECRET_ROTATED = "client_secret_rotated"
     KEYS_ROTATED = "keys_rotated"
+
+
+class Identified(Protocol):
+    """Whom an event is about, as far as the trail needs it: a ``Citizen``, or the token
+    endpoint's ``Subject`` (an id it has not loaded a row for)."""
+
+    @property
+    def id(self) -> int: ...
 
 
 def record_event(
     tag: EventTag,
-    citizen: Citizen | None = None,
+    citizen: Citizen | Identified | None = None,
     *,
     client_id: str | None = None,
     commit: bool = True,

@@ -20,6 +20,7 @@ from idp.clock import clock
 from idp.extensions import db
 from idp.models import Consent, LoginSession
 from idp.oidc import claims as claim_rules
+from idp.oidc.client_cache import find_client
 from idp.oidc.models import AuthorizationRequest, Client
 from idp.sessions import current_session
 from idp.web import locale_from_tags
@@ -154,8 +155,8 @@ def load(request_id: str | None) -> Pending | None:
     auth_request = db.session.get(AuthorizationRequest, request_id)
     if auth_request is None or auth_request.expires_at <= clock.now():
         return None
-    client = db.session.scalar(db.select(Client).filter_by(client_id=auth_request.client_id))
-    if client is None:
+    client = find_client(auth_request.client_id)
+    if client is None:  # disabled meanwhile
         return None
     # The RP's ui_locales choose the language of every page of this interaction.
     g.ui_locale = g.get("ui_locale") or locale_from_tags(auth_request.params.get("ui_locales"))
