@@ -102,10 +102,10 @@ def _by_hint(columns: Select[Any]) -> dict[str | None, Select[Any]]:
             None: columns.where(or_(access, refresh))}
 
 
+_TOKEN_PART = (_TOKENS.c.client_id, _TOKENS.c.scope, _TOKENS.c.issued_at, _TOKENS.c.access_expires_at,
+               _TOKENS.c.acr, _TOKENS.c.auth_time, _TOKENS.c.claims_request)
 _IN_FORCE = _by_hint(
-    select(_TOKENS.c.client_id, _TOKENS.c.scope, _TOKENS.c.issued_at, _TOKENS.c.access_expires_at,
-           _TOKENS.c.acr, _TOKENS.c.auth_time, _TOKENS.c.claims_request,
-           *(_CITIZENS.c[name] for name in CitizenClaims.__dataclass_fields__))
+    select(*_TOKEN_PART, *(_CITIZENS.c[name] for name in CitizenClaims.__dataclass_fields__))
     .join(_CITIZENS, _CITIZENS.c.id == _TOKENS.c.citizen_id)
     .where(_TOKENS.c.revoked_at.is_(None),
            _TOKENS.c.access_expires_at > bindparam("now", type_=DateTime()),
@@ -128,9 +128,7 @@ def token_in_force(value: str, hint: str | None = None) -> ActiveToken | None:
     client = find_client(row.client_id)
     if client is None:  # disabled since
         return None
-    citizen = CitizenClaims(*(row._mapping[name] for name in CitizenClaims.__dataclass_fields__))
-    return ActiveToken(client, row.scope, row.issued_at, row.access_expires_at, row.acr,
-                       row.auth_time, row.claims_request, citizen)
+    return ActiveToken(client, *row[1:len(_TOKEN_PART)], CitizenClaims(*row[len(_TOKEN_PART):]))
 
 
 def presented_token(value: str, hint: str | None = None) -> PresentedToken | None:

@@ -13,6 +13,8 @@ row again after that (0: on every request). So:
 * after **a new secret** (``idp client rotate-secret``) the new one is accepted at once (a
   secret that does not match what a process kept makes it read the row again before the
   secret counts as wrong, ``client_auth``) and the old one stops within that time.
+* any other change of the row (scopes, redirect URIs, keys) reaches a process within that
+  time too.
 
 What is kept is a transient ``Client``, never attached to a database session, shared by the
 threads of the process and only read.
