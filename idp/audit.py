@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from flask import g, has_request_context, request
 from sqlalchemy import event as sa_event
@@ -74,11 +74,22 @@ class EventTag(StrEnum):
     MOBILE_APPROVAL_REFUSED = "mobile_approval_refused"
     CLIENT_REGISTERED = "client_registered"
     CLIENT_UPDATED = "client_updated"
+    CLIENT_DISABLED = "client_disabled"
+    CLIENT_ENABLED = "client_enabled"
+    CLIENT_SECRET_ROTATED = "client_secret_rotated"
     KEYS_ROTATED = "keys_rotated"
 
 
-def record_event(tag: EventTag, citizen: Citizen | None = None, *, client_id: str | None = None,
-                 **detail: Any) -> None:
+class Identified(Protocol):
+    """Whom an event is about, as far as the trail needs it: a ``Citizen``, or the token
+    endpoint's ``Subject`` (an id it has not loaded a row for)."""
+
+    @property
+    def id(self) -> int: ...
+
+
+def record_event(tag: EventTag, citizen: Citizen | Identified | None = None, *,
+                 client_id: str | None = None, **detail: Any) -> None:
     """Note a security-relevant outcome. It is written by the commit of the unit of work it
     belongs to (never on its own: it stands or falls with what it tells of), all of that
     unit's events in one statement."""

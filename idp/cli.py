@@ -101,6 +101,53 @@ def client_create(as_json: bool, jwks_file: str | None, **options) -> None:  # t
                           f"client_secret: {data['client_secret'] or '(none: public or key-based client)'}"])
 
 
+def _client_change(change, client_id: str):  # type: ignore[no-untyped-def]
+    from idp.clients import ClientError
+
+    app = _app()
+    with app.app_context(), transaction():
+        try:
+            return change(client_id), app.config["IDP_CLIENT_CACHE_SECONDS"]
+        except ClientError as error:
+            raise click.UsageError(str(error)) from error
+
+
+@client.command("disable")
+@click.argument("client_id")
+@click.option("--json", "as_json", is_flag=True)
+def client_disable(client_id: str, as_json: bool) -> None:
+    """Refuse a relying party, and its tokens, at every endpoint."""
+    from idp.clients import set_disabled
+
+    _, seconds = _client_change(lambda cid: set_disabled(cid, True), client_id)
+    _emit({"client_id": client_id, "disabled": True}, as_json,
+          [f"{client_id} disabled: every IdP process refuses it within {seconds} s."])
+
+
+@client.command("enable")
+@click.argument("client_id")
+@click.option("--json", "as_json", is_flag=True)
+def client_enable(client_id: str, as_json: bool) -> None:
+    """Accept a disabled relying party again."""
+    from idp.clients import set_disabled
+
+    _client_change(lambda cid: set_disabled(cid, False), client_id)
+    _emit({"client_id": client_id, "disabled": False}, as_json, [f"{client_id} enabled."])
+
+
+@client.command("rotate-secret")
+@click.argument("client_id")
+@click.option("--json", "as_json", is_flag=True)
+def client_rotate_secret(client_id: str, as_json: bool) -> None:
+    """Give a relying party a new secret (printed once); the old one stops working."""
+    from idp.clients import rotate_secret
+
+    registered, seconds = _client_change(rotate_secret, client_id)
+    _emit({"client_id": client_id, "client_secret": registered.secret}, as_json,
+          [f"client_id:     {client_id}", f"client_secret: {registered.secret}",
+           f"(the old secret stops working within {seconds} s)"])
+
+
 # -- citizens ----------------------------------------------------------------------------
 
 @main.group()

@@ -11,6 +11,7 @@ from flask import current_app
 from idp import outbound, secrets
 from idp.assurance import ACR_LEVELS
 from idp.audit import EventTag, record_event
+from idp.clock import clock
 from idp.extensions import db
 from idp.oidc.claims import SCOPES
 from idp.oidc.client_keys import UnusableKeys, parse_key_set
@@ -107,3 +108,36 @@ def set_redirect_uris(client: Client, redirect_uris: list[str],
     client.client_metadata = {**client.client_metadata, **wanted}
     record_event(EventTag.CLIENT_UPDATED, client_id=client.client_id, **wanted)
     return True
+
+
+def _registered(client_id: str) -> Client:
+    client = db.session.scalar(db.select(Client).filter_by(client_id=client_id))
+    if client is None:
+        raise ClientError(f"no client is registered as {client_id}")
+    return client
+
+
+def set_disabled(client_id: str, disabled: bool) -> Client:
+    """A disabled client is refused by every endpoint, and so are the tokens it holds,
+    until it is enabled again; each process sees the change within
+    ``IDP_CLIENT_CACHE_SECONDS`` (an enabled client at once: ``idp.oidc.client_cache``)."""
+    client = _registered(client_id)
+    if disabled and client.disabled_at is None:
+        client.disabled_at = clock.now()
+    elif not disabled:
+        client.disabled_at = None
+    record_event(EventTag.CLIENT_DISABLED if disabled else EventTag.CLIENT_ENABLED,
+                 client_id=client_id)
+    return client
+
+
+def rotate_secret(client_id: str) -> RegisteredClient:
+    """A new secret, shown once and accepted at once; the old one stops working within
+    ``IDP_CLIENT_CACHE_SECONDS``."""
+    client = _registered(client_id)
+    if client.auth_method not in ("client_secret_basic", "client_secret_post"):
+        raise ClientError(f"{client_id} authenticates with {client.auth_method}: it has no secret")
+    secret = secrets.random_token()
+    client.client_secret_hash = secrets.keyed_hash(secret, CLIENT_SECRET)
+    record_event(EventTag.CLIENT_SECRET_ROTATED, client_id=client_id)
+    return RegisteredClient(client, secret)

@@ -18,12 +18,14 @@ Keys are hashed: a counter row never shows which document or address it counts.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
+from types import MappingProxyType
 from typing import Protocol
 
 from flask import current_app, render_template, request
-from sqlalchemy import Integer, String, and_, case, or_, update
+from sqlalchemy import Integer, String, and_, bindparam, case, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -43,13 +45,15 @@ class Limit:
         return cls(int(count), int(seconds))
 
 
-def parse_limits(text: str) -> dict[str, Limit]:
-    """``"login.ip=30/300 login.document=10/300"`` → {"login.ip": Limit(30, 300), …}."""
+@lru_cache(maxsize=8)
+def parse_limits(text: str) -> Mapping[str, Limit]:
+    """``"login.ip=30/300 login.document=10/300"`` → {"login.ip": Limit(30, 300), …}, read
+    only: parsed once per setting, not on every request that checks a limit."""
     limits = {}
     for item in text.split():
         name, value = item.split("=")
         limits[name] = Limit.parse(value)
-    return limits
+    return MappingProxyType(limits)
 
 
 class RateLimiter(Protocol):
@@ -73,6 +77,9 @@ class RateCounter(db.Model):
 
 
 _UPSERT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+_COUNT = select(RateCounter.__table__.c.count).where(
+    RateCounter.__table__.c.key_hash == bindparam("key"),
+    RateCounter.__table__.c.window_start == bindparam("window"))
 
 
 class DatabaseRateLimiter:
@@ -84,8 +91,8 @@ class DatabaseRateLimiter:
         return clock.timestamp() // seconds * seconds
 
     def count(self, key: str, seconds: int) -> int:
-        row = db.session.get(RateCounter, key)
-        return row.count if row is not None and row.window_start == self._window(seconds) else 0
+        counted = db.session.execute(_COUNT, {"key": key, "window": self._window(seconds)}).scalar()
+        return counted or 0
 
     def reserve(self, slots: Sequence[tuple[str, Limit]]) -> list[int] | None:
         if not slots:

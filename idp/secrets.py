@@ -11,6 +11,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+from functools import lru_cache
 
 from flask import current_app
 
@@ -37,14 +38,17 @@ def normalise_activation_code(raw: str) -> str:
     return "".join(ch for ch in (raw or "").upper() if ch.isalnum())[:64]
 
 
-def _hash_key(purpose: str) -> bytes:
-    secret = current_app.config["IDP_SECRET_KEY"].encode()
-    return hmac.new(secret, b"keyed-hash:" + purpose.encode(), hashlib.sha256).digest()
+@lru_cache(maxsize=256)
+def _hash_key(secret: str, purpose: str) -> bytes:
+    """Derived once per secret and purpose (a handful of each), not on every hash: the
+    token paths hash several values per request."""
+    return hmac.digest(secret.encode(), b"keyed-hash:" + purpose.encode(), hashlib.sha256)
 
 
 def keyed_hash(value: str, purpose: str) -> str:
     """Deterministic keyed hash, so a presented secret can be looked up by index."""
-    digest = hmac.new(_hash_key(purpose), value.encode(), hashlib.sha256).digest()
+    digest = hmac.digest(_hash_key(current_app.config["IDP_SECRET_KEY"], purpose), value.encode(),
+                         hashlib.sha256)
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 

@@ -70,6 +70,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("IDP_ID_TOKEN_TTL", 600, "ID-token lifetime in seconds.", int),
     Setting("IDP_REFRESH_TOKEN_TTL", 2592000, "Refresh-token lifetime in seconds (30 days).", int),
     Setting("IDP_CODE_TTL", 60, "Authorization-code lifetime in seconds.", int),
+    Setting("IDP_CLIENT_CACHE_SECONDS", 30,
+            "Seconds each process keeps a relying party's registration once read: a change "
+            "to it (disabled, a new secret, other scopes) reaches every process within this "
+            "time. 0: read on every request.", int),
     Setting("IDP_SESSION_TTL", 28800, "Single sign-on session lifetime in seconds.", int),
     Setting("IDP_SESSION_IDLE_TIMEOUT", 1800,
             "Seconds a single sign-on session lasts without being used; then the citizen "

@@ -11,9 +11,9 @@ from authlib.oauth2.rfc6749 import InsecureTransportError, InvalidClientError
 from flask import Flask, current_app
 
 from idp import sessions
-from idp.extensions import csrf, db
+from idp.extensions import csrf
 from idp.models import LoginSession
-from idp.oidc import backchannel, client_auth, client_keys, grants, tokens
+from idp.oidc import backchannel, client_auth, client_cache, client_keys, grants, tokens
 from idp.oidc.keys import KeyStore
 from idp.oidc.models import Client
 from idp.sms import gateway_from_settings
@@ -22,9 +22,7 @@ from idp.unit_of_work import abandon
 
 class ClaveAuthorizationServer(AuthorizationServer):
     def query_client(self, client_id: str) -> Client | None:
-        if not isinstance(client_id, str) or len(client_id) > 64:
-            return None
-        return db.session.scalar(db.select(Client).filter_by(client_id=client_id))
+        return client_cache.find_client(client_id)
 
     def save_token(self, token: dict, request) -> None:  # type: ignore[no-untyped-def]
         tokens.save_token(token, request)
@@ -62,6 +60,8 @@ def init_oidc(app: Flask) -> None:
     authorization_server.register_client_auth_method(
         "client_secret_basic", client_auth.authenticate_client_secret_basic)
     authorization_server.register_client_auth_method(
+        "client_secret_post", client_auth.authenticate_client_secret_post)
+    authorization_server.register_client_auth_method(
         grants.PrivateKeyJwt.CLIENT_AUTH_METHOD, grants.PrivateKeyJwt())
     openid = grants.ClaveOpenIDCode(require_nonce=False)
     authorization_server.register_grant(
@@ -70,6 +70,7 @@ def init_oidc(app: Flask) -> None:
     register_endpoints(authorization_server)
 
     app.extensions["idp.oidc"] = authorization_server
+    app.extensions["idp.clients"] = client_cache.ClientCache(config["IDP_CLIENT_CACHE_SECONDS"])
     app.extensions["idp.client_keys"] = client_keys.KeyCache()
     app.extensions["idp.backchannel"] = backchannel.Courier(app)
     app.extensions["idp.keys"] = KeyStore(

@@ -48,7 +48,7 @@ def logout_token(client: Client, sid: str, citizen: Citizen) -> str:
     now = clock.timestamp()
     claims = {"iss": current_app.config["IDP_ISSUER"], "aud": client.client_id, "iat": now,
               "exp": now + 120, "jti": secrets.random_token(16), "events": {EVENT: {}},
-              "sid": sid_for(client.client_id, sid), "sub": subject_for(client, citizen)}
+              "sid": sid_for(client.client_id, sid), "sub": subject_for(client, citizen.id)}
     return jwt.encode({"alg": alg, "kid": key.kid, "typ": "logout+jwt"}, claims, key, algorithms=[alg])
 
 

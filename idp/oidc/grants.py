@@ -10,18 +10,15 @@ from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import OpenIDCode
 from flask import current_app, render_template
 from joserfc.errors import JoseError
-from sqlalchemy import update
 
 from idp import secrets
-from idp.audit import EventTag, record_event
 from idp.clock import clock
 from idp.extensions import db
-from idp.models import Citizen, CitizenStatus
+from idp.models import Citizen
 from idp.oidc import client_keys, tokens
 from idp.oidc.id_token import AuthContext, issue_id_token
-from idp.oidc.models import AuthorizationCode, Client, Token, use_jti_once
+from idp.oidc.models import AuthorizationCode, Client, use_jti_once
 
-CODE_PURPOSE = "authorization_code"
 ALL_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "client_assertion_jwt", "none"]
 
 
@@ -57,7 +54,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         context: AuthContext = request.auth_context
         data = request.payload.data
         db.session.add(AuthorizationCode(
-            code_hash=secrets.keyed_hash(code, CODE_PURPOSE),
+            code_hash=secrets.keyed_hash(code, tokens.CODE),
             client_id=request.client.client_id,
             citizen_id=request.user.id,
             redirect_uri=request.payload.redirect_uri,
@@ -73,52 +70,36 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             expires_at=clock.now() + timedelta(seconds=current_app.config["IDP_CODE_TTL"]),
         ))
 
-    def query_authorization_code(self, code: str, client: Client):  # type: ignore[no-untyped-def]
+    def query_authorization_code(self, code: str, client: Client) -> tokens.Redeemed | None:
         """Claim the code atomically; a second redemption revokes what the first issued."""
-        found = db.session.scalar(db.select(AuthorizationCode).filter_by(
-            code_hash=secrets.keyed_hash(code, CODE_PURPOSE), client_id=client.client_id))
-        if found is None or found.expires_at <= clock.now():
-            return None
-        claimed = db.session.execute(
-            update(AuthorizationCode)
-            .where(AuthorizationCode.id == found.id, AuthorizationCode.used_at.is_(None))
-            .values(used_at=clock.now())
-        ).rowcount
-        if claimed != 1:
-            tokens.revoke_issued_from_code(found.id)
-            record_event(EventTag.CODE_REUSED, found.citizen, client_id=client.client_id)
-            return None
-        self.request.auth_context = AuthContext(
-            acr=found.acr, amr=found.amr, auth_time=found.auth_time, sid=found.sid,
-            claims_request=found.claims_request)
-        return found
+        redeemed = tokens.claim_code(code, client_id=client.client_id)
+        if redeemed is not None:
+            self.request.auth_context = redeemed.context
+        return redeemed
 
-    def delete_authorization_code(self, authorization_code: AuthorizationCode) -> None:
+    def delete_authorization_code(self, authorization_code: tokens.Redeemed) -> None:
         """Kept (marked used) so a replay can be recognised and its tokens revoked."""
 
-    def authenticate_user(self, authorization_code: AuthorizationCode) -> Citizen | None:
-        citizen = authorization_code.citizen
-        return citizen if citizen.status == CitizenStatus.ACTIVE else None
+    def authenticate_user(self, authorization_code: tokens.Redeemed) -> tokens.Subject:
+        return tokens.Subject(authorization_code.citizen_id)  # active: the claim checked
 
 
 class RefreshTokenGrant(grants.RefreshTokenGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = ALL_AUTH_METHODS
     INCLUDE_NEW_REFRESH_TOKEN = True
 
-    def authenticate_refresh_token(self, refresh_token: str) -> Token | None:
+    def authenticate_refresh_token(self, refresh_token: str) -> tokens.Claimed | None:
         # The client is checked before the token is claimed: another client presenting it
         # must not use it up (the owner's next refresh would then look like a replay).
         token = tokens.claim_refresh_token(refresh_token, client_id=self.request.client.client_id)
         if token is not None:
-            self.request.auth_context = AuthContext(
-                acr=token.acr, amr=token.amr, auth_time=token.auth_time, sid=token.sid,
-                claims_request=token.claims_request)
+            self.request.auth_context = token.context
         return token
 
-    def authenticate_user(self, refresh_token: Token) -> Citizen | None:
-        return refresh_token.citizen
+    def authenticate_user(self, refresh_token: tokens.Claimed) -> tokens.Subject:
+        return tokens.Subject(refresh_token.citizen_id)  # active: the claim checked
 
-    def revoke_old_credential(self, refresh_token: Token) -> None:
+    def revoke_old_credential(self, refresh_token: tokens.Claimed) -> None:
         """Already done: ``tokens.claim_refresh_token`` revoked it when it claimed it."""
 
 
@@ -153,7 +134,7 @@ class ClaveOpenIDCode(OpenIDCode):
     def encode_id_token(self, token: dict, request) -> str:  # type: ignore[no-untyped-def]
         code = request.authorization_code
         return issue_id_token(
-            request.client, request.user, request.auth_context,
+            request.client, request.user.id, request.auth_context,
             access_token=token.get("access_token"), nonce=code.nonce if code else None)
 
 

@@ -29,6 +29,7 @@ from idp.extensions import db
 from idp.models import Citizen, Consent, LoginSession
 from idp.oidc import claims as claim_rules
 from idp.oidc import server
+from idp.oidc.client_cache import find_client
 from idp.oidc.grants import deliver
 from idp.oidc.id_token import AuthContext
 from idp.oidc.models import AuthorizationRequest, Client
@@ -176,13 +177,13 @@ def load(request_id: str | None) -> Pending | None:
     """The pending request of this browser with that id, if it is still there."""
     if not request_id or request_id not in session.get(SESSION_KEY, []):
         return None
-    found = db.session.execute(
-        db.select(AuthorizationRequest, Client)
-        .join(Client, Client.client_id == AuthorizationRequest.client_id)
-        .where(AuthorizationRequest.id == request_id)).one_or_none()
-    if found is None or found[0].expires_at <= clock.now():
+    auth_request = db.session.get(AuthorizationRequest, request_id)
+    if auth_request is None or auth_request.expires_at <= clock.now():
         return None
-    return _pending(*found)
+    client = find_client(auth_request.client_id)  # per process, for a short while
+    if client is None:  # disabled meanwhile
+        return None
+    return _pending(auth_request, client)
 
 
 def resume(pending: Pending):  # type: ignore[no-untyped-def]

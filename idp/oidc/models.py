@@ -10,11 +10,10 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from authlib.oauth2.rfc6749 import ClientMixin, TokenMixin
-from authlib.oidc.core import AuthorizationCodeMixin
+from authlib.oauth2.rfc6749 import ClientMixin
 from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Mapped, foreign, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from idp import secrets
 from idp.clock import clock
@@ -33,6 +32,9 @@ class Client(db.Model, ClientMixin):
     name: Mapped[str] = mapped_column(String(200))
     client_metadata: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=clock.now)
+    # Set by ``idp client disable``: the client is then unknown to every endpoint (within
+    # the client cache's lifetime, ``idp.oidc.client_cache``).
+    disabled_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     # -- what the rest of the code reads ------------------------------------------------
     @property
@@ -118,7 +120,9 @@ class AuthorizationRequest(db.Model):
     expires_at: Mapped[datetime] = mapped_column(DateTime)
 
 
-class AuthorizationCode(db.Model, AuthorizationCodeMixin):
+class AuthorizationCode(db.Model):
+    """Claimed and read back by one statement at the token endpoint (``idp.oidc.tokens``)."""
+
     __tablename__ = "authorization_codes"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -139,32 +143,13 @@ class AuthorizationCode(db.Model, AuthorizationCodeMixin):
     expires_at: Mapped[datetime] = mapped_column(DateTime)
     used_at: Mapped[datetime | None] = mapped_column(DateTime)
 
-    citizen: Mapped[Citizen] = relationship()
 
-    def get_redirect_uri(self) -> str:
-        return self.redirect_uri
-
-    def get_scope(self) -> str:
-        return self.scope
-
-    def get_nonce(self) -> str | None:
-        return self.nonce
-
-    def get_auth_time(self) -> int:
-        return self.auth_time
-
-    def get_acr(self) -> str:
-        return self.acr
-
-    def get_amr(self) -> list[str]:
-        return self.amr
-
-
-class Token(db.Model, TokenMixin):
+class Token(db.Model):
     """An access token and, usually, its refresh token.
 
     Tokens descending from one authorization code share a ``family_id``: replaying a
-    rotated refresh token revokes the whole family.
+    rotated refresh token revokes the whole family. Read and written by Core statements
+    (``idp.oidc.tokens``, ``idp.oidc.bearer``), not as objects, on the token paths.
     """
 
     __tablename__ = "tokens"
@@ -187,33 +172,6 @@ class Token(db.Model, TokenMixin):
     refresh_expires_at: Mapped[datetime | None] = mapped_column(DateTime)
     refresh_used_at: Mapped[datetime | None] = mapped_column(DateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
-
-    citizen: Mapped[Citizen] = relationship()
-    # Clients are keyed by their public id (no foreign key: a token outlives nothing it
-    # needs); loaded with the token by find_token, so a bearer request reads one row.
-    client: Mapped[Client] = relationship(
-        primaryjoin=lambda: foreign(Token.client_id) == Client.client_id, viewonly=True)
-
-    def check_client(self, client: Client) -> bool:
-        return self.client_id == client.client_id
-
-    def get_scope(self) -> str:
-        return self.scope
-
-    def get_expires_in(self) -> int:
-        return int((self.access_expires_at - self.issued_at).total_seconds())
-
-    def is_expired(self) -> bool:
-        return self.access_expires_at <= clock.now()
-
-    def is_revoked(self) -> bool:
-        return self.revoked_at is not None
-
-    def get_user(self) -> Citizen:
-        return self.citizen
-
-    def get_client(self) -> Client:
-        return self.client
 
 
 class UsedJwtId(db.Model):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+from idp.clock import clock
 from idp.extensions import db
 from idp.models import Consent
 from tests.factories import make_citizen, make_client
@@ -50,6 +51,7 @@ def test_a_stale_consent_does_not_cover_data_a_client_is_later_registered_for(
 
     rp.client.client_metadata = {**rp.client.client_metadata, "scope": "openid profile national_id"}
     db.session.commit()
+    clock.advance(seconds=app.config["IDP_CLIENT_CACHE_SECONDS"])  # every process sees it by then
     again = AuthorizationAttempt(rp.client_id, rp.redirect_uri, scope="openid profile national_id",
                                  extra={"prompt": "none"}).start(browser)
     assert "error=consent_required" in again.headers["Location"]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
+from flask import current_app
 
 from idp.clock import clock
 from idp.extensions import db
@@ -10,6 +13,7 @@ from idp.models import LoginSession
 from idp.oidc import tokens as oidc_tokens
 from idp.oidc.models import Token
 from idp.sessions import close_session
+from idp.unit_of_work import transaction
 from tests.factories import make_citizen, make_client
 from tests.flows.support import refresh
 from tests.oidc.test_code_flow import redeem
@@ -113,25 +117,52 @@ def test_a_code_redeemed_after_the_logout_of_its_session_yields_no_tokens(app, b
     assert late.status_code == 400 and late.get_json()["error"] == "invalid_grant"
 
 
-def test_a_refresh_overtaken_by_the_logout_of_its_session_mints_no_tokens(
-        app, browser, sms_file, monkeypatch):
-    """The logout commits after the refresh token is read, before the refresh takes its
-    session's row (which it does before claiming the token: a logout locks that row, then
-    the session's tokens)."""
+def _log_out_elsewhere(twin, started: threading.Event, failures: list) -> None:  # type: ignore[no-untyped-def]
+    """A logout of the one session, on another connection, as another process would."""
+    try:
+        with twin.app_context(), transaction():
+            login_session = db.session.scalar(db.select(LoginSession))
+            started.set()
+            close_session(login_session)
+    except Exception as error:  # noqa: BLE001 - shown by the test
+        failures.append(error)
+        started.set()
+
+
+@pytest.mark.parametrize("grant", ["authorization_code", "refresh_token"])
+def test_a_logout_begun_while_tokens_are_being_issued_leaves_none_of_them_alive(
+        app, browser, sms_file, monkeypatch, grant):
+    """The logout starts once the token endpoint has claimed the code or refresh token: it
+    waits for the new tokens (the claim holds the session's row) and then revokes them, or
+    it ends the session first and nothing is issued."""
     rp = make_client()
-    tokens = tokens_for(browser, sms_file, rp, make_citizen())
-    login_session = db.session.scalar(db.select(LoginSession))
-    read_session = oidc_tokens._session_has_ended
+    person = make_citizen()
+    issued = tokens_for(browser, sms_file, rp, person)
+    attempt, code = authorize(browser, sms_file, rp, person)
+    twin, started, failures = current_app._get_current_object(), threading.Event(), []
+    logout = threading.Thread(target=_log_out_elsewhere, args=(twin, started, failures))
+    name = {"authorization_code": "claim_code", "refresh_token": "claim_refresh_token"}[grant]
+    claim = getattr(oidc_tokens, name)
 
-    def log_out_first(sid: str) -> bool:
-        close_session(login_session)
-        db.session.commit()  # another process's logout
-        return read_session(sid)
+    def claim_then_log_out(value: str, *, client_id: str):  # type: ignore[no-untyped-def]
+        claimed = claim(value, client_id=client_id)
+        logout.start()
+        started.wait(timeout=30)
+        return claimed
 
-    monkeypatch.setattr(oidc_tokens, "_session_has_ended", log_out_first)
-    overtaken = refresh(browser, rp, tokens["refresh_token"])
-    assert overtaken.status_code == 400 and overtaken.get_json()["error"] == "invalid_grant"
+    monkeypatch.setattr(oidc_tokens, name, claim_then_log_out)
+    if grant == "refresh_token":
+        answer = refresh(browser, rp, issued["refresh_token"])
+    else:
+        answer = redeem(browser, rp, attempt, code)
+    logout.join(timeout=60)
+
+    assert not failures and not logout.is_alive()
+    assert answer.status_code in (200, 400), answer.get_json()
     assert db.session.scalar(db.select(Token).filter_by(revoked_at=None)) is None
+    if answer.status_code == 200:
+        minted = answer.get_json()["access_token"]
+        assert browser.get("/userinfo", headers={"Authorization": f"Bearer {minted}"}).status_code == 401
 
 
 def test_logout_after_the_idle_timeout_still_revokes_the_sessions_tokens(app, browser, sms_file):

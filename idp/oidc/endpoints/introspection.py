@@ -7,29 +7,31 @@ from typing import Any
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from flask import current_app
 
-from idp.oidc import server, tokens
+from idp.oidc import bearer, server
 from idp.oidc.endpoints import blueprint
 from idp.oidc.id_token import subject_for
-from idp.oidc.models import Client, Token
+from idp.oidc.models import Client
 
 
 class Introspection(IntrospectionEndpoint):
+    """Only a token in force is found (``bearer``): anything else, like another client's
+    token, is ``{"active": false}``."""
+
     CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "client_assertion_jwt"]
 
-    def query_token(self, token_string: str, token_type_hint: str | None) -> Token | None:
-        return tokens.find_token(token_string, token_type_hint)
+    def query_token(self, token_string: str, token_type_hint: str | None) -> bearer.ActiveToken | None:
+        return bearer.token_in_force(token_string, token_type_hint)
 
-    def check_permission(self, token: Token, client: Client, request) -> bool:  # type: ignore[no-untyped-def]
-        return token.client_id == client.client_id
+    def check_permission(self, token: bearer.ActiveToken, client: Client, request) -> bool:  # type: ignore[no-untyped-def]
+        return token.check_client(client)
 
-    def introspect_token(self, token: Token) -> dict[str, Any]:
-        client = token.get_client()
+    def introspect_token(self, token: bearer.ActiveToken) -> dict[str, Any]:
         return {
-            "active": token.citizen.is_active,
+            "active": True,
             "scope": token.scope,
             "client_id": token.client_id,
             "token_type": "Bearer",
-            "sub": subject_for(client, token.citizen),
+            "sub": subject_for(token.client, token.citizen.id),
             "aud": token.client_id,
             "iss": current_app.config["IDP_ISSUER"],
             "iat": int(token.issued_at.timestamp()),

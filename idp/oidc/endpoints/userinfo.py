@@ -7,20 +7,15 @@ from authlib.oauth2.rfc6750 import BearerTokenValidator
 from authlib.oidc.core import UserInfo, UserInfoEndpoint
 from flask import request
 
-from idp.models import Citizen
+from idp.oidc import bearer, server, tokens
 from idp.oidc import claims as claim_rules
-from idp.oidc import server, tokens
 from idp.oidc.endpoints import blueprint
 from idp.oidc.id_token import subject_for
-from idp.oidc.models import Token
 
 
 class AccessTokenValidator(BearerTokenValidator):
-    def authenticate_token(self, token_string: str) -> Token | None:
-        token = tokens.find_token(token_string, tokens.ACCESS)
-        if token is not None and not token.citizen.is_active:
-            return None
-        return token
+    def authenticate_token(self, token_string: str) -> bearer.ActiveToken | None:
+        return bearer.token_in_force(token_string, tokens.ACCESS)
 
 
 class BodyOrHeaderProtector(ResourceProtector):
@@ -32,10 +27,10 @@ class BodyOrHeaderProtector(ResourceProtector):
 
 
 class ClaveUserInfo(UserInfoEndpoint):
-    def generate_user_info(self, user: Citizen, scope: str) -> UserInfo:
-        token: Token = current_token._get_current_object()  # type: ignore[attr-defined]
+    def generate_user_info(self, user: bearer.CitizenClaims, scope: str) -> UserInfo:
+        token: bearer.ActiveToken = current_token._get_current_object()  # type: ignore[attr-defined]
         names = claim_rules.requested_claims(scope, {"userinfo": token.claims_request.get("userinfo", {})})
-        info = {"sub": subject_for(token.get_client(), user)}
+        info = {"sub": subject_for(token.client, user.id)}
         info.update(claim_rules.release(user, names))
         return UserInfo(info)
 
