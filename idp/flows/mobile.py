@@ -7,16 +7,14 @@ the challenge was shown to.
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
-import qrcode
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
 from idp import citizens, ratelimit
 from idp.audit import EventTag, record_event
 from idp.flows import forms
-from idp.mobile import challenges
+from idp.mobile import challenges, qr
 from idp.mobile.models import ChallengeStatus, MobileChallenge
 from idp.oidc import interaction
 from idp.oidc.claims import ACR_SUBSTANTIAL
@@ -53,10 +51,8 @@ def qr_image(challenge_id: str):  # type: ignore[no-untyped-def]
     challenge = challenges.bound(challenge_id)
     if challenge is None:
         return Response(status=404)
-    image = qrcode.make(deep_link(challenge), box_size=8, border=4)
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return Response(buffer.getvalue(), mimetype="image/png", headers={"Cache-Control": "no-store"})
+    return Response(qr.png(deep_link(challenge)), mimetype="image/png",
+                    headers={"Cache-Control": "no-store"})
 
 
 @blueprint.get("/mobile/status/<challenge_id>")
