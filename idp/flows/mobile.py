@@ -23,19 +23,20 @@ blueprint = Blueprint("mobile", __name__)
 MOBILE_AMR = ["mfa", "swk", "user"]  # RFC 8176: key held by the app + the citizen's approval
 
 
-def deep_link(challenge: MobileChallenge) -> str:
+def deep_link(challenge: MobileChallenge | challenges.QrDraft) -> str:
     return f"{current_app.config['IDP_ISSUER']}/m/c/{challenge.id}"
 
 
-def seconds_left(challenge: MobileChallenge) -> int:
+def seconds_left(challenge: MobileChallenge | challenges.QrDraft) -> int:
     from idp.clock import clock
 
     return max(0, int((challenge.expires_at - clock.now()).total_seconds()))
 
 
-def qr_context(pending: interaction.Pending | None) -> dict[str, Any]:
-    """What the login page needs to show a fresh QR challenge."""
-    challenge = challenges.create_qr(pending)
+def qr_context(pending: interaction.Pending | None, *, shown_again: bool = False) -> dict[str, Any]:
+    """What the login page needs to show its QR challenge (drafted: stored once this
+    browser asks for the image or the status)."""
+    challenge = challenges.draft_qr(pending, shown_again=shown_again)
     return {"challenge": challenge, "seconds_left": seconds_left(challenge),
             "deep_link": deep_link(challenge)}
 
