@@ -21,23 +21,32 @@ from idp.models import Citizen, FlowState
 from idp.sms import SmsDeliveryError
 
 
-def send(state: FlowState, citizen: Citizen, purpose: str, *, again: bool = False) -> str | None:
-    """Send a code for this flow (``again``: another one); a message key when none was sent."""
+def _send_code(citizen: Citizen, purpose: str, resend_of: int | None = None) -> tuple[int | None, str | None]:
+    """Send a code: (its id, None), or (None, the message key) when none was sent."""
     try:
-        code = otp.send_otp(citizen, purpose, resend_of=state.data.get("otp_id") if again else None)
+        code = otp.send_otp(citizen, purpose, resend_of=resend_of)
     except otp.SendRefused as refused:
-        return refused.reason
+        return None, refused.reason
     except SmsDeliveryError:
         current_app.logger.warning("SMS gateway failed for a %s code", purpose)
-        return "sms_unavailable"
-    flow_state.advance(state, state.step, otp_id=code.id)
-    return None
+        return None, "sms_unavailable"
+    return code.id, None
+
+
+def send(state: FlowState, citizen: Citizen, purpose: str, *, again: bool = False) -> str | None:
+    """Send a code for this flow (``again``: another one); a message key when none was sent."""
+    code_id, problem = _send_code(citizen, purpose, state.data.get("otp_id") if again else None)
+    if code_id is not None:
+        flow_state.advance(state, state.step, otp_id=code_id)
+    return problem
 
 
 def begin(kind: str, citizen: Citizen, purpose: str, endpoint: str, **data: Any):  # type: ignore[no-untyped-def]
-    """Start flow ``kind`` at its SMS-code step, send its first code, go to ``endpoint``."""
-    state = flow_state.start(kind, "otp", citizen, **data)
-    return redirect(url_for(endpoint, problem=send(state, citizen, purpose)))
+    """Start flow ``kind`` at its SMS-code step with its first code sent, go to ``endpoint``."""
+    # The code first, so that the flow is stored once, with it, not stored and then changed.
+    code_id, problem = _send_code(citizen, purpose)
+    flow_state.start(kind, "otp", citizen, **data, **({"otp_id": code_id} if code_id is not None else {}))
+    return redirect(url_for(endpoint, problem=problem))
 
 
 def check(state: FlowState, citizen: Citizen, purpose: str, presented: str) -> str | None:
