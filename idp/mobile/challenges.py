@@ -147,9 +147,10 @@ def _store(draft: QrDraft) -> MobileChallenge | None:
               "created_at": draft.expires_at - LIFETIME, "expires_at": draft.expires_at,
               **_columns(ChallengeKind.QR, pending, None)}
     insert = _INSERT[db.session.get_bind().dialect.name]
-    db.session.execute(insert(MobileChallenge).values(**values).on_conflict_do_nothing())
+    stored = db.session.scalar(insert(MobileChallenge).values(**values).on_conflict_do_nothing()
+                               .returning(MobileChallenge))  # None: another request stored it
     db.session.commit()
-    return db.session.get(MobileChallenge, draft.id)
+    return stored if stored is not None else db.session.get(MobileChallenge, draft.id)
 
 
 def create_push(citizen: Citizen | None, pending: Pending | None) -> MobileChallenge:
