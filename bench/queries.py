@@ -90,7 +90,7 @@ def count_per_request(app: Flask, citizen: PoolCitizen, client_id: str, client_s
         go = browser.get("/authorize", query_string=authorize)
         counts["GET /authorize"] = counter.take()
         page = browser.get(go.headers["Location"])
-        counts["GET /login (form + QR challenge)"] = counter.take()
+        counts["GET /login (form, QR drafted)"] = counter.take()
         sent = browser.post("/login", data={**_fields(page.get_data(as_text=True)),
                                             "document": citizen.document, "password": PASSWORD})
         counts["POST /login (password, SMS sent)"] = counter.take()
@@ -124,11 +124,11 @@ def count_per_request(app: Flask, citizen: PoolCitizen, client_id: str, client_s
         event.remove(engine, "commit", counter.commit)
     login_steps = [k for k in counts if not k.startswith(("POST /introspect", "POST /token (refresh",
                                                           "GET discovery", "GET /jwks", MOBILE))]
-    mobile_steps = ["GET /authorize", "GET /login (form + QR challenge)",
+    mobile_steps = ["GET /authorize", "GET /login (form, QR drafted)",
                     *[k for k in counts if k.startswith(MOBILE)],
                     "POST /token (authorization_code)", "GET /userinfo"]
     for label, steps in (("= full login (7 requests)", login_steps),
-                         ("= Cl@ve mobile login (8 requests)", mobile_steps)):
+                         ("= Cl@ve mobile login (9 requests)", mobile_steps)):
         counts[label] = {"statements": sum(counts[k]["statements"] for k in steps),
                          "commits": sum(counts[k]["commits"] for k in steps)}
     return counts
@@ -139,8 +139,8 @@ MOBILE = "mobile: "
 
 def _count_mobile_login(app: Flask, counter: _Counter, authorize: dict[str, str], device: DeviceKey,
                         citizen: PoolCitizen) -> dict[str, dict[str, Any]]:
-    """The steps a Cl@ve mobile login adds: the app's two signed calls, the page's poll and
-    its continue (a fresh browser: the first one is logged in by now)."""
+    """The steps a Cl@ve mobile login adds: the page's QR image, the app's two signed calls,
+    the page's poll and its continue (a fresh browser: the first one is logged in by now)."""
     browser = app.test_client()
     phone = DeviceKey(device.key, citizen.device_id, app.config["IDP_ISSUER"])
     page = browser.get(browser.get("/authorize", query_string=authorize).headers["Location"])
@@ -150,6 +150,8 @@ def _count_mobile_login(app: Flask, counter: _Counter, authorize: dict[str, str]
     code = _CODE.search(html).group(1)  # type: ignore[union-attr]
     counts = {}
     counter.take()
+    browser.get(f"/mobile/qr/{challenge_id}.png")
+    counts[MOBILE + "GET QR image (stores the challenge)"] = counter.take()
     path = f"/api/mobile/v1/challenges/{challenge_id}"
     browser.get(path, headers={PROOF_HEADER: phone.proof("GET", phone.issuer + path)})
     counts[MOBILE + "GET challenge (the app, signed)"] = counter.take()

@@ -175,7 +175,8 @@ def redeem_and_use(t: Target, location: str, verifier: str) -> None:
 
 
 class MobileLogin:
-    """authorize → login page with its QR code → the phone reads the request and approves it
+    """authorize → login page with its QR image (whose first request stores the challenge
+    the page drafted, as a browser showing it does) → the phone reads the request and approves it
     with the code the page shows (two calls with signed device proofs, as ``idp-mobile`` makes
     them) → the page's poll sees the approval and continues → (consent given) → code → token
     → UserInfo."""
@@ -210,6 +211,7 @@ class MobileLogin:
             if found is None or code is None:
                 raise Unexpected("no QR challenge and code on the login page")
             challenge_id, status_url = found.groups()
+            _expect(browser.get(f"{t.base}/mobile/qr/{challenge_id}.png", timeout=30), 200, "QR image")
             self._device_call(phone, "GET", f"{MOBILE_API}/challenges/{challenge_id}")
             decided = self._device_call(phone, "POST", f"{MOBILE_API}/challenges/{challenge_id}/decision",
                                         challenge=challenge_id, decision="approve", code=code.group(1))

@@ -37,8 +37,9 @@ def current(kind: str, step: str) -> FlowState | None:
     token = session.get(_session_key(kind))
     if not isinstance(token, str):
         return None
+    # With its citizen, whom every step reads: one statement, not two.
     state = db.session.get(FlowState, secrets.keyed_hash(token, _PURPOSE),
-                           options=[joinedload(FlowState.citizen)])  # every step needs both
+                           options=[joinedload(FlowState.citizen)])
     if state is None or state.kind != kind or state.step != step or state.expires_at <= clock.now():
         return None
     return state

@@ -8,7 +8,9 @@ import logging
 import re
 from pathlib import Path
 
+from babel.support import NullTranslations
 from flask import Flask, Response, current_app, g, jsonify, make_response, render_template, request, url_for
+from flask_babel import get_translations
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import event
 from sqlalchemy.exc import DataError, InterfaceError, OperationalError
@@ -261,10 +263,27 @@ def init_web(app: Flask) -> None:
         return {"languages": LANGUAGES, "current_locale": current, "page_locale": rendered_locale(),
                 "language_tag": language_tag}
 
+    app.jinja_env.install_gettext_callables(
+        gettext=lambda string: _translations().ugettext(string),
+        ngettext=lambda singular, plural, n: _translations().ungettext(singular, plural, n),
+        pgettext=lambda context, string: _translations().upgettext(context, string),
+        npgettext=lambda context, one, many, n: _translations().unpgettext(context, one, many, n),
+        newstyle=True)
+
     from idp import passwords
     from idp.messages import message
 
     app.jinja_env.globals.update(message=message, public_url=public_url,
                                  password_checklist=passwords.checklist,
                                  password_policy=passwords)
+
+
+def _translations() -> NullTranslations:
+    """The catalogue of this request's language, looked up once per request: Flask-Babel's
+    own callables look it up for every string of a page (about fifty), each time through
+    its request context, the locale and the catalogue cache."""
+    found = g.get("translations")
+    if found is None:
+        found = g.translations = get_translations()
+    return found
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import itertools
 import re
 import secrets
 from concurrent.futures import ThreadPoolExecutor
@@ -17,7 +18,7 @@ from idp.sms import latest_code, read_sms_file
 from idp_mobile.device import PROOF_HEADER, DeviceKey
 from tests.factories import new_dni
 from tests.support.live import RP_REDIRECT, active_citizen, authorize, create_client, form_post, start_idp
-from tests.support.mobile import code_shown_in, enrolled_citizen
+from tests.support.mobile import code_shown_in, enrolled_citizen, qr_shown_on
 
 pytestmark = pytest.mark.xdist_group("concurrency")
 PASSWORD = "Muchos-Hilos-2026!"
@@ -105,7 +106,7 @@ def test_parallel_guesses_of_the_code_to_type_decide_the_request_once(idp, tmp_p
     phone = DeviceKey.load(state)
     browser = requests.Session()
     page = browser.get(f"{idp.url}/login", timeout=10)
-    challenge_id = re.search(r'data-challenge="([^"]+)"', page.text).group(1)
+    challenge_id = qr_shown_on(browser, page)
     right = code_shown_in(page.text)
     guesses = iter([right, *(f"{(int(right) + n) % 1000:03d}" for n in range(1, PARALLEL))])
     url = f"{idp.url}/api/mobile/v1/challenges/{challenge_id}/decision"
@@ -120,6 +121,19 @@ def test_parallel_guesses_of_the_code_to_type_decide_the_request_once(idp, tmp_p
     assert len(decided) == 1 and sum(a.status_code == 404 for a in answers) == PARALLEL - 1
     status = browser.get(f"{idp.url}/mobile/status/{challenge_id}", timeout=10).json()["status"]
     assert status == {"approved": "approved", "wrong_code": "denied"}[decided[0]]
+
+
+def test_a_drafted_qr_challenge_asked_for_in_parallel_is_stored_once(idp):
+    browser = requests.Session()
+    page = browser.get(f"{idp.url}/login", timeout=10)
+    challenge_id = re.search(r'data-challenge="([^"]+)"', page.text).group(1)
+    paths = itertools.cycle([f"/mobile/qr/{challenge_id}.png", f"/mobile/status/{challenge_id}"])
+    asked = [next(paths) for _ in range(PARALLEL)]
+
+    answers = in_parallel(lambda: browser.get(idp.url + asked.pop(), timeout=30))
+
+    assert [a.status_code for a in answers] == [200] * PARALLEL  # no conflict, no error
+    assert idp.scalar("SELECT count(*) FROM mobile_challenges WHERE id = :id", id=challenge_id) == 1
 
 
 def _codes_of_one_session(idp, count: int):  # type: ignore[no-untyped-def]

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import re
 import secrets
 from urllib.parse import parse_qs, urlsplit
 
@@ -18,7 +17,7 @@ from idp.sms import latest_code
 from idp_mobile.client import MobileClient
 from tests.factories import new_dni
 from tests.support.live import RP_REDIRECT, active_citizen, authorize, create_client, form_post, start_idp
-from tests.support.mobile import code_shown_in
+from tests.support.mobile import code_shown_in, qr_shown_on
 
 pytestmark = pytest.mark.xdist_group("multiprocess")
 PASSWORD = "Dos-Nodos-2026!"
@@ -86,7 +85,7 @@ def test_mobile_approval_reaching_one_process_is_seen_by_the_browser_on_the_othe
     device.issuer = first.env["IDP_ISSUER"]
     browser = requests.Session()
     page = browser.get(f"{first.url}/login", timeout=10)
-    challenge_id = re.search(r'data-challenge="([^"]+)"', page.text).group(1)
+    challenge_id = qr_shown_on(browser, page)
     assert _decide_via(second, device, challenge_id, code_shown_in(page.text)) == "approved"
     status = browser.get(f"{first.url}/mobile/status/{challenge_id}", timeout=10).json()
     assert status["status"] == "approved"

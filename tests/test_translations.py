@@ -11,6 +11,7 @@ import re
 from collections import Counter
 from pathlib import Path
 
+import flask_babel
 import pytest
 from babel import Locale
 from babel.messages.catalog import Catalog
@@ -221,3 +222,22 @@ def test_sms_text_is_translated_and_holds_one_six_digit_code(app, sms_file) -> N
     text = read_sms_file(sms_file)[-1]["text"]
     assert text.startswith("Cl@ve: su código de un solo uso es ")
     assert re.findall(r"\d{6}", text) == [latest_code(sms_file)]
+
+
+def test_a_page_looks_its_catalogue_up_once_not_for_every_string(app, browser, monkeypatch) -> None:
+    lookups = Counter()
+    looked_up = flask_babel.Domain.get_translations
+
+    def counted(domain):  # type: ignore[no-untyped-def]
+        lookups["catalogue"] += 1
+        return looked_up(domain)
+
+    monkeypatch.setattr(flask_babel.Domain, "get_translations", counted)
+    html = login_page(browser)
+    assert html.count("<li") > 10 and lookups["catalogue"] <= 3  # the page has some fifty strings
+
+
+def test_each_request_is_translated_in_its_own_language(app, browser) -> None:
+    for language, password in [("en", ">Password<"), ("ca", ">Contrasenya<"), ("en", ">Password<"),
+                               ("es", ">Contraseña<")]:
+        assert password in login_page(app.test_client(), **{"Accept-Language": language})

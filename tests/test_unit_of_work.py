@@ -37,7 +37,7 @@ from tests.support.browser import AuthorizationAttempt, code_from, consent, log_
 
 SUBSTANTIAL = "http://eidas.europa.eu/LoA/substantial"
 # A login with password and SMS code, from the RP's redirect to UserInfo (7 requests).
-FULL_LOGIN_STATEMENTS = 36
+FULL_LOGIN_STATEMENTS = 29
 
 
 @dataclass
@@ -154,7 +154,7 @@ def test_a_full_login_with_password_and_sms_code_stays_within_its_statements(
     requests("userinfo", lambda: browser.get(
         "/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"}))
     assert sum(work.statements for work in requests.work.values()) <= FULL_LOGIN_STATEMENTS
-    assert sum(work.commits for work in requests.work.values()) == 7
+    assert sum(work.commits for work in requests.work.values()) == 6
 
 
 def test_each_request_of_a_clave_mobile_login_commits_once(app, browser, sms_file, requests):

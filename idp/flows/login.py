@@ -43,9 +43,11 @@ def _render_login(pending: interaction.Pending | None, errors: forms.FormErrors 
                   document: str = "", status: int = 200):  # type: ignore[no-untyped-def]
     from idp.flows.mobile import qr_context
 
+    # Shown again after a refused password: with the QR code it showed, not a new one.
+    qr = qr_context(pending, shown_again=request.method == "POST")
     return render_template("login/password.html", pending=pending, errors=errors or {},
                            document=document or (pending.params.get("login_hint", "") if pending else ""),
-                           ir=pending.request.id if pending else "", **qr_context(pending)), status
+                           ir=pending.request.id if pending else "", **qr), status
 
 
 @blueprint.get("")

@@ -7,17 +7,15 @@ the challenge was shown to.
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
-import qrcode
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
 from idp import citizens, ratelimit
 from idp.assurance import ACR_SUBSTANTIAL
 from idp.audit import EventTag, record_event
 from idp.flows import forms
-from idp.mobile import challenges
+from idp.mobile import challenges, qr
 from idp.mobile.models import ChallengeStatus, MobileChallenge
 from idp.oidc import interaction
 
@@ -25,19 +23,20 @@ blueprint = Blueprint("mobile", __name__)
 MOBILE_AMR = ["mfa", "swk", "user"]  # RFC 8176: key held by the app + the citizen's approval
 
 
-def deep_link(challenge: MobileChallenge) -> str:
+def deep_link(challenge: MobileChallenge | challenges.QrDraft) -> str:
     return f"{current_app.config['IDP_ISSUER']}/m/c/{challenge.id}"
 
 
-def seconds_left(challenge: MobileChallenge) -> int:
+def seconds_left(challenge: MobileChallenge | challenges.QrDraft) -> int:
     from idp.clock import clock
 
     return max(0, int((challenge.expires_at - clock.now()).total_seconds()))
 
 
-def qr_context(pending: interaction.Pending | None) -> dict[str, Any]:
-    """What the login page needs to show a fresh QR challenge."""
-    challenge = challenges.create_qr(pending)
+def qr_context(pending: interaction.Pending | None, *, shown_again: bool = False) -> dict[str, Any]:
+    """What the login page needs to show its QR challenge (drafted: stored once this
+    browser asks for the image or the status)."""
+    challenge = challenges.draft_qr(pending, shown_again=shown_again)
     return {"challenge": challenge, "seconds_left": seconds_left(challenge),
             "deep_link": deep_link(challenge)}
 
@@ -53,10 +52,8 @@ def qr_image(challenge_id: str):  # type: ignore[no-untyped-def]
     challenge = challenges.bound(challenge_id)
     if challenge is None:
         return Response(status=404)
-    image = qrcode.make(deep_link(challenge), box_size=8, border=4)
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return Response(buffer.getvalue(), mimetype="image/png", headers={"Cache-Control": "no-store"})
+    return Response(qr.png(deep_link(challenge)), mimetype="image/png",
+                    headers={"Cache-Control": "no-store"})
 
 
 @blueprint.get("/mobile/status/<challenge_id>")

@@ -6,6 +6,12 @@ missing or wrong code denies the challenge, so a blind tap approves nothing.
 
 Decisions and consumption are conditional UPDATEs, so a challenge is approved at most
 once and continues at most one login, whichever process serves each step.
+
+A login page only drafts its QR challenge, in the browser's signed session: the row is
+written when that browser first asks for the QR image or the challenge's status, which it
+does at once to show the page. A page load writes nothing, and neither does a Permanent
+Cl@ve login, nor a visitor (or robot) that never looks at the QR code. The draft's code is
+no secret from the browser that holds it: that browser's page shows it.
 """
 
 from __future__ import annotations
@@ -13,22 +19,31 @@ from __future__ import annotations
 import hmac
 import secrets as random
 import unicodedata
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from flask import request, session
 from sqlalchemy import update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from idp.audit import EventTag, record_event
 from idp.clock import clock
 from idp.extensions import db
 from idp.mobile.models import ChallengeKind, ChallengeStatus, Device, MobileChallenge
 from idp.models import Citizen
+from idp.oidc import interaction
 from idp.oidc.interaction import Pending
 
 LIFETIME = timedelta(minutes=5)
 SESSION_KEY = "mobile_challenges"
+DRAFTS_KEY = "mobile_qr_drafts"
 MAX_BOUND = 5
+# A page shown again (a refused password) keeps its QR code while at least this much of its
+# life is left; a shorter one would end, and take the page with it, as the citizen types.
+KEPT_WHILE = LIFETIME / 2
+_INSERT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 # Digits of the code typed in the app: a blind guess approves 1 time in 10**CODE_DIGITS,
 # and a wrong guess ends the challenge, so it cannot be retried.
 CODE_DIGITS = 3
@@ -41,24 +56,99 @@ def displayable(value: str | None, limit: int) -> str:
     return "".join(ch for ch in (value or "") if unicodedata.category(ch)[0] != "C")[:limit]
 
 
+def _new_id() -> str:
+    return random.token_hex(24)  # hex: safe in URLs and as a command-line argument (no "-")
+
+
+def _new_code() -> str:
+    return f"{random.randbelow(10 ** CODE_DIGITS):0{CODE_DIGITS}d}"
+
+
+def _columns(kind: ChallengeKind, pending: Pending | None, citizen: Citizen | None) -> dict[str, Any]:
+    """What a new challenge records of the request, its browser and (push) the citizen."""
+    return {"kind": kind, "citizen_id": citizen.id if citizen else None,
+            "auth_request_id": pending.request.id if pending else None,
+            "client_name": displayable(pending.client.name, 200) if pending else None,
+            "requested_claims": pending.requested_claims if pending else [],
+            "origin_ip": displayable(request.remote_addr, 64),
+            "origin_user_agent": displayable(request.user_agent.string, 256)}
+
+
+def _bind(challenge_id: str) -> None:
+    session[SESSION_KEY] = [*session.get(SESSION_KEY, [])[-(MAX_BOUND - 1):], challenge_id]
+
+
 def _new(kind: ChallengeKind, pending: Pending | None, citizen: Citizen | None) -> MobileChallenge:
-    challenge = MobileChallenge(
-        # Hex: safe in URLs and as a command-line argument (never starts with "-").
-        id=random.token_hex(24), kind=kind, citizen_id=citizen.id if citizen else None,
-        auth_request_id=pending.request.id if pending else None,
-        client_name=displayable(pending.client.name, 200) if pending else None,
-        requested_claims=pending.requested_claims if pending else [],
-        verification_code=f"{random.randbelow(10 ** CODE_DIGITS):0{CODE_DIGITS}d}",
-        origin_ip=displayable(request.remote_addr, 64),
-        origin_user_agent=displayable(request.user_agent.string, 256),
-        expires_at=clock.now() + LIFETIME)
+    challenge = MobileChallenge(id=_new_id(), verification_code=_new_code(),
+                                expires_at=clock.now() + LIFETIME, **_columns(kind, pending, citizen))
     db.session.add(challenge)
-    session[SESSION_KEY] = [*session.get(SESSION_KEY, [])[-(MAX_BOUND - 1):], challenge.id]
+    _bind(challenge.id)
     return challenge
 
 
-def create_qr(pending: Pending | None) -> MobileChallenge:
-    return _new(ChallengeKind.QR, pending, None)
+@dataclass(frozen=True)
+class QrDraft:
+    """A QR challenge as its login page shows it, kept in that browser's session until
+    the browser asks for it (``bound``)."""
+
+    id: str
+    verification_code: str
+    expires_at: datetime
+    auth_request_id: str | None
+
+    def expired(self) -> bool:
+        return self.expires_at <= clock.now()
+
+
+def draft_qr(pending: Pending | None, *, shown_again: bool = False) -> QrDraft:
+    """The QR challenge of a login page: a new one, or, for the page ``shown_again`` (a
+    refused password), the one it showed while enough of its life is left."""
+    auth_request_id = pending.request.id if pending else None
+    drafts = _drafts()
+    shown = next((d for d in reversed(drafts) if d.auth_request_id == auth_request_id), None)
+    if shown_again and shown is not None and shown.expires_at - clock.now() >= KEPT_WHILE:
+        return shown
+    expires = clock.timestamp() + int(LIFETIME.total_seconds())
+    draft = QrDraft(_new_id(), _new_code(), _from_timestamp(expires), auth_request_id)
+    # Those of other pages of this browser (tabs) are kept while they live.
+    kept = [d for d in drafts if not d.expired()][-(MAX_BOUND - 1):]
+    session[DRAFTS_KEY] = [[d.id, d.verification_code, _timestamp(d.expires_at), d.auth_request_id]
+                          for d in (*kept, draft)]
+    _bind(draft.id)
+    return draft
+
+
+def _drafts() -> list[QrDraft]:
+    return [QrDraft(challenge_id, code, _from_timestamp(expires), auth_request_id)
+            for challenge_id, code, expires, auth_request_id in session.get(DRAFTS_KEY, [])]
+
+
+def _timestamp(moment: datetime) -> int:
+    return int(moment.replace(tzinfo=UTC).timestamp())
+
+
+def _from_timestamp(seconds: int) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC).replace(tzinfo=None)
+
+
+def _store(draft: QrDraft) -> MobileChallenge | None:
+    """The drafted challenge as a row, written once whichever of this browser's requests
+    comes first (the image and the status poll arrive together); an expired draft is
+    answered as such without being written."""
+    if draft.expired():
+        return MobileChallenge(id=draft.id, kind=ChallengeKind.QR, status=ChallengeStatus.PENDING,
+                               verification_code=draft.verification_code, expires_at=draft.expires_at,
+                               auth_request_id=draft.auth_request_id)
+    pending = interaction.load(draft.auth_request_id)
+    if draft.auth_request_id and pending is None:
+        return None  # its login has ended (finished another way) or expired
+    values = {"id": draft.id, "verification_code": draft.verification_code,
+              "created_at": draft.expires_at - LIFETIME, "expires_at": draft.expires_at,
+              **_columns(ChallengeKind.QR, pending, None)}
+    insert = _INSERT[db.session.get_bind().dialect.name]
+    stored = db.session.scalar(insert(MobileChallenge).values(**values).on_conflict_do_nothing()
+                               .returning(MobileChallenge))  # None: another request stored it
+    return stored if stored is not None else db.session.get(MobileChallenge, draft.id)
 
 
 def create_push(citizen: Citizen | None, pending: Pending | None) -> MobileChallenge:
@@ -73,10 +163,15 @@ def create_push(citizen: Citizen | None, pending: Pending | None) -> MobileChall
 
 
 def bound(challenge_id: str | None) -> MobileChallenge | None:
-    """The challenge, if this browser is the one that was shown it."""
+    """The challenge, if this browser is the one that was shown it; a drafted one is
+    stored now."""
     if not challenge_id or challenge_id not in session.get(SESSION_KEY, []):
         return None
-    return db.session.get(MobileChallenge, challenge_id)
+    challenge = db.session.get(MobileChallenge, challenge_id)
+    if challenge is None:
+        draft = next((d for d in _drafts() if d.id == challenge_id), None)
+        return _store(draft) if draft is not None else None
+    return challenge
 
 
 def pending_for(device: Device) -> list[MobileChallenge]:

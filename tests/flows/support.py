@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from flask import Flask
@@ -60,6 +60,11 @@ def start_of_a_window(seconds: int) -> None:
 class SqlWork:
     statements: int = 0
     commits: int = 0
+    sql: list[str] = field(default_factory=list, compare=False)  # what, beside how many
+
+    def writes_to(self, table: str) -> list[str]:
+        return [s for s in self.sql if s.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))
+                and table in s]
 
 
 @contextmanager
@@ -70,8 +75,9 @@ def sql_work(app: Flask) -> Iterator[SqlWork]:
         engine = db.engine
     work = SqlWork()
 
-    def statement(*_: object) -> None:
+    def statement(_connection: object, _cursor: object, sql: str, *_: object) -> None:
         work.statements += 1
+        work.sql.append(sql)
 
     def commit(*_: object) -> None:
         work.commits += 1

@@ -10,7 +10,7 @@ from idp.models import AuditEvent
 from idp.sms import latest_code
 from idp_mobile.device import DeviceKey
 from tests.factories import make_citizen
-from tests.flows.support import fill, never_sent_code, sms_sent, start_of_a_window
+from tests.flows.support import fill, never_sent_code, sms_sent, sql_work, start_of_a_window
 from tests.mobile.support import API
 from tests.support.browser import shows_message, submit
 
@@ -141,3 +141,23 @@ def test_codes_sent_from_one_address_are_capped_per_hour(app, browser, sms_file)
     page = browser.get(started.headers["Location"])
     assert page.status_code == 429 and shows_message(page, "otp_send_limit")
     assert sms_sent(sms_file) == 60
+
+
+def test_a_flow_starting_at_its_sms_step_stores_its_state_once_with_the_code_sent(
+        app, browser, sms_file):
+    person = make_citizen()
+    with sql_work(app) as work:
+        sent = start_login(browser, person)
+    assert sent.status_code == 302 and sms_sent(sms_file) == 1
+    assert [s.split()[0] for s in work.writes_to("flow_states")] == ["INSERT"]
+    assert type_code(browser, LOGIN_OTP, latest_code(sms_file)).status_code == 302  # it is the flow's code
+
+
+def test_a_flow_step_reads_its_state_and_citizen_in_one_statement(app, browser, sms_file):
+    person = make_citizen()
+    start_login(browser, person)
+    with sql_work(app) as work:
+        page = browser.get(LOGIN_OTP)
+    assert page.status_code == 200 and shows_message(page, "otp_sent", last_digits="222")
+    read = [s for s in work.sql if "flow_states" in s or "citizens" in s]
+    assert len(read) == 1 and "JOIN citizens" in read[0]

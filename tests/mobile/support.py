@@ -50,6 +50,14 @@ def qr_challenge_id(login_page: TestResponse) -> str:
     return re.search(r'data-challenge="([^"]+)"', login_page.get_data(as_text=True)).group(1)
 
 
+def loaded(browser: FlaskClient, login_page: TestResponse) -> TestResponse:
+    """A login page as a browser shows it: with its QR image, whose first request stores
+    the challenge the page drafted (``idp.mobile.challenges``)."""
+    image = re.search(r'class="qr" src="([^"]+)"', login_page.get_data(as_text=True)).group(1)
+    assert browser.get(image).status_code == 200
+    return login_page
+
+
 def shown_code(page: TestResponse) -> str:
     """The code the page tells the citizen to type in the app."""
     return code_shown_in(page.get_data(as_text=True))
@@ -58,7 +66,7 @@ def shown_code(page: TestResponse) -> str:
 def login_page(browser: FlaskClient, rp) -> tuple[AuthorizationAttempt, TestResponse]:  # type: ignore[no-untyped-def]
     """An RP's authorization request, landing on the login page with its QR challenge."""
     attempt = AuthorizationAttempt(rp.client_id, rp.redirect_uri)
-    return attempt, browser.get(attempt.start(browser).headers["Location"])
+    return attempt, loaded(browser, browser.get(attempt.start(browser).headers["Location"]))
 
 
 def continue_login(browser: FlaskClient, page: TestResponse, challenge_id: str) -> TestResponse:

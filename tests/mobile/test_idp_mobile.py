@@ -14,7 +14,7 @@ from idp_mobile import cli
 from idp_mobile.client import MobileClient
 from idp_mobile.device import DeviceKey
 from tests.support.live import form_post, start_idp
-from tests.support.mobile import code_shown_in, enrolled_citizen, mobile
+from tests.support.mobile import code_shown_in, enrolled_citizen, mobile, qr_shown_on
 
 PASSWORD = "Movil-Clave-2026!"
 FIREFOX_ON_WINDOWS = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0"
@@ -26,10 +26,6 @@ def idp(tmp_path_factory):  # type: ignore[no-untyped-def]
     server = start_idp(tmp_path_factory.mktemp("live-mobile"))
     yield server
     server.stop()
-
-
-def challenge_on(html: str) -> str:
-    return re.search(r'data-challenge="([^"]+)"', html).group(1)
 
 
 def enrolled(idp, tmp_path):  # type: ignore[no-untyped-def]
@@ -79,9 +75,10 @@ def test_scan_and_pending_show_where_the_request_comes_from(idp, tmp_path):
     browser = requests.Session()
     browser.headers["User-Agent"] = FIREFOX_ON_WINDOWS
     page = browser.get(f"{idp.url}/login", timeout=10)
+    challenge_id = qr_shown_on(browser, page)
     form_post(browser, page, f"{idp.url}/mobile/push", document=document, contrast_data="01012031")
 
-    scanned = mobile(state, "scan", f"{idp.url}/m/c/{challenge_on(page.text)}")
+    scanned = mobile(state, "scan", f"{idp.url}/m/c/{challenge_id}")
     listed = mobile(state, "pending")
 
     for shown in (scanned.stdout, listed.stdout):
@@ -94,12 +91,13 @@ def test_a_wrong_code_typed_in_the_app_denies_the_request(idp, tmp_path):
     _, state = enrolled(idp, tmp_path)
     browser = requests.Session()
     page = browser.get(f"{idp.url}/login", timeout=10)
+    challenge_id = qr_shown_on(browser, page)
     wrong = f"{(int(code_shown_in(page.text)) + 1) % 1000:03d}"
 
-    refused = mobile(state, "approve", challenge_on(page.text), "--code", wrong)
+    refused = mobile(state, "approve", challenge_id, "--code", wrong)
 
     assert refused.returncode != 0 and "not the code shown in the browser" in refused.stderr
-    status = browser.get(f"{idp.url}/mobile/status/{challenge_on(page.text)}", timeout=10).json()
+    status = browser.get(f"{idp.url}/mobile/status/{challenge_id}", timeout=10).json()
     assert status["status"] == "denied"
 
 
@@ -107,7 +105,7 @@ def test_deny_is_reported_and_a_second_decision_is_refused(idp, tmp_path):
     _, state = enrolled(idp, tmp_path)
     browser = requests.Session()
     page = browser.get(f"{idp.url}/login", timeout=10)
-    challenge_id = challenge_on(page.text)
+    challenge_id = qr_shown_on(browser, page)
     denied = mobile(state, "deny", challenge_id)
     assert denied.stdout.strip() == "denied", denied.stderr
     again = mobile(state, "approve", challenge_id, "--code", code_shown_in(page.text))
@@ -116,11 +114,13 @@ def test_deny_is_reported_and_a_second_decision_is_refused(idp, tmp_path):
 
 def test_approving_with_a_blocked_password_exits_non_zero_and_says_why(idp, tmp_path):
     document, state = enrolled(idp, tmp_path)
-    page = requests.Session().get(f"{idp.url}/login", timeout=10)
+    browser = requests.Session()
+    page = browser.get(f"{idp.url}/login", timeout=10)
+    challenge = qr_shown_on(browser, page)
     idp.execute("UPDATE citizens SET password_blocked = :yes WHERE document = :document",
                 yes=True, document=document)
 
-    refused = mobile(state, "approve", challenge_on(page.text), "--code", code_shown_in(page.text))
+    refused = mobile(state, "approve", challenge, "--code", code_shown_in(page.text))
 
     assert refused.returncode != 0 and "credential_blocked" in refused.stderr
     assert "approved" not in refused.stdout

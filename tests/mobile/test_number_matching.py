@@ -18,6 +18,7 @@ from tests.mobile.support import (
     continue_login,
     decide,
     enroll,
+    loaded,
     login_page,
     push,
     qr_challenge_id,
@@ -158,7 +159,8 @@ def test_the_app_sees_the_requests_address_browser_and_time(app, browser, sms_fi
     attempt = AuthorizationAttempt(rp.client_id, rp.redirect_uri)
     asked_from = attempt.start(browser).headers["Location"]
     asked_at = clock.now().replace(microsecond=0)
-    page = browser.get(asked_from, headers={"User-Agent": FIREFOX_ON_WINDOWS})
+    browser.environ_base["HTTP_USER_AGENT"] = FIREFOX_ON_WINDOWS  # on every request, as browsers do
+    page = loaded(browser, browser.get(asked_from))
 
     details = signed_get(browser, device, f"{API}/challenges/{qr_challenge_id(page)}").get_json()
 

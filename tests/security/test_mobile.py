@@ -5,7 +5,7 @@ from __future__ import annotations
 from idp.extensions import db
 from idp.mobile.models import Device
 from tests.factories import make_citizen, make_client
-from tests.mobile.support import API, enroll, qr_challenge_id, signed_get
+from tests.mobile.support import API, enroll, loaded, qr_challenge_id, signed_get
 from tests.support.browser import AuthorizationAttempt
 
 
@@ -34,7 +34,8 @@ def test_challenge_details_carry_no_control_or_bidi_characters_from_the_browser(
     rp = make_client()
     sneaky = "Firefox\x1b[2K\x1b[1A\x07\x9b1A\u202eMadrid\u200b on Windows"
     start = AuthorizationAttempt(rp.client_id, rp.redirect_uri).start(browser)
-    page = browser.get(start.headers["Location"], headers={"User-Agent": sneaky})
+    browser.environ_base["HTTP_USER_AGENT"] = sneaky  # on every request, as browsers do
+    page = loaded(browser, browser.get(start.headers["Location"]))
 
     details = signed_get(browser, device, f"{API}/challenges/{qr_challenge_id(page)}").get_json()
 

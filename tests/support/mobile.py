@@ -6,18 +6,31 @@ import re
 import subprocess
 import time
 from pathlib import Path
+from urllib.parse import urljoin
+
+import requests
 
 from idp.sms import latest_code
 from tests.factories import new_dni
 from tests.support.live import BIN, LiveIdp, active_citizen
 
 _CODE_SHOWN = re.compile(r'class="verification-code"[^>]*>(\d+)<')
+_QR = re.compile(r'data-challenge="([^"]+)".*?class="qr" src="([^"]+)"', re.DOTALL)
 
 
 def code_shown_in(html: str) -> str:
     """The code a page tells the citizen to type in the app (number matching)."""
     found = _CODE_SHOWN.search(html)
     assert found, "the page shows no code to type in the app"
+    return found.group(1)
+
+
+def qr_shown_on(browser: requests.Session, page: requests.Response) -> str:
+    """The id of the QR challenge a login page shows, once the browser has loaded its image
+    (whose first request stores the challenge the page drafted)."""
+    found = _QR.search(page.text)
+    assert found, "the page shows no QR code"
+    assert browser.get(urljoin(page.url, found.group(2)), timeout=10).status_code == 200
     return found.group(1)
 
 
