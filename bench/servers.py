@@ -69,7 +69,7 @@ def compare(quick: bool, log: Callable[[str], None] = print) -> dict[str, Any]:
         from idp_mobile.device import DeviceKey
 
         seeded = seed(create_app(**deployment.settings()), total=60, pool=50,
-                      client_id=client["client_id"], scope=SCOPE,
+                      client_ids=[client["client_id"]], scope=SCOPE,
                       device_jwk=DeviceKey.generate().public_jwk())
         target = Target("127.0.0.1", deployment.port, client["client_id"], client["client_secret"],
                         SmsTail(deployment.sms_file), seeded.pool)
