@@ -37,7 +37,7 @@ from tests.support.browser import AuthorizationAttempt, code_from, consent, log_
 
 SUBSTANTIAL = "http://eidas.europa.eu/LoA/substantial"
 # A login with password and SMS code, from the RP's redirect to UserInfo (7 requests).
-FULL_LOGIN_STATEMENTS = 29
+FULL_LOGIN_STATEMENTS = 27
 
 
 @dataclass

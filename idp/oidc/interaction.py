@@ -21,7 +21,7 @@ from authlib.oidc.core.errors import ConsentRequiredError, InteractionRequiredEr
 from flask import Flask, current_app, g, redirect, render_template, session, url_for
 from werkzeug.datastructures import MultiDict
 
-from idp import secrets
+from idp import flow_state, secrets
 from idp.assurance import ACR_LEVELS, ACR_LOW, acr_rank
 from idp.audit import EventTag, record_event
 from idp.clock import clock
@@ -40,6 +40,9 @@ from idp.web import locale_from_tags
 SESSION_KEY = "interactions"
 MAX_PENDING = 5
 _PAGES = "idp.interaction_pages"
+# A flow keeps its pending request's id under "ir" (the login's SMS step, its expired
+# password): read with the flow state, the request costs that step no statement of its own.
+flow_state.load_along(AuthorizationRequest, "ir")
 PROMPT_ERRORS = {"login_required": LoginRequiredError, "consent_required": ConsentRequiredError,
                  "interaction_required": InteractionRequiredError}
 
