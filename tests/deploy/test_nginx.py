@@ -18,9 +18,11 @@ import re
 import shutil
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -151,37 +153,99 @@ def _wait_for_port(port: int, process: subprocess.Popen, log: Path) -> None:
     raise TimeoutError(log.read_text())
 
 
-@pytest.fixture(scope="module")
-def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
-    """nginx and one ``idp serve``, started once for the module."""
-    folder = tmp_path_factory.mktemp("deployment")
-    prefix = folder / "nginx"
+def start_nginx(prefix: Path, port: int, upstream: int, tls: pki.Authority, trusted_cas: Path,
+                ) -> subprocess.Popen:
+    """The shipped file, filled in, served by nginx on ``port`` in front of ``upstream``."""
     prefix.mkdir()
-    tls = pki.make_authority("Autoridad TLS de pruebas")
     certificate, key = tls.server(PUBLIC, CERTIFICATE_HOST)
     for name in ("public", "certificado"):
         _write(prefix / f"{name}.pem", pki.pem(certificate))
         _write(prefix / f"{name}-key.pem", pki.key_pem(key))
-    citizens_ca = make_dev_certificates(folder / "citizens", parse_document(new_dni()),
-                                        given_name="Ana", surnames="Ruiz Sanz", password="demo").ca
-    shutil.copy(citizens_ca, prefix / "trusted-cas.pem")
-    nginx_port = free_port()
-    idp = start_idp(folder, IDP_ISSUER=f"https://{PUBLIC}:{nginx_port}", IDP_PROXY_COUNT="1",
-                    IDP_SECURE_COOKIES="1", IDP_TRUSTED_PROXIES=PROXY_ADDRESS,
-                    IDP_TRUSTED_CA_FILE=str(citizens_ca))
-    (prefix / "clave-idp.conf").write_text(_filled_in(prefix, nginx_port, idp.port))
+    shutil.copy(trusted_cas, prefix / "trusted-cas.pem")
+    (prefix / "clave-idp.conf").write_text(_filled_in(prefix, port, upstream))
     (prefix / "nginx.conf").write_text(_nginx_conf(prefix))
     command = [NGINX, "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-e", str(prefix / "error.log")]
     checked = subprocess.run([*command, "-t"], capture_output=True, text=True, timeout=30)
     assert checked.returncode == 0, checked.stderr
     nginx = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        _wait_for_port(nginx_port, nginx, prefix / "error.log")
+        _wait_for_port(port, nginx, prefix / "error.log")
+    except (RuntimeError, TimeoutError):
+        stop(nginx)
+        raise
+    return nginx
+
+
+def stop(nginx: subprocess.Popen) -> None:
+    nginx.terminate()
+    nginx.wait(timeout=15)
+
+
+@pytest.fixture(scope="module")
+def tls() -> pki.Authority:
+    """The CA of nginx's server certificates (curl trusts it)."""
+    return pki.make_authority("Autoridad TLS de pruebas")
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory: pytest.TempPathFactory, tls: pki.Authority) -> Iterator[Deployment]:
+    """nginx and one ``idp serve``, started once for the module."""
+    folder = tmp_path_factory.mktemp("deployment")
+    citizens_ca = make_dev_certificates(folder / "citizens", parse_document(new_dni()),
+                                        given_name="Ana", surnames="Ruiz Sanz", password="demo").ca
+    nginx_port = free_port()
+    idp = start_idp(folder, IDP_ISSUER=f"https://{PUBLIC}:{nginx_port}", IDP_PROXY_COUNT="1",
+                    IDP_SECURE_COOKIES="1", IDP_TRUSTED_PROXIES=PROXY_ADDRESS,
+                    IDP_TRUSTED_CA_FILE=str(citizens_ca))
+    try:
+        nginx = start_nginx(folder / "nginx", nginx_port, idp.port, tls, citizens_ca)
+    except BaseException:
+        idp.stop()
+        raise
+    try:
         yield Deployment(idp, nginx_port, folder, _write(folder / "tls-ca.pem", tls.pem()))
     finally:
-        nginx.terminate()
-        nginx.wait(timeout=15)
+        stop(nginx)
         idp.stop()
+
+
+class Recorder(ThreadingHTTPServer):
+    """An upstream that records the headers of each request it receives."""
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Record)
+        self.seen: list[dict[str, str]] = []
+
+
+class _Record(BaseHTTPRequestHandler):
+    server: Recorder
+
+    def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
+        self.server.seen.append({name.lower(): value for name, value in self.headers.items()})
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *_args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def forwarded(deployment: Deployment, tls: pki.Authority) -> Iterator[tuple[Deployment, Recorder]]:
+    """The same nginx configuration in front of a recorder instead of the IdP: what the IdP
+    receives, header by header."""
+    recorder = Recorder()
+    thread = threading.Thread(target=recorder.serve_forever, daemon=True)
+    thread.start()
+    port = free_port()
+    nginx = start_nginx(deployment.folder / "nginx-recorded", port, recorder.server_address[1],
+                        tls, deployment.folder / "citizens" / "ca.pem")
+    try:
+        yield Deployment(deployment.idp, port, deployment.folder, deployment.server_ca), recorder
+    finally:
+        stop(nginx)
+        recorder.shutdown()
+        recorder.server_close()
 
 
 def holder_of(deployment: Deployment, given_name: str = "Ainhoa",
@@ -331,6 +395,40 @@ def test_plain_http_straight_to_the_node_with_a_public_host_is_refused(deploymen
 
     assert answer.status_code == 400 and answer.json()["error"] == "invalid_request"
     assert "HTTPS" in answer.json()["error_description"]
+
+
+def test_the_idp_receives_the_clients_scheme_host_and_address_whatever_the_client_claims(forwarded):
+    through, recorder = forwarded
+    claims = ["-H", "X-Forwarded-Proto: http", "-H", "X-Forwarded-Host: attacker.example",
+              "-H", "X-Forwarded-For: 10.9.9.9"]
+
+    assert through.curl(through.url(PUBLIC, "/login"), *claims).status == 200
+
+    seen = recorder.seen[-1]
+    assert (seen["host"], seen["x-forwarded-host"], seen["x-forwarded-proto"]) == (PUBLIC, PUBLIC, "https")
+    # ProxyFix (IDP_PROXY_COUNT=1) takes the last address: the one nginx saw.
+    assert seen["x-forwarded-for"].split(",")[-1].strip() == "127.0.0.1"
+
+
+def test_nginx_passes_no_certificate_header_a_client_sends_to_the_public_host(forwarded):
+    through, recorder = forwarded
+    holder = holder_of(through)
+
+    for path in ("/login", "/activate", "/register/certificate/"):
+        through.curl(through.url(PUBLIC, path), "-H", f"{HEADER}: {pki.escaped(_certificate(holder))}")
+        assert HEADER.lower() not in recorder.seen[-1], path
+
+
+def test_nginx_passes_the_certificate_it_received_and_only_that_one(forwarded):
+    through, recorder = forwarded
+    holder, impostor = holder_of(through), holder_of(through, "Impostora", "Falsa Pérez")
+    forged = ["-H", f"{HEADER}: {pki.escaped(_certificate(impostor))}"]
+    url = through.url(CERTIFICATE_HOST, "/register/certificate")
+
+    through.curl(url, *forged)
+    assert HEADER.lower() not in recorder.seen[-1]
+    through.curl(url, *forged, holder=holder)
+    assert recorder.seen[-1][HEADER.lower()] == pki.escaped(_certificate(holder))
 
 
 def _certificate(holder: Holder):  # type: ignore[no-untyped-def]
