@@ -25,6 +25,8 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, make_response, render_template, request
 
+from idp.web import JSON_PATHS
+
 log = logging.getLogger("idp.transport")
 
 REFUSAL = "This endpoint must be reached over HTTPS; the request came over plain HTTP."
@@ -84,8 +86,6 @@ def is_loopback(host: str) -> bool:
 def refusal() -> Response:
     """400: the error JSON for clients, the error page for a person's browser (``/authorize``
     and ``/logout``). Nothing else of the request is read or written."""
-    from idp.web import JSON_PATHS
-
     _explain_once()
     if request.path.startswith(JSON_PATHS):
         response = jsonify(error="invalid_request", error_description=REFUSAL)
