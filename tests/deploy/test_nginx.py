@@ -9,39 +9,42 @@ through nginx is replaced by what nginx itself received. The protocol is served 
 through nginx, and plain HTTP straight to the node with a public Host is refused.
 
 nginx connects to ``idp serve`` from 127.0.0.2, the one address ``IDP_TRUSTED_PROXIES``
-names; the test's own requests come from 127.0.0.1, like any other client."""
+names; the test's own requests come from 127.0.0.1, like any other client (support.py)."""
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import socket
-import subprocess
 import threading
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 import requests
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from idp.dev_certificates import DevFiles, make_dev_certificates
+from idp.dev_certificates import make_dev_certificates
 from idp.documents import parse_document
+from tests.deploy.support import (
+    CERTIFICATE_HOST,
+    NGINX,
+    PROXY_ADDRESS,
+    PUBLIC,
+    Answer,
+    Deployment,
+    Holder,
+    Recorder,
+    certificate_of,
+    holder_of,
+    start_nginx,
+    stop,
+    write,
+)
 from tests.factories import new_dni
 from tests.support import pki
-from tests.support.live import LiveIdp, create_client, free_port, start_idp
+from tests.support.live import create_client, free_port, start_idp
 
-ROOT = Path(__file__).resolve().parents[2]
-SHIPPED = ROOT / "deploy" / "nginx" / "clave-idp.conf"
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
-PUBLIC = "clave.example.gob.es"
-CERTIFICATE_HOST = "certificado.clave.example.gob.es"
-PROXY_ADDRESS = "127.0.0.2"
-HEADER = "X-SSL-Client-Cert"
+HEADER = "X-SSL-Client-Cert"  # IDP_CLIENT_CERT_HEADER's default, which the shipped file sets
 ACTIVATION_CODE = re.compile(r"^[A-Z0-9]{4}(-[A-Z0-9]{4})+$")
 MISSING = "We did not receive a digital certificate."
 UNTRUSTED = "This certificate was not issued by a recognised certification authority."
@@ -51,134 +54,6 @@ pytestmark = [
     pytest.mark.skipif(not Path(NGINX).exists() or shutil.which("curl") is None,
                        reason="needs Debian's nginx and curl (make test installs them)"),
 ]
-
-
-@dataclass
-class Answer:
-    status: int
-    headers: dict[str, str]
-    body: str
-
-
-@dataclass
-class Holder:
-    """A citizen's certificate: the files curl presents, and the name on it."""
-
-    document: str
-    given_name: str
-    files: DevFiles
-
-
-@dataclass
-class Deployment:
-    idp: LiveIdp
-    port: int  # nginx's
-    folder: Path
-    server_ca: Path
-
-    def url(self, host: str, path: str) -> str:
-        return f"https://{host}:{self.port}{path}"
-
-    def curl(self, url: str, *args: str, holder: Holder | None = None, jar: Path | None = None,
-             cert: tuple[Path, Path] | None = None) -> Answer:
-        """One request as a browser (or RP) makes it, through nginx, by the host's name."""
-        command = ["curl", "-sS", "-i", "--max-time", "20", "--cacert", str(self.server_ca),
-                   "--resolve", f"{PUBLIC}:{self.port}:127.0.0.1",
-                   "--resolve", f"{CERTIFICATE_HOST}:{self.port}:127.0.0.1",
-                   "-H", "Accept-Language: en"]
-        if holder is not None:
-            cert = (holder.files.certificate, holder.files.key)
-        if cert is not None:
-            command += ["--cert", str(cert[0]), "--key", str(cert[1])]
-        if jar is not None:
-            command += ["-c", str(jar), "-b", str(jar)]
-        done = subprocess.run([*command, *args, url], capture_output=True, text=True, timeout=30,
-                              check=True)
-        head, _, body = done.stdout.partition("\n\n")  # text mode: CRLF read as \n
-        status_line, *lines = head.split("\n")
-        headers = {name.lower(): value.strip() for name, _, value in
-                   (line.partition(":") for line in lines)}
-        return Answer(int(status_line.split()[1]), headers, body)
-
-
-def _write(path: Path, data: bytes) -> Path:
-    path.write_bytes(data)
-    return path
-
-
-def _filled_in(prefix: Path, nginx_port: int, idp_port: int) -> str:
-    """The shipped file with the places a deployer fills in filled in for this machine."""
-    text = SHIPPED.read_text()
-    for placeholder, value in (("10.0.0.5:8000", f"127.0.0.1:{idp_port}"),
-                               ("listen 443 ssl;", f"listen 127.0.0.1:{nginx_port} ssl;"),
-                               ("/etc/nginx/clave/", f"{prefix}/")):
-        assert placeholder in text, placeholder
-        text = text.replace(placeholder, value)
-    return text
-
-
-def _nginx_conf(prefix: Path) -> str:
-    """The main configuration around the shipped file: nothing outside ``prefix`` (Debian's
-    nginx would write under /var/lib/nginx and /run), and no user change (under root, as
-    in a container, the workers keep root's identity to read the test's folder)."""
-    user = "user root root;" if os.geteuid() == 0 else ""
-    temp = "\n".join(f"    {kind}_temp_path {prefix}/{kind};"
-                     for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
-    return f"""{user}
-daemon off;
-worker_processes 1;
-pid {prefix}/nginx.pid;
-error_log {prefix}/error.log info;
-events {{ worker_connections 64; }}
-http {{
-    access_log {prefix}/access.log;
-{temp}
-    # nginx connects to idp serve from the one address IDP_TRUSTED_PROXIES names.
-    proxy_bind {PROXY_ADDRESS};
-    include {prefix}/clave-idp.conf;
-}}
-"""
-
-
-def _wait_for_port(port: int, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"nginx exited with {process.returncode}: {log.read_text()}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(log.read_text())
-
-
-def start_nginx(prefix: Path, port: int, upstream: int, tls: pki.Authority, trusted_cas: Path,
-                ) -> subprocess.Popen:
-    """The shipped file, filled in, served by nginx on ``port`` in front of ``upstream``."""
-    prefix.mkdir()
-    certificate, key = tls.server(PUBLIC, CERTIFICATE_HOST)
-    for name in ("public", "certificado"):
-        _write(prefix / f"{name}.pem", pki.pem(certificate))
-        _write(prefix / f"{name}-key.pem", pki.key_pem(key))
-    shutil.copy(trusted_cas, prefix / "trusted-cas.pem")
-    (prefix / "clave-idp.conf").write_text(_filled_in(prefix, port, upstream))
-    (prefix / "nginx.conf").write_text(_nginx_conf(prefix))
-    command = [NGINX, "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-e", str(prefix / "error.log")]
-    checked = subprocess.run([*command, "-t"], capture_output=True, text=True, timeout=30)
-    assert checked.returncode == 0, checked.stderr
-    nginx = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        _wait_for_port(port, nginx, prefix / "error.log")
-    except (RuntimeError, TimeoutError):
-        stop(nginx)
-        raise
-    return nginx
-
-
-def stop(nginx: subprocess.Popen) -> None:
-    nginx.terminate()
-    nginx.wait(timeout=15)
 
 
 @pytest.fixture(scope="module")
@@ -203,31 +78,10 @@ def deployment(tmp_path_factory: pytest.TempPathFactory, tls: pki.Authority) -> 
         idp.stop()
         raise
     try:
-        yield Deployment(idp, nginx_port, folder, _write(folder / "tls-ca.pem", tls.pem()))
+        yield Deployment(idp, nginx_port, folder, write(folder / "tls-ca.pem", tls.pem()))
     finally:
         stop(nginx)
         idp.stop()
-
-
-class Recorder(ThreadingHTTPServer):
-    """An upstream that records the headers of each request it receives."""
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _Record)
-        self.seen: list[dict[str, str]] = []
-
-
-class _Record(BaseHTTPRequestHandler):
-    server: Recorder
-
-    def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
-        self.server.seen.append({name.lower(): value for name, value in self.headers.items()})
-        self.send_response(200)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, *_args: object) -> None:
-        pass
 
 
 @pytest.fixture(scope="module")
@@ -246,15 +100,6 @@ def forwarded(deployment: Deployment, tls: pki.Authority) -> Iterator[tuple[Depl
         stop(nginx)
         recorder.shutdown()
         recorder.server_close()
-
-
-def holder_of(deployment: Deployment, given_name: str = "Ainhoa",
-              surnames: str = "Etxeberria Goñi") -> Holder:
-    """A new citizen's certificate from the citizens' CA (the one nginx and the IdP trust)."""
-    document = new_dni()
-    files = make_dev_certificates(deployment.folder / "citizens", parse_document(document),
-                                  given_name=given_name, surnames=surnames, password="demo")
-    return Holder(document, given_name, files)
 
 
 def form_token(page: Answer) -> str:
@@ -321,7 +166,7 @@ def test_a_certificate_header_sent_straight_to_the_idp_is_ignored(deployment):
     before = len(refused_certificates(deployment))
 
     page = requests.get(f"{deployment.idp.url}/register/certificate", timeout=10, headers={
-        HEADER: pki.escaped(_certificate(holder)), "Accept-Language": "en"})
+        HEADER: pki.escaped(certificate_of(holder)), "Accept-Language": "en"})
 
     assert page.status_code == 200 and MISSING in page.text
     assert holder.given_name not in page.text
@@ -331,7 +176,7 @@ def test_a_certificate_header_sent_straight_to_the_idp_is_ignored(deployment):
 
 def test_a_certificate_header_sent_through_nginx_is_replaced_by_what_nginx_received(deployment):
     holder, impostor = holder_of(deployment), holder_of(deployment, "Impostora", "Falsa Pérez")
-    forged = ["-H", f"{HEADER}: {pki.escaped(_certificate(impostor))}"]
+    forged = ["-H", f"{HEADER}: {pki.escaped(certificate_of(impostor))}"]
     url = deployment.url(CERTIFICATE_HOST, "/register/certificate")
 
     without_certificate = deployment.curl(url, *forged)
@@ -354,8 +199,8 @@ def test_the_public_host_sends_the_certificate_pages_to_the_certificate_host(dep
 def test_a_certificate_nginx_cannot_verify_reaches_the_idp_which_says_why(deployment):
     stranger_ca, key = pki.make_authority("AC desconocida"), ec.generate_private_key(ec.SECP256R1())
     certificate = stranger_ca.issue(serial_number=f"IDCES-{new_dni()}", key=key)
-    cert = (_write(deployment.folder / "stranger.pem", pki.pem(certificate)),
-            _write(deployment.folder / "stranger-key.pem", pki.key_pem(key)))
+    cert = (write(deployment.folder / "stranger.pem", pki.pem(certificate)),
+            write(deployment.folder / "stranger-key.pem", pki.key_pem(key)))
 
     page = deployment.curl(deployment.url(CERTIFICATE_HOST, "/register/certificate"), cert=cert)
 
@@ -415,23 +260,18 @@ def test_nginx_passes_no_certificate_header_a_client_sends_to_the_public_host(fo
     holder = holder_of(through)
 
     for path in ("/login", "/activate", "/register/certificate/"):
-        through.curl(through.url(PUBLIC, path), "-H", f"{HEADER}: {pki.escaped(_certificate(holder))}")
+        through.curl(through.url(PUBLIC, path), "-H", f"{HEADER}: {pki.escaped(certificate_of(holder))}")
         assert HEADER.lower() not in recorder.seen[-1], path
 
 
 def test_nginx_passes_the_certificate_it_received_and_only_that_one(forwarded):
     through, recorder = forwarded
     holder, impostor = holder_of(through), holder_of(through, "Impostora", "Falsa Pérez")
-    forged = ["-H", f"{HEADER}: {pki.escaped(_certificate(impostor))}"]
+    forged = ["-H", f"{HEADER}: {pki.escaped(certificate_of(impostor))}"]
     url = through.url(CERTIFICATE_HOST, "/register/certificate")
 
     through.curl(url, *forged)
     assert HEADER.lower() not in recorder.seen[-1]
     through.curl(url, *forged, holder=holder)
-    assert recorder.seen[-1][HEADER.lower()] == pki.escaped(_certificate(holder))
+    assert recorder.seen[-1][HEADER.lower()] == pki.escaped(certificate_of(holder))
 
-
-def _certificate(holder: Holder):  # type: ignore[no-untyped-def]
-    from cryptography import x509
-
-    return x509.load_pem_x509_certificate(holder.files.certificate.read_bytes())
