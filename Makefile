@@ -3,7 +3,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.bench-installed
-TEST_SYSTEM_PACKAGES := chromium chromium-driver fonts-dejavu-core libzbar0 postgresql
+TEST_SYSTEM_PACKAGES := chromium chromium-driver fonts-dejavu-core libzbar0 nginx postgresql
 # Compiled catalogues (.mo) are git-ignored build products: one per .po, rebuilt when it changes.
 # The demo RP has its own (demo_rp/translations).
 CATALOGUES := $(patsubst %.po,%.mo,$(wildcard idp/translations/*/LC_MESSAGES/messages.po \
@@ -47,7 +47,8 @@ run: $(STAMP) translations
 # wheel on SQLite databases of their own.
 test: $(STAMP) translations $(NPM_STAMPS)
 	scripts/ensure-system-packages.sh --why "the browser tests drive Chromium, the second pass runs \
-		on PostgreSQL and idp-mobile reads QR images with zbar" $(TEST_SYSTEM_PACKAGES)
+		on PostgreSQL, idp-mobile reads QR images with zbar and tests/deploy runs the shipped nginx \
+		configuration" $(TEST_SYSTEM_PACKAGES)
 	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
 	scripts/with-postgres.sh $(BIN)/python -m pytest -q -n 2 --dist loadgroup \
 		--ignore=tests/e2e --ignore=tests/interop --ignore=tests/test_run_demo.py \

@@ -66,13 +66,10 @@ def create_app(**overrides: Any) -> Flask:
     register_flows(app)
     from idp import unit_of_work
 
-    unit_of_work.init_app(app)  # last: its after_request hook runs first
-    if config["IDP_PROXY_COUNT"]:
-        from werkzeug.middleware.proxy_fix import ProxyFix
+    unit_of_work.init_app(app)  # after the blueprints: its after_request hook runs first
+    from idp import transport
 
-        # Outermost, so that every layer (PublishedDocuments too) sees the client's host and scheme.
-        count = config["IDP_PROXY_COUNT"]
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)  # type: ignore[method-assign]
+    transport.trust_proxies(app)  # last: outermost, so every layer sees the forwarded scheme and host
     return app
 
 

@@ -387,8 +387,13 @@ def dev_certificates(out: Path, document: str, given_name: str, surnames: str, e
               help="The HTTP server: granian uses less CPU; see docs/deployment.md.")
 def serve(host: str, port: int, workers: int, server: str) -> None:
     """Serve the IdP (gunicorn or granian; SIGHUP replaces the workers)."""
+    from idp import settings
     from idp.serving import serve_app
+    from idp.transport import start_warning
 
+    warning = start_warning(settings.load())
+    if warning:
+        click.echo(f"Warning: {warning}", err=True)
     serve_app(host, port, workers, server)
 
 

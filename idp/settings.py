@@ -116,7 +116,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "IDP_PROXY_COUNT",
         0,
-        "Reverse proxies in front of the app whose `X-Forwarded-*` headers are trusted.",
+        "Reverse proxies in front of the app whose `X-Forwarded-Proto`, `-Host` and `-For` "
+        "are trusted (the scheme, host and client address then come from them). Behind a TLS "
+        "proxy at least 1: the protocol refuses plain HTTP but on loopback.",
         int,
     ),
     Setting("IDP_SECURE_COOKIES", False, "Mark cookies `Secure` (turn on behind HTTPS).", _bool),

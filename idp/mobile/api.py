@@ -15,7 +15,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from idp import citizens, flow_state, otp, ratelimit, secrets
+from idp import citizens, flow_state, otp, ratelimit, secrets, transport
 from idp.assurance import ACR_SUBSTANTIAL
 from idp.audit import EventTag, record_event
 from idp.documents import InvalidDocument, parse_document
@@ -28,6 +28,7 @@ from idp.user_agents import describe_device
 
 blueprint = Blueprint("mobile_api", __name__, url_prefix="/api/mobile/v1")
 csrf.exempt(blueprint)
+transport.require_https(blueprint)  # device proofs and enrollment tokens; not openapi.json
 ENROLLMENT = "enrollment"
 OPENAPI = Path(__file__).with_name("openapi.json")
 
@@ -56,6 +57,7 @@ def _text(data: dict[str, Any], name: str, limit: int) -> str:
 
 
 @blueprint.get("/openapi.json")
+@transport.any_transport
 def openapi():  # type: ignore[no-untyped-def]
     return Response(OPENAPI.read_bytes(), mimetype="application/json")
 

@@ -10,7 +10,7 @@ from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import InsecureTransportError, InvalidClientError
 from flask import Flask, current_app
 
-from idp import sessions
+from idp import sessions, transport
 from idp.extensions import csrf
 from idp.models import LoginSession
 from idp.oidc import backchannel, client_auth, client_cache, client_keys, grants, tokens
@@ -94,7 +94,9 @@ def init_oidc(app: Flask) -> None:
 
     @app.errorhandler(InsecureTransportError)
     def _insecure_transport(error: InsecureTransportError):  # type: ignore[no-untyped-def]
-        # Authlib refuses plain HTTP to any host but loopback while it reads the request,
-        # before the endpoint's own handling of OAuth errors: answer as the endpoint would.
+        # Authlib refuses plain HTTP to any host but loopback while it reads a request, before
+        # the endpoint's own handling of OAuth errors. idp.transport refuses those first; a
+        # request that reaches Authlib anyway (a stored one rebuilt from a plain-HTTP issuer)
+        # gets the same answer.
         abandon()
-        return authorization_server.handle_error_response(None, error)
+        return transport.refusal()

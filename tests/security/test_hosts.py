@@ -13,7 +13,6 @@ from idp.extensions import db
 from idp.models import AuditEvent
 from idp.serving import SERVERS
 from idp.web import JSON_PATHS
-from tests.factories import make_client
 from tests.support.live import start_idp
 from tests.support.routes import every_route
 
@@ -102,19 +101,6 @@ def test_a_malformed_forwarded_host_from_a_trusted_proxy_is_refused_too(tmp_path
     behind_proxy = build_app(tmp_path, IDP_PROXY_COUNT=1).test_client()
     assert behind_proxy.get("/login", headers={"X-Forwarded-Host": "idp.example.org"}).status_code == 200
     assert behind_proxy.get("/login", headers={"X-Forwarded-Host": "a" * 64}).status_code == 400
-
-
-@pytest.mark.parametrize("method,path", [("POST", "/token"), ("GET", "/userinfo"),
-                                         ("POST", "/userinfo"), ("POST", "/revoke"),
-                                         ("POST", "/introspect")])
-def test_plain_http_to_a_host_other_than_loopback_is_refused_as_insecure_transport(
-        app, browser, method, path):
-    rp = make_client()
-    response = browser.open(path, method=method, headers={"Host": "idp.example.org"},
-                            auth=(rp.client_id, rp.secret),
-                            data={"grant_type": "authorization_code", "code": "x", "token": "x"})
-    assert response.status_code == 400
-    assert response.get_json()["error"] == "insecure_transport"
 
 
 def _raw_request(port: int, head: bytes) -> bytes:

@@ -49,9 +49,11 @@ class Authority:
               not_before: datetime | None = None, not_after: datetime | None = None,
               extended_key_usage: list[x509.ObjectIdentifier] | None = None,
               digital_signature: bool = True, ca: bool = False,
-              extra: x509.ExtensionType | None = None) -> x509.Certificate:
+              extra: x509.ExtensionType | None = None,
+              key: ec.EllipticCurvePrivateKey | None = None) -> x509.Certificate:
+        """A citizen's certificate (for ``key``, which a TLS client needs, or a new key)."""
         now = _now()
-        key = ec.generate_private_key(ec.SECP256R1())
+        key = key or ec.generate_private_key(ec.SECP256R1())
         document = (serial_number or "").removeprefix("IDCES-")
         if common_name is None:
             common_name = f"{surname} {given_name} - {document}"
@@ -82,6 +84,27 @@ class Authority:
         return builder.sign(self.key, hashes.SHA256())
 
 
+    def server(self, *names: str) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+        """A TLS server certificate for the host ``names``, and its key."""
+        key = ec.generate_private_key(ec.SECP256R1())
+        now = _now()
+        certificate = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])]))
+            .issuer_name(self.certificate.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(days=1))
+            .not_valid_after(now + timedelta(days=30))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(name) for name in names]),
+                           critical=False)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .sign(self.key, hashes.SHA256())
+        )
+        return certificate, key
+
+
 def make_authority(name: str = "AC Pruebas Ciudadanos", *, valid_days: int = 3650) -> Authority:
     """A self-signed root CA, valid from a year ago."""
     now = _now()
@@ -107,6 +130,11 @@ def make_authority(name: str = "AC Pruebas Ciudadanos", *, valid_days: int = 365
 
 def pem(certificate: x509.Certificate) -> bytes:
     return certificate.public_bytes(serialization.Encoding.PEM)
+
+
+def key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
 
 
 def escaped(certificate: x509.Certificate) -> str:

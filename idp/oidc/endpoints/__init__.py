@@ -6,7 +6,10 @@ from __future__ import annotations
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from flask import Blueprint
 
+from idp import transport
+
 blueprint = Blueprint("oidc", __name__)
+transport.require_https(blueprint)  # but the public documents (discovery.py)
 
 
 def register_endpoints(server: AuthorizationServer) -> None:

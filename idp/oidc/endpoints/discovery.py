@@ -21,6 +21,7 @@ from werkzeug.http import parse_etags
 from idp.assurance import ACR_LEVELS
 from idp.oidc import claims as claim_rules
 from idp.oidc.endpoints import blueprint
+from idp.transport import any_transport
 from idp.web import LANGUAGES, language_tag, request_id, security_headers, well_formed_host
 
 DISCOVERY_PATH = "/.well-known/openid-configuration"
@@ -84,11 +85,13 @@ def cached_json(body: bytes, etag: str, max_age: int) -> Response:
 
 
 @blueprint.get(DISCOVERY_PATH)
+@any_transport
 def openid_configuration() -> Response:
     return cached_json(*_metadata(current_app.config["IDP_ISSUER"]), max_age=DISCOVERY_MAX_AGE)
 
 
 @blueprint.get(JWKS_PATH)
+@any_transport
 def jwks() -> Response:
     return cached_json(*current_app.extensions["idp.keys"].public_jwks_document(),
                        max_age=JWKS_MAX_AGE)
