@@ -67,6 +67,9 @@ def create_app(**overrides: Any) -> Flask:
     from idp import unit_of_work
 
     unit_of_work.init_app(app)  # last: its after_request hook runs first
+    from idp.metrics.web import init_metrics
+
+    init_metrics(app)  # around every layer but ProxyFix: it counts the published documents too
     if config["IDP_PROXY_COUNT"]:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
