@@ -54,6 +54,9 @@ class RequestMetrics:
     def __init__(self, app: WsgiApp, scrape: WsgiApp | None = None) -> None:
         self.app = app
         self.scrape = scrape
+        # The series of each (route, status) once looked up: ``labels()`` takes a lock and
+        # builds its key on every call, as much again as the counting itself.
+        self.series: dict[tuple[str, str], tuple[Any, Any]] = {}
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if self.scrape is not None and environ.get("PATH_INFO") == PATH:
@@ -68,9 +71,13 @@ class RequestMetrics:
         try:
             return self.app(environ, recording)
         finally:
-            route = environ.get(ROUTE, UNMATCHED)
-            metrics.HTTP_LATENCY.labels(route).observe(time.perf_counter() - started)
-            metrics.HTTP_REQUESTS.labels(route, answered[-1][:3] if answered else "500").inc()
+            key = (environ.get(ROUTE, UNMATCHED), answered[-1][:3] if answered else "500")
+            series = self.series.get(key)
+            if series is None:
+                series = self.series[key] = (metrics.HTTP_LATENCY.labels(key[0]),
+                                             metrics.HTTP_REQUESTS.labels(*key))
+            series[0].observe(time.perf_counter() - started)
+            series[1].inc()
 
 
 class MetricsEndpoint:
