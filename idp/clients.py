@@ -81,6 +81,14 @@ def _checked_name(name: str) -> str:
     return name
 
 
+def _new_client_id() -> str:
+    """A random id that does not begin with "-", which ``idp client show ID`` would read as
+    an option (one id in 64 would)."""
+    while (candidate := secrets.random_token(18)).startswith("-"):
+        pass
+    return candidate
+
+
 def register_client(*, name: str, redirect_uris: tuple[str, ...] | list[str],
                     post_logout_redirect_uris: tuple[str, ...] | list[str] = (),
                     scope: str = "openid", auth_method: str = "client_secret_basic",
@@ -113,7 +121,7 @@ def register_client(*, name: str, redirect_uris: tuple[str, ...] | list[str],
                 "backchannel_logout_uri": backchannel_logout_uri}
     metadata.update({k: v for k, v in optional.items() if v})
     secret = None if auth_method in ("none", "private_key_jwt") else secrets.random_token()
-    client = Client(client_id=client_id or secrets.random_token(18), name=_checked_name(name),
+    client = Client(client_id=client_id or _new_client_id(), name=_checked_name(name),
                     client_secret_hash=secrets.keyed_hash(secret, CLIENT_SECRET) if secret else None,
                     client_metadata=metadata)
     db.session.add(client)

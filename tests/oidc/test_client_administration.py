@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import event
 
+from idp import secrets
 from idp.audit import EventTag
 from idp.cli import main
 from idp.clock import clock
@@ -286,3 +287,15 @@ def test_a_login_begun_before_the_client_was_disabled_ends_on_an_error_page_with
     assert reloaded.status_code == 400 and shows_message(reloaded, "session_expired")
     done = log_in(browser, shown, person.document, person.password, sms_file)
     assert done.status_code == 302 and done.headers["Location"] == "/account"  # the IdP's own login
+
+
+def test_a_generated_client_id_never_begins_with_a_dash_that_the_commands_would_read_as_an_option(
+        app, run, monkeypatch):
+    drawn = iter(["-looks-like-an-option", "Gd3k9Qz1xWm2Lp0aB7cV5nRt"])
+    real = secrets.random_token
+    monkeypatch.setattr("idp.clients.secrets.random_token",
+                        lambda nbytes=32: next(drawn) if nbytes == 18 else real(nbytes))
+    created = json.loads(run("client", "create", "--name", "Sede", "--redirect-uri",
+                             "https://rp.example/cb", "--json").stdout)
+    assert created["client_id"] == "Gd3k9Qz1xWm2Lp0aB7cV5nRt"
+    assert run("client", "show", created["client_id"]).exit_code == 0
