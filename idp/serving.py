@@ -172,8 +172,9 @@ def worker_metrics(bind: str, token: str) -> Iterator[bool]:
     for stale in directory.glob("*.db"):
         stale.unlink()
     os.environ[MULTIPROCESS_DIR] = str(directory)
-    scrape = start_scrape_server(bind, token) if bind else None
+    scrape = None
     try:
+        scrape = start_scrape_server(bind, token) if bind else None
         yield True
     finally:
         if scrape is not None:

@@ -66,11 +66,14 @@ def test_the_counts_of_every_worker_are_summed_even_after_they_are_replaced(tmp_
 def test_a_metrics_address_already_taken_stops_the_start_with_a_clear_message(tmp_path):
     import socket
 
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         bind = f"127.0.0.1:{taken.getsockname()[1]}"
         with pytest.raises(RuntimeError):
-            start_idp(tmp_path, IDP_METRICS_BIND=bind)
+            start_idp(tmp_path, IDP_METRICS_BIND=bind, TMPDIR=str(scratch))
         assert f"IDP_METRICS_BIND={bind}: cannot listen there" in (
             next(tmp_path.glob("idp-*.log")).read_text())
+    assert list(scratch.iterdir()) == []  # its metrics directory removed too
