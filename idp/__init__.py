@@ -68,6 +68,9 @@ def create_app(**overrides: Any) -> Flask:
 
     unit_of_work.init_app(app)  # after the blueprints: its after_request hook runs first
     from idp import transport
+    from idp.metrics.web import init_metrics
+
+    init_metrics(app)  # around every layer but ProxyFix: it counts the published documents too
 
     transport.trust_proxies(app)  # last: outermost, so every layer sees the forwarded scheme and host
     return app

@@ -148,6 +148,92 @@ def client_rotate_secret(client_id: str, as_json: bool) -> None:
            f"(the old secret stops working within {seconds} s)"])
 
 
+@client.command("list")
+@click.option("--json", "as_json", is_flag=True)
+def client_list(as_json: bool) -> None:
+    """Every relying party: its id, whether it is enabled, how it authenticates, its name."""
+    from idp.clients import describe, registered_clients
+
+    app = _app()
+    with app.app_context():
+        found = [describe(c) for c in registered_clients()]
+    if as_json:
+        click.echo(json.dumps(found, ensure_ascii=False, indent=2))
+        return
+    rows = [("CLIENT_ID", "STATE", "AUTH", "NAME")] + [
+        (c["client_id"], "disabled" if c["disabled"] else "enabled",
+         c["token_endpoint_auth_method"], c["name"]) for c in found]
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    for row in rows:
+        click.echo("  ".join([*(cell.ljust(width) for cell, width in zip(row, widths, strict=False)),
+                              row[3]]))
+
+
+def _show(data: dict, as_json: bool, *lines: str) -> None:
+    shown = [f"{key + ':':<30} {' '.join(value) if isinstance(value, list) else value}"
+             for key, value in data.items() if value not in (None, [], "")]
+    _emit(data, as_json, [*shown, *lines])
+
+
+@client.command("show")
+@click.argument("client_id")
+@click.option("--json", "as_json", is_flag=True)
+def client_show(client_id: str, as_json: bool) -> None:
+    """A relying party's registration (everything but its secret)."""
+    from idp.clients import ClientError, describe, registered
+
+    app = _app()
+    with app.app_context():
+        try:
+            data = describe(registered(client_id))
+        except ClientError as error:
+            raise click.UsageError(str(error)) from error
+    _show(data, as_json)
+
+
+@client.command("update")
+@click.argument("client_id")
+@click.option("--name")
+@click.option("--redirect-uri", "redirect_uris", multiple=True,
+              help="Replaces every redirect URI (repeat for several).")
+@click.option("--post-logout-redirect-uri", "post_logout_redirect_uris", multiple=True,
+              help="Replaces every post-logout redirect URI (repeat for several).")
+@click.option("--no-post-logout-redirect-uris", "no_logout_uris", is_flag=True,
+              help="Removes every post-logout redirect URI.")
+@click.option("--scope", help="The scopes it may ask for, space-separated (openid among them).")
+@click.option("--default-acr")
+@click.option("--no-default-acr", is_flag=True, help="Removes the default acr.")
+@click.option("--json", "as_json", is_flag=True)
+def client_update(client_id: str, name: str | None, redirect_uris: tuple[str, ...],
+                  post_logout_redirect_uris: tuple[str, ...], no_logout_uris: bool,
+                  scope: str | None, default_acr: str | None, no_default_acr: bool,
+                  as_json: bool) -> None:
+    """Change a relying party's names, URIs, scopes or default acr (checked as at create)."""
+    from idp.clients import describe, registered, update_client
+
+    if no_logout_uris and post_logout_redirect_uris:
+        raise click.UsageError("--no-post-logout-redirect-uris and --post-logout-redirect-uri "
+                               "exclude each other")
+    if no_default_acr and default_acr:
+        raise click.UsageError("--no-default-acr and --default-acr exclude each other")
+    changes: dict = {"name": name, "redirect_uris": redirect_uris or None,
+                     "post_logout_redirect_uris": () if no_logout_uris else post_logout_redirect_uris or None,
+                     "scope": scope}
+    if default_acr or no_default_acr:
+        changes["default_acr"] = default_acr
+    if all(value is None for value in changes.values()):
+        raise click.UsageError("nothing to change: give at least one option (see --help)")
+
+    def change(cid: str):  # type: ignore[no-untyped-def]
+        changed = update_client(cid, **changes)
+        return changed, describe(registered(cid))
+
+    (changed, data), seconds = _client_change(change, client_id)
+    note = (f"Changed: {', '.join(changed)}; every IdP process sees it within {seconds} s."
+            if changed else "Nothing changed: it was registered so already.")
+    _show({**data, "changed": changed} if as_json else data, as_json, note)
+
+
 # -- citizens ----------------------------------------------------------------------------
 
 @main.group()

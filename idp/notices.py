@@ -10,6 +10,7 @@ from __future__ import annotations
 from flask import current_app
 from flask_babel import gettext
 
+from idp import metrics
 from idp.audit import EventTag, record_event
 from idp.models import Citizen
 from idp.otp import gateway
@@ -39,8 +40,10 @@ def send_notice(citizen: Citizen, text: str, *, about: str) -> bool:
     except SmsDeliveryError:
         current_app.logger.warning("SMS gateway failed for a %s notice", about)
         record_event(EventTag.SMS_NOTICE_SEND_FAILED, citizen, about=about)
+        metrics.sms("notice", sent=False)
         return False
     record_event(EventTag.SMS_NOTICE_SENT, citizen, about=about)
+    metrics.sms("notice", sent=True)
     return True
 
 

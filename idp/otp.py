@@ -23,7 +23,7 @@ from flask import current_app
 from flask_babel import gettext
 from sqlalchemy import case, exists, or_, select, update
 
-from idp import ratelimit, secrets
+from idp import metrics, ratelimit, secrets
 from idp.audit import EventTag, record_event
 from idp.clock import clock
 from idp.extensions import db
@@ -107,8 +107,10 @@ def send_otp(citizen: Citizen, purpose: str, *, resend_of: int | None = None) ->
         db.session.delete(otp)  # it never went out
         limits.release()
         record_event(EventTag.OTP_SEND_FAILED, citizen, purpose=purpose)
+        metrics.sms("code", sent=False)
         raise
     record_event(EventTag.OTP_SENT, citizen, purpose=purpose)
+    metrics.sms("code", sent=True)
     return otp
 
 

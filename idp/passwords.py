@@ -21,6 +21,8 @@ from argon2 import PasswordHasher as _Argon2
 from argon2 import Type
 from argon2.exceptions import VerificationError
 
+from idp import metrics
+
 MIN_LENGTH = 8
 # From this length on there is no restriction on character types: pass-phrases.
 PASSPHRASE_LENGTH = 16
@@ -227,14 +229,14 @@ class PasswordHasher:
         self._turns = threading.BoundedSemaphore(max(1, max_concurrent))
 
     def hash(self, password: str) -> str:
-        with self._turns:
+        with self._turns, metrics.argon2_timed("hash"):
             return self._argon2.hash(unicodedata.normalize("NFC", password))
 
     def verify(self, encoded: str, password: str) -> bool:
         if not isinstance(encoded, str):
             return False
         try:
-            with self._turns:
+            with self._turns, metrics.argon2_timed("verify"):
                 return self._argon2.verify(encoded, unicodedata.normalize("NFC", password))
         except (VerificationError, ValueError):  # ValueError: malformed or non-ASCII hash
             return False

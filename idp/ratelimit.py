@@ -29,7 +29,7 @@ from sqlalchemy import Integer, String, and_, bindparam, case, or_, select, upda
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 
-from idp import secrets
+from idp import metrics, secrets
 from idp.clock import clock
 from idp.extensions import db
 
@@ -56,9 +56,14 @@ def parse_limits(text: str) -> Mapping[str, Limit]:
     return MappingProxyType(limits)
 
 
+class Refused(frozenset[str]):
+    """``reserve``'s answer when a limit had no slot left: the keys of the full limits
+    (no slot of any limit was taken)."""
+
+
 class RateLimiter(Protocol):
-    def reserve(self, slots: Sequence[tuple[str, Limit]]) -> list[int] | None:
-        """A slot of each limit, all or none: the windows taken, or None when one is full."""
+    def reserve(self, slots: Sequence[tuple[str, Limit]]) -> list[int] | Refused:
+        """A slot of each limit, all or none: the windows taken, or the full limits."""
         ...
 
     def release(self, taken: Sequence[tuple[str, int]]) -> None:
@@ -94,11 +99,11 @@ class DatabaseRateLimiter:
         counted = db.session.execute(_COUNT, {"key": key, "window": self._window(seconds)}).scalar()
         return counted or 0
 
-    def reserve(self, slots: Sequence[tuple[str, Limit]]) -> list[int] | None:
+    def reserve(self, slots: Sequence[tuple[str, Limit]]) -> list[int] | Refused:
         if not slots:
             return []
         if any(limit.count <= 0 for _, limit in slots):
-            return None
+            return Refused(key for key, limit in slots if limit.count <= 0)
         windows = {key: self._window(limit.seconds) for key, limit in slots}
         limits = {key: limit.count for key, limit in slots}
         counter = RateCounter.__table__.c
@@ -120,7 +125,7 @@ class DatabaseRateLimiter:
         taken = set(db.session.scalars(statement))
         if len(taken) < len(windows):
             self.release([(key, windows[key]) for key in sorted(taken)])
-            return None
+            return Refused(windows.keys() - taken)
         return [windows[key] for key, _ in slots]
 
     def release(self, taken: Sequence[tuple[str, int]]) -> None:
@@ -134,11 +139,16 @@ class DatabaseRateLimiter:
 
 @dataclass
 class Guard:
-    """The limits that apply to one attempt, e.g. per address and per document."""
+    """The limits that apply to one attempt, e.g. per address and per document: each
+    check is (limit name, counter key, limit)."""
 
-    checks: list[tuple[str, Limit]]
+    checks: list[tuple[str, str, Limit]]
     limiter: RateLimiter
     taken: list[tuple[str, int]] = field(default_factory=list)
+
+    @property
+    def slots(self) -> list[tuple[str, Limit]]:
+        return [(key, limit) for _, key, limit in self.checks]
 
     def reserve(self) -> bool:
         """Take a slot of every limit before the attempt; False (and none taken) when a
@@ -146,11 +156,18 @@ class Guard:
         are held by the request's transaction (their rows locked) until it commits:
         parallel attempts wait for it, and the count is exact. An attempt that runs
         argon2id commits them first (``citizens.verify_password``)."""
-        windows = self.limiter.reserve(self.checks)
-        if windows is None:
+        windows = self.limiter.reserve(self.slots)
+        if isinstance(windows, Refused):
+            for name, key, _ in self.checks:
+                if key in windows:
+                    metrics.RATE_LIMIT_REFUSALS.labels(name).inc()
             return False
-        self.taken = [(key, window) for (key, _), window in zip(self.checks, windows, strict=True)]
+        self.taken = [(key, window) for (_, key, _), window in zip(self.checks, windows, strict=True)]
         return True
+
+    def count_failure(self) -> None:
+        """Count a failure already answered (no attempt waits on it): a full limit stays full."""
+        self.limiter.reserve(self.slots)
 
     def release(self) -> None:
         """The attempt succeeded: its slots are given back, so limits count failures."""
@@ -162,7 +179,20 @@ class Guard:
         """Whether a limit has no slot left, read without taking one: for a check in front
         of every request of a hot path (client authentication), where a write per success
         would cost more than the few parallel failures that may pass the limit together."""
-        return any(self.limiter.count(key, limit.seconds) >= limit.count for key, limit in self.checks)
+        return self._full() is not None
+
+    def refuse_if_used_up(self) -> bool:
+        """``used_up``, for a caller that then refuses the attempt unchecked: counted."""
+        full = self._full()
+        if full is not None:
+            metrics.RATE_LIMIT_REFUSALS.labels(full).inc()
+        return full is not None
+
+    def _full(self) -> str | None:
+        for name, key, limit in self.checks:
+            if self.limiter.count(key, limit.seconds) >= limit.count:
+                return name
+        return None
 
 
 def guard(action: str, **subjects: str | None) -> Guard:
@@ -170,9 +200,10 @@ def guard(action: str, **subjects: str | None) -> Guard:
     limits = parse_limits(current_app.config["IDP_RATE_LIMITS"])
     checks = []
     for subject, value in subjects.items():
-        limit = limits.get(f"{action}.{subject}")
+        name = f"{action}.{subject}"
+        limit = limits.get(name)
         if limit is not None and value:
-            checks.append((secrets.keyed_hash(f"{action}|{subject}|{value}", "rate"), limit))
+            checks.append((name, secrets.keyed_hash(f"{action}|{subject}|{value}", "rate"), limit))
     return Guard(checks, current_app.extensions["idp.ratelimiter"])
 
 

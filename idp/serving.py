@@ -1,7 +1,8 @@
 """``idp serve``: the app under gunicorn (the default) or granian, from our own console
 script, alike on both: threaded workers that a slow or idle client cannot hold, workers
 replaced on SIGHUP, a killed worker replaced, an access log without query strings, and
-glibc's mmap threshold fixed in every worker. Where they differ: docs/deployment.md."""
+glibc's mmap threshold fixed in every worker, and metrics (when configured) summed over
+every worker. Where they differ: docs/deployment.md."""
 
 from __future__ import annotations
 
@@ -9,12 +10,22 @@ import ctypes
 import ctypes.util
 import logging
 import os
+import shutil
+import socket
 import sys
+import tempfile
+import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from socketserver import ThreadingMixIn
 from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 log = logging.getLogger("idp.serving")
+# prometheus-client's multiprocess mode: where every worker writes its counts (idp.metrics).
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -136,13 +147,77 @@ class AccessLog:
 def serve_app(host: str, port: int, workers: int, server: str = DEFAULT_SERVER) -> None:
     """Serve until stopped: SIGTERM or SIGINT stops gracefully, SIGHUP replaces the workers,
     a worker that dies is replaced."""
-    if server == "gunicorn":
-        serve_gunicorn(host, port, workers)
-    else:
-        serve_granian(host, port, workers)
+    from idp import settings
+
+    config = settings.load()
+    with worker_metrics(config["IDP_METRICS_BIND"], config["IDP_METRICS_TOKEN"]) as counting:
+        if server == "gunicorn":
+            serve_gunicorn(host, port, workers, counting)
+        else:
+            serve_granian(host, port, workers, counting)
 
 
-def serve_gunicorn(host: str, port: int, workers: int) -> None:
+@contextmanager
+def worker_metrics(bind: str, token: str) -> Iterator[bool]:
+    """Metrics summed over every worker, when they are configured (yields whether): each
+    worker writes its counts to files in a private directory that a scrape reads, set
+    here before any worker starts (prometheus-client chooses its mode when imported):
+    a new one removed at the end, or the operator's own emptied of an earlier run's
+    files. ``bind`` is served by a thread of this process."""
+    if not (bind or token):
+        yield False
+        return
+    given = os.environ.get(MULTIPROCESS_DIR)
+    directory = Path(given) if given else Path(tempfile.mkdtemp(prefix="idp-metrics-"))
+    for stale in directory.glob("*.db"):
+        stale.unlink()
+    os.environ[MULTIPROCESS_DIR] = str(directory)
+    scrape = None
+    try:
+        scrape = start_scrape_server(bind, token) if bind else None
+        yield True
+    finally:
+        if scrape is not None:
+            scrape.shutdown()
+            scrape.server_close()
+        if not given:
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+def start_scrape_server(bind: str, token: str) -> WSGIServer:
+    """``GET /metrics`` on ``bind`` (``HOST:PORT``), from a thread of the server's main
+    process, which starts and outlives every worker."""
+    from idp.metrics.web import MetricsEndpoint
+
+    host, _, port = bind.rpartition(":")
+    host = host.strip("[]") or "127.0.0.1"
+
+    class Quiet(WSGIRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the parent's name
+            pass
+
+    class Threaded(ThreadingMixIn, WSGIServer):
+        daemon_threads = True
+        address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+
+    try:
+        scrape = make_server(host, int(port), MetricsEndpoint(token), server_class=Threaded,
+                             handler_class=Quiet)
+    except (OSError, ValueError) as error:
+        raise SystemExit(f"IDP_METRICS_BIND={bind}: cannot listen there ({error})") from error
+    threading.Thread(target=scrape.serve_forever, name="idp-metrics", daemon=True).start()
+    log.info("metrics on http://%s/metrics", bind)
+    return scrape
+
+
+def worker_exited(pid: int) -> None:
+    """prometheus-client's bookkeeping for a worker gone (its live gauges' files)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(pid)
+
+
+def serve_gunicorn(host: str, port: int, workers: int, counting: bool = False) -> None:
     from gunicorn.app.base import BaseApplication
 
     class Gunicorn(BaseApplication):
@@ -150,6 +225,8 @@ def serve_gunicorn(host: str, port: int, workers: int) -> None:
             for key, value in {"bind": f"{host}:{port}", "workers": workers, "accesslog": "-",
                                "access_log_format": ACCESS_LOG_FORMAT, **WORKER_OPTIONS}.items():
                 self.cfg.set(key, value)
+            if counting:
+                self.cfg.set("child_exit", lambda _arbiter, worker: worker_exited(worker.pid))
             if "control_socket_disable" in self.cfg.settings:
                 # One control socket per user would make several servers on a host collide.
                 self.cfg.set("control_socket_disable", True)
@@ -160,8 +237,7 @@ def serve_gunicorn(host: str, port: int, workers: int) -> None:
     Gunicorn().run()
 
 
-def serve_granian(host: str, port: int, workers: int) -> None:
-    import socket
+def serve_granian(host: str, port: int, workers: int, counting: bool = False) -> None:
 
     from granian.constants import HTTPModes, Interfaces
     from granian.http import HTTP1Settings
@@ -181,6 +257,22 @@ def serve_granian(host: str, port: int, workers: int) -> None:
             self._sfd = self._shd.get_fd()
             self._sso = socket.socket(fileno=self._sfd)
             self._sso.set_inheritable(True)
+
+        def _spawn_worker(self, idx, target, callback_loader):  # type: ignore[no-untyped-def]
+            """granian has no hook for a worker's end: its watcher thread, which waits
+            for it, calls ``worker_exited`` too."""
+            worker = super()._spawn_worker(idx, target, callback_loader)
+            if counting:
+                waits = worker._watcher
+
+                def watcher() -> None:
+                    try:
+                        waits()
+                    finally:
+                        worker_exited(worker.inner.pid)
+
+                worker._watcher = watcher
+            return worker
 
     OneListeningSocket(
         "idp.serving:granian_worker_app", factory=True, address=host, port=port,

@@ -123,6 +123,13 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("IDP_SECURE_COOKIES", False, "Mark cookies `Secure` (turn on behind HTTPS).", _bool),
     Setting("IDP_LOG_JSON", False, "Write logs as one JSON object per line.", _bool),
+    Setting("IDP_METRICS_BIND", "",
+            "`HOST:PORT` on which `idp serve` answers `GET /metrics` (Prometheus), apart from the "
+            "site: e.g. `127.0.0.1:9464`. Empty: no such address."),
+    Setting("IDP_METRICS_TOKEN", "",
+            "Bearer token a scrape of `/metrics` must send, on the site and on "
+            "`IDP_METRICS_BIND`. Empty: the site has no `/metrics` (404). With neither, "
+            "requests are not even counted."),
 )
 
 BY_NAME = {setting.name: setting for setting in SETTINGS}

@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from idp.clock import clock
 from idp.extensions import db
-from idp.ratelimit import DatabaseRateLimiter, Limit, parse_limits
+from idp.ratelimit import DatabaseRateLimiter, Limit, Refused, parse_limits
 from tests.factories import make_citizen, new_dni
 from tests.support.browser import shows_message, submit
 
@@ -18,18 +18,19 @@ def test_limits_are_parsed_from_their_compact_form():
 
 def test_database_counter_takes_slots_up_to_the_limit_and_restarts_in_the_next_window(app):
     limiter, limit = DatabaseRateLimiter(), Limit(3, 60)
-    assert [limiter.reserve([("k", limit)]) is not None for _ in range(4)] == [True, True, True, False]
+    assert [not isinstance(limiter.reserve([("k", limit)]), Refused)
+            for _ in range(4)] == [True, True, True, False]
     assert limiter.count("k", 60) == 3
     clock.advance(seconds=60)
-    assert limiter.count("k", 60) == 0 and limiter.reserve([("k", limit)]) is not None
+    assert limiter.count("k", 60) == 0 and limiter.reserve([("k", limit)]) == [60 * (clock.timestamp() // 60)]
 
 
 def test_a_slot_given_back_can_be_taken_again_but_not_in_a_later_window(app):
     limiter, limit = DatabaseRateLimiter(), Limit(1, 60)
     window = limiter.reserve([("k", limit)])
-    assert window is not None and limiter.reserve([("k", limit)]) is None
+    assert limiter.reserve([("k", limit)]) == Refused({"k"})
     limiter.release([("k", window[0])])
-    assert limiter.reserve([("k", limit)]) is not None
+    assert limiter.reserve([("k", limit)]) == window
     later = limiter.reserve([("later", limit)])
     clock.advance(seconds=60)
     limiter.reserve([("later", limit)])
@@ -40,14 +41,14 @@ def test_a_slot_given_back_can_be_taken_again_but_not_in_a_later_window(app):
 def test_when_one_limit_is_full_no_slot_of_the_others_is_taken(app):
     limiter = DatabaseRateLimiter()
     limiter.reserve([("document", Limit(1, 60))])
-    assert limiter.reserve([("address", Limit(5, 60)), ("document", Limit(1, 60))]) is None
+    assert limiter.reserve([("address", Limit(5, 60)), ("document", Limit(1, 60))]) == Refused({"document"})
     assert limiter.count("address", 60) == 0 and limiter.count("document", 60) == 1
 
 
 def test_parallel_reservations_never_take_more_slots_than_the_limit(app):
     def reserve(_: int) -> bool:
         with app.app_context():
-            taken = DatabaseRateLimiter().reserve([("k", Limit(5, 300))]) is not None
+            taken = not isinstance(DatabaseRateLimiter().reserve([("k", Limit(5, 300))]), Refused)
             db.session.commit()  # as the request that took it: the others wait for its row
             return taken
 

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import Blueprint, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from idp.audit import EventTag, record_event
 from idp.extensions import db
 from idp.sessions import current_session, end_session
-from idp.web import LANGUAGES, remember_language
+from idp.unit_of_work import abandon
+from idp.web import LANGUAGES, RETRY_AFTER_SECONDS, remember_language
+
+log = logging.getLogger("idp")
 
 blueprint = Blueprint("home", __name__)
 # A language the citizen chose by hand is kept beyond the visit (an RP's, for the visit).
@@ -49,10 +55,20 @@ def _local_path(back: str) -> bool:
 
 @blueprint.get("/healthz")
 def healthz():  # type: ignore[no-untyped-def]
+    """The process answers: no database, nothing that could make a busy worker look dead."""
     return jsonify(status="ok")
 
 
 @blueprint.get("/readyz")
 def readyz():  # type: ignore[no-untyped-def]
-    db.session.execute(text("SELECT 1"))
+    """Whether this process can serve: the database answers a ``SELECT 1``."""
+    try:
+        db.session.execute(text("SELECT 1"))
+    except SQLAlchemyError as error:
+        log.warning("not ready: the database did not answer (%s)", error.__class__.__name__)
+        abandon()
+        response = jsonify(status="unavailable", reason="database_unreachable")
+        response.status_code = 503
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
     return jsonify(status="ready")

@@ -14,10 +14,11 @@ from __future__ import annotations
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 
-from idp import flow_state, ratelimit
+from idp import flow_state, metrics, ratelimit
 from idp.assurance import ACR_LOW, ACR_SUBSTANTIAL, acr_rank
 from idp.audit import EventTag, record_event
 from idp.flows import forms, identify, new_password_step, otp_step
+from idp.metrics import LoginMethod, LoginOutcome
 from idp.models import Citizen
 from idp.oidc import interaction
 from idp.sessions import current_session, start_session
@@ -80,9 +81,12 @@ def password():  # type: ignore[no-untyped-def]
     pending = _pending()
     attempt = identify.with_password(client_id=pending.client.client_id if pending else None)
     if attempt.rate_limited:
+        metrics.login(LoginMethod.PASSWORD, LoginOutcome.REFUSED)
         return ratelimit.too_many_attempts()
     citizen = attempt.citizen
     if citizen is None:
+        if attempt.status == 401:  # not a form sent incomplete
+            metrics.login(LoginMethod.PASSWORD, LoginOutcome.FAILED)
         return _render_login(pending, attempt.errors, attempt.document, attempt.status)
     if citizen.password_expired():
         record_event(EventTag.PASSWORD_EXPIRED, citizen)
@@ -104,8 +108,9 @@ def _start_otp(citizen: Citizen, pending: interaction.Pending | None, amr: list[
 
 
 def finish_login(citizen: Citizen, pending: interaction.Pending | None, *, acr: str,
-                 amr: list[str]):  # type: ignore[no-untyped-def]
+                 amr: list[str], method: LoginMethod = LoginMethod.PASSWORD):  # type: ignore[no-untyped-def]
     login_session = start_session(citizen, acr=acr, amr=amr)
+    metrics.login(method, LoginOutcome.SUCCEEDED)
     record_event(EventTag.LOGIN_SUCCEEDED, citizen, acr=acr, amr=amr,
                  client_id=pending.client.client_id if pending else None)
     if pending is None:

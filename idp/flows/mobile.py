@@ -11,10 +11,11 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
-from idp import citizens, ratelimit
+from idp import citizens, metrics, ratelimit
 from idp.assurance import ACR_SUBSTANTIAL
 from idp.audit import EventTag, record_event
 from idp.flows import forms
+from idp.metrics import LoginMethod, LoginOutcome, mobile_method
 from idp.mobile import challenges, qr
 from idp.mobile.models import ChallengeStatus, MobileChallenge
 from idp.oidc import interaction
@@ -80,7 +81,8 @@ def proceed():  # type: ignore[no-untyped-def]
     if state == ChallengeStatus.APPROVED:
         citizen = challenges.consume(challenge)
         if citizen is not None:
-            return finish_login(citizen, pending, acr=ACR_SUBSTANTIAL, amr=MOBILE_AMR)
+            return finish_login(citizen, pending, acr=ACR_SUBSTANTIAL, amr=MOBILE_AMR,
+                                method=mobile_method(challenge.kind))
         state = "expired"
     code = 200 if state == ChallengeStatus.PENDING else 400
     return render_template("mobile/waiting.html", challenge=challenge, state=state, pending=pending,
@@ -101,6 +103,7 @@ def push():  # type: ignore[no-untyped-def]
     limits = ratelimit.guard("push", ip=ratelimit.client_address(), document=document.number)
     # Never given back: every push disturbs a phone, so all of them count (approval fatigue).
     if not limits.reserve():
+        metrics.login(LoginMethod.MOBILE_PUSH, LoginOutcome.REFUSED)
         return ratelimit.too_many_attempts()
     citizen = citizens.find(document)
     if citizen is not None and not (citizen.is_active and citizens.matches_contrast(citizen, contrast)):

@@ -28,6 +28,7 @@ from flask import request, session
 from sqlalchemy import update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from idp import metrics
 from idp.audit import EventTag, record_event
 from idp.clock import clock
 from idp.extensions import db
@@ -222,6 +223,8 @@ def decide(challenge: MobileChallenge | None, device: Device, approve: bool,
     tag = {Decision.APPROVED: EventTag.MOBILE_APPROVED, Decision.DENIED: EventTag.MOBILE_DENIED,
            Decision.WRONG_CODE: EventTag.MOBILE_WRONG_CODE}[outcome]
     record_event(tag, device.citizen, device_id=device.id, kind=challenge.kind)
+    if outcome != Decision.APPROVED:  # an approval counts as a login when the browser uses it
+        metrics.login(metrics.mobile_method(challenge.kind), metrics.LoginOutcome.FAILED)
     return outcome
 
 

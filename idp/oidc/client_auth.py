@@ -73,15 +73,15 @@ class Attempt:
         return self.client.client_id if self.client is not None else None
 
     def refuse_if_flooding(self) -> None:
-        if ratelimit.guard(ACTION, ip=self.address).used_up:
+        if ratelimit.guard(ACTION, ip=self.address).refuse_if_used_up():
             _aggregate(self, "ip", self.address)
             raise TooManyFailures(retry_after=_window_left("ip"))
 
     def failed(self) -> None:
         flooded = self.client_id is not None and ratelimit.guard(ACTION, client=self.client_id).used_up
         # Each limit on its own: a client's full limit must not stop the address's count.
-        ratelimit.guard(ACTION, ip=self.address).reserve()
-        ratelimit.guard(ACTION, client=self.client_id).reserve()
+        ratelimit.guard(ACTION, ip=self.address).count_failure()
+        ratelimit.guard(ACTION, client=self.client_id).count_failure()
         if flooded:
             _aggregate(self, "client", self.client_id)
         elif self.client is not None:

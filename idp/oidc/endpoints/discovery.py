@@ -19,6 +19,7 @@ from flask import Flask, Response, current_app, request
 from werkzeug.http import parse_etags
 
 from idp.assurance import ACR_LEVELS
+from idp.metrics.web import ROUTE
 from idp.oidc import claims as claim_rules
 from idp.oidc.endpoints import blueprint
 from idp.transport import any_transport
@@ -109,9 +110,12 @@ class PublishedDocuments:
         self.inner = inner
         issuer = app.config["IDP_ISSUER"]
         keys = app.extensions["idp.keys"]
-        self.documents: dict[str, tuple[Callable[[], tuple[bytes, str]], str]] = {
-            DISCOVERY_PATH: (lambda: _metadata(issuer), f"public, max-age={DISCOVERY_MAX_AGE}"),
-            JWKS_PATH: (keys.public_jwks_document, f"public, max-age={JWKS_MAX_AGE}"),
+        # The route each is counted under (idp.metrics.web): the endpoint Flask would name.
+        self.documents: dict[str, tuple[Callable[[], tuple[bytes, str]], str, str]] = {
+            DISCOVERY_PATH: (lambda: _metadata(issuer), f"public, max-age={DISCOVERY_MAX_AGE}",
+                             f"{blueprint.name}.{openid_configuration.__name__}"),
+            JWKS_PATH: (keys.public_jwks_document, f"public, max-age={JWKS_MAX_AGE}",
+                        f"{blueprint.name}.{jwks.__name__}"),
         }
         self.always = list(security_headers(app.config["IDP_SECURE_COOKIES"]).items())
 
@@ -121,7 +125,7 @@ class PublishedDocuments:
         if (found is None or environ.get("REQUEST_METHOD") not in ("GET", "HEAD")
                 or environ.get("SCRIPT_NAME") or (host is not None and not well_formed_host(host))):
             return self.inner(environ, start_response)
-        document, cache_control = found
+        document, cache_control, environ[ROUTE] = found
         body, etag = document()
         validators = [("ETag", f'"{etag}"'), ("Cache-Control", cache_control),
                       ("Access-Control-Allow-Origin", "*"), ("X-Request-Id", request_id(environ)),

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Response
+from flask import Response, request
 
+from idp import metrics
 from idp.oidc import server
 from idp.oidc.endpoints import blueprint
 
@@ -13,4 +14,5 @@ def token() -> Response:
     response = server().create_token_response()
     response.headers["Cache-Control"] = "no-store"
     response.headers["Pragma"] = "no-cache"
+    metrics.token(request.form.get("grant_type"), issued=response.status_code == 200)
     return response
