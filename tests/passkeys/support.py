@@ -36,3 +36,35 @@ def log_in_with(browser: FlaskClient, authenticator: SoftAuthenticator, page: Te
     """On the login page (or ``page``): "Log in with a passkey", answered by ``authenticator``."""
     page, asked = login_options(browser, page)
     return submit(browser, page, "/login/passkey", credential=authenticator.get(asked, **answer))  # type: ignore[arg-type]
+
+
+def citizen_with_passkey(app, sms_file, authenticator: SoftAuthenticator | None = None,
+                         **citizen: object):  # type: ignore[no-untyped-def]
+    """An active citizen who added ``authenticator`` (a new one by default) on the account
+    page, in a browser of their own. Returns the citizen and the authenticator."""
+    from tests.factories import make_citizen
+    from tests.support.browser import log_in_to_account
+
+    person = make_citizen(**citizen)  # type: ignore[arg-type]
+    authenticator = authenticator or SoftAuthenticator()
+    own_browser = app.test_client()
+    log_in_to_account(own_browser, person.document, person.password, sms_file)
+    added = add_passkey(own_browser, authenticator)
+    assert added.status_code == 302, added.get_data(as_text=True)
+    return person, authenticator
+
+
+def state_of(person) -> tuple:  # type: ignore[no-untyped-def]
+    """What a refused login must leave as it was: the citizen's passkeys (count, backup
+    state, last use, revocation) and login sessions."""
+    from idp.extensions import db
+    from idp.models import LoginSession
+    from idp.passkeys.models import Passkey
+
+    db.session.expire_all()
+    passkeys = db.session.execute(
+        db.select(Passkey.id, Passkey.sign_count, Passkey.backed_up, Passkey.last_used_at,
+                  Passkey.revoked_at).filter_by(citizen_id=person.citizen.id).order_by(Passkey.id)).all()
+    sessions = db.session.scalar(db.select(db.func.count()).select_from(LoginSession)
+                                 .filter_by(citizen_id=person.citizen.id))
+    return tuple(map(tuple, passkeys)), sessions
