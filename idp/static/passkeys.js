@@ -74,8 +74,9 @@
   if (login) {
     var waiting = null, stop = null;
     // Conditional mediation: the browser lists passkeys where the DNI/NIE is typed; choosing
-    // one logs in. The button below cancels it first (one request at a time).
-    if (PublicKeyCredential.isConditionalMediationAvailable) {
+    // one logs in. The button below cancels it first (one request at a time). Not offered
+    // again on the page that refused a passkey: the citizen reads why, then chooses.
+    if (PublicKeyCredential.isConditionalMediationAvailable && !login.hasAttribute("data-refused")) {
       PublicKeyCredential.isConditionalMediationAvailable().then(function (available) {
         if (!available || !window.AbortController) { return; }
         stop = new AbortController();

@@ -1,0 +1,107 @@
+"""Passkeys in a real Chromium with a virtual authenticator (Chrome DevTools Protocol,
+WebAuthn domain, through Selenium): added on the account page, then the only thing a
+citizen needs to reach a relying party at substantial level; removed, and refused.
+
+Chromium answers a conditional request (the passkeys offered in the DNI/NIE field) with
+the virtual authenticator at once, as if the citizen had picked the passkey there; the
+button is exercised in a browser without conditional mediation.
+
+The IdP is known to the browser as ``localhost``: WebAuthn refuses an IP address as
+relying party ID, and the issuer's host is the RP ID.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.virtual_authenticator import Protocol, Transport, VirtualAuthenticatorOptions
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support import expected_conditions as ec
+
+from tests.e2e import pages
+from tests.factories import DEFAULT_PASSWORD, new_dni
+from tests.support.live import LiveIdp, active_citizen, start_idp
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-browser_passkeys")]
+
+SUBSTANTIAL = "http://eidas.europa.eu/LoA/substantial"
+PASSKEY_UNKNOWN = "This passkey is not registered with Cl@ve, or it has been removed. Log in another way."
+
+
+@pytest.fixture(scope="module")
+def live_idp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveIdp]:
+    server = start_idp(tmp_path_factory.mktemp("e2e-passkeys-idp"), host="localhost")
+    yield server
+    server.stop()
+
+
+def with_platform_authenticator(driver: WebDriver) -> WebDriver:
+    """A phone's or laptop's built-in authenticator: it keeps passkeys (resident keys) and
+    verifies its user (PIN or biometrics), who always agrees."""
+    driver.add_virtual_authenticator(VirtualAuthenticatorOptions(
+        protocol=Protocol.CTAP2, transport=Transport.INTERNAL, has_resident_key=True,
+        has_user_verification=True, is_user_verified=True, is_user_consenting=True))
+    return driver
+
+
+def add_passkey(driver: WebDriver, name: str) -> None:
+    form = pages.wait(driver, ec.visibility_of_element_located(
+        (By.CSS_SELECTOR, "form[data-passkey-enroll]")), "the form to add a passkey")
+    pages.fill_and_submit(driver, form, name=name)
+
+
+def press_the_passkey_button(driver: WebDriver) -> None:
+    tab = pages.wait(driver, ec.element_to_be_clickable((By.CSS_SELECTOR, "[data-tab='passkey']")),
+                     "the Passkey tab")
+    tab.click()
+    button = pages.wait(driver, ec.element_to_be_clickable((By.CSS_SELECTOR, "[data-passkey-start]")),
+                        "the passkey button")
+    pages.leaving_page(driver, button.click, "the page after the passkey")
+
+
+def without_conditional_mediation(driver: WebDriver) -> str:
+    """Pages opened from now on look like a browser that cannot offer passkeys in a field."""
+    return driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {
+        "source": "delete PublicKeyCredential.isConditionalMediationAvailable;"})["identifier"]
+
+
+def log_out(driver: WebDriver) -> None:
+    form = driver.find_element(By.CSS_SELECTOR, "form[action$='/session/end']")
+    pages.fill_and_submit(driver, form)
+
+
+def test_a_passkey_added_on_the_account_page_alone_logs_in_at_the_relying_party_until_removed(
+        chrome: WebDriver, live_idp: LiveIdp, demo_rp) -> None:  # type: ignore[no-untyped-def]
+    document = new_dni()
+    active_citizen(live_idp, document, DEFAULT_PASSWORD)
+    with_platform_authenticator(chrome)
+    pages.log_in_at_idp(chrome, live_idp, document=document, password=DEFAULT_PASSWORD)
+
+    add_passkey(chrome, "Portátil")
+    passkeys = chrome.find_element(By.CSS_SELECTOR, "section[aria-labelledby='passkeys-heading']")
+    assert "Your passkey has been added." in passkeys.text
+    assert passkeys.find_element(By.CSS_SELECTOR, "input[name='name'][value='Portátil']")
+    assert len(chrome.get_credentials()) == 1  # kept by the authenticator, not by the IdP
+    log_out(chrome)
+
+    script = without_conditional_mediation(chrome)
+    pages.start_login_at_rp(chrome, demo_rp, live_idp)
+    press_the_passkey_button(chrome)
+    pages.allow_release(chrome)
+    pages.wait_for_path(chrome, demo_rp.url + "/")
+    assert SUBSTANTIAL in chrome.find_element(By.TAG_NAME, "body").text
+    chrome.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument", {"identifier": script})
+
+    chrome.get(live_idp.url + "/account")
+    remove = chrome.find_element(By.CSS_SELECTOR, "form[action$='/account/passkeys/remove'] button")
+    pages.leaving_page(chrome, remove.click, "the account page after removing the passkey")
+    assert "Your passkey has been removed" in chrome.find_element(By.TAG_NAME, "body").text
+    log_out(chrome)
+
+    chrome.get(live_idp.url + "/login")  # the browser offers the passkey it still holds
+    pages.wait_for_path(chrome, live_idp.url + "/login/passkey")
+    assert PASSKEY_UNKNOWN in chrome.find_element(By.ID, "passkey").text
+    press_the_passkey_button(chrome)  # and with the button: refused alike
+    assert PASSKEY_UNKNOWN in chrome.find_element(By.ID, "passkey").text
