@@ -113,9 +113,11 @@ def _take(purpose: Purpose, client_data_json: bytes) -> dict[str, Any]:
         raise Refused("passkey_expired", "challenge unknown to this browser or expired")
     session[SESSION_KEY] = [d for d in drafts if d is not draft]
     expires_at = datetime.fromtimestamp(draft["expires"], UTC).replace(tzinfo=None)
-    insert = _INSERT[db.session.get_bind().dialect.name](UsedPasskeyChallenge).values(
+    used = UsedPasskeyChallenge.__table__
+    insert = _INSERT[db.session.get_bind().dialect.name](used).values(
         challenge_hash=secrets.keyed_hash(answered, "passkey-challenge"), expires_at=expires_at)
-    if not db.session.execute(insert.on_conflict_do_nothing()).rowcount:
+    # RETURNING, not rowcount: psycopg gives no row count for INSERT … ON CONFLICT DO NOTHING.
+    if db.session.execute(insert.on_conflict_do_nothing().returning(used.c.challenge_hash)).first() is None:
         raise Refused("passkey_expired", "challenge already answered")
     return draft
 
