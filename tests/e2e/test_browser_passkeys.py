@@ -20,7 +20,9 @@ from selenium.webdriver.common.virtual_authenticator import Protocol, Transport,
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as ec
 
+from idp.sms import latest_code
 from tests.e2e import pages
+from tests.e2e.keyboard import Keyboard
 from tests.factories import DEFAULT_PASSWORD, new_dni
 from tests.support.live import LiveIdp, active_citizen, start_idp
 
@@ -105,3 +107,40 @@ def test_a_passkey_added_on_the_account_page_alone_logs_in_at_the_relying_party_
     assert PASSKEY_UNKNOWN in chrome.find_element(By.ID, "passkey").text
     press_the_passkey_button(chrome)  # and with the button: refused alike
     assert PASSKEY_UNKNOWN in chrome.find_element(By.ID, "passkey").text
+
+
+def test_a_citizen_adds_renames_and_logs_in_with_a_passkey_by_keyboard_alone(
+        chrome: WebDriver, live_idp: LiveIdp) -> None:
+    """As tests/e2e/test_keyboard_only.py: a 360 px screen, Tab and Enter only."""
+    document = new_dni()
+    active_citizen(live_idp, document, DEFAULT_PASSWORD)
+    with_platform_authenticator(chrome)
+    without_conditional_mediation(chrome)
+    chrome.set_window_size(360, 780)
+    keys = Keyboard(chrome)
+    chrome.get(live_idp.url + "/login")
+    keys.activate("a[data-tab='permanent']")
+    keys.submit(document=document, password=DEFAULT_PASSWORD)
+    keys.submit(otp=latest_code(live_idp.sms_file) or "")
+
+    keys.tab_to("#passkey-name")
+    keys.press("Mi portátil")
+    keys.go("form[data-passkey-enroll] button[type='submit']")
+    assert "Your passkey has been added." in main_text(chrome)
+    keys.tab_to("form[action$='/rename'] input[name='name']")
+    keys.press("Móvil")  # a field reached by Tab has its text selected: typing replaces it
+    keys.go("form[action$='/rename'] button")
+    assert "Your passkey has been renamed." in main_text(chrome)
+    renamed = chrome.find_element(By.CSS_SELECTOR, "form[action$='/rename'] input[name='name']")
+    assert renamed.get_attribute("value") == "Móvil"
+    keys.go("form[action$='/session/end'] button")
+
+    chrome.get(live_idp.url + "/login")
+    keys.activate("a[data-tab='passkey']")
+    keys.go("[data-passkey-start]")
+    assert pages.heading(chrome) == "Your Cl@ve account"
+
+
+def main_text(driver: WebDriver) -> str:
+    return driver.find_element(By.TAG_NAME, "main").text
+
