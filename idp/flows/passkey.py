@@ -16,11 +16,13 @@ a plain form, so that the answer (a redirect to the relying party, a refusal) is
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, redirect, request, url_for
+from webauthn.helpers.structs import AuthenticationCredential
 
 from idp import notices, ratelimit
 from idp.assurance import ACR_SUBSTANTIAL
 from idp.audit import EventTag, record_event
 from idp.flows import account, forms
+from idp.flows.login import finish_login, render_login
 from idp.models import Citizen
 from idp.oidc import interaction
 from idp.passkeys import ceremonies, store
@@ -44,8 +46,6 @@ def login_options():  # type: ignore[no-untyped-def]
 
 @blueprint.post("/login/passkey")
 def log_in():  # type: ignore[no-untyped-def]
-    from idp.flows.login import finish_login, render_login
-
     pending = interaction.load(request.form.get("ir"))
     try:
         credential = ceremonies.parse_assertion(request.form.get("credential", ""))
@@ -68,7 +68,7 @@ def log_in():  # type: ignore[no-untyped-def]
     return finish_login(citizen, pending, acr=ACR_SUBSTANTIAL, amr=PASSKEY_AMR)
 
 
-def _verified_login(passkey: Passkey | None, credential) -> Citizen:  # type: ignore[no-untyped-def]
+def _verified_login(passkey: Passkey | None, credential: AuthenticationCredential) -> Citizen:
     """The citizen this assertion logs in, once every check has passed and the passkey's
     new count is stored; ``Refused`` (and nothing stored) otherwise."""
     challenge = ceremonies.take_login_challenge(credential)  # used up, whatever follows

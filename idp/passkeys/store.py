@@ -6,7 +6,9 @@ from __future__ import annotations
 import secrets as random
 
 from sqlalchemy import update
+from sqlalchemy.orm import joinedload
 from webauthn.helpers import base64url_to_bytes
+from webauthn.helpers.structs import CredentialDeviceType
 
 from idp.clock import clock
 from idp.extensions import db
@@ -31,7 +33,9 @@ def user_handle(citizen: Citizen) -> bytes:
 
 
 def find_active(credential_id: str) -> Passkey | None:
-    return db.session.scalar(db.select(Passkey).filter_by(credential_id=credential_id, revoked_at=None))
+    """The passkey a login names, with its citizen (one statement)."""
+    return db.session.scalar(db.select(Passkey).filter_by(credential_id=credential_id, revoked_at=None)
+                             .options(joinedload(Passkey.citizen)))
 
 
 def credential_known(credential_id: str) -> bool:
@@ -42,8 +46,9 @@ def add(citizen: Citizen, credential: NewCredential, name: str) -> Passkey:
     verified = credential.verified
     passkey = Passkey(citizen_id=citizen.id, credential_id=credential.credential_id,
                       user_handle=credential.user_handle, public_key=verified.credential_public_key,
-                      sign_count=verified.sign_count, backup_eligible=verified.credential_device_type
-                      == "multi_device", backed_up=verified.credential_backed_up, name=name)
+                      sign_count=verified.sign_count,
+                      backup_eligible=verified.credential_device_type == CredentialDeviceType.MULTI_DEVICE,
+                      backed_up=verified.credential_backed_up, name=name)
     db.session.add(passkey)
     db.session.flush()
     return passkey

@@ -11,7 +11,7 @@ from idp.extensions import db
 from idp.models import AuditEvent, LoginSession
 from idp.passkeys.models import Passkey
 from tests.factories import make_client
-from tests.flows.support import start_of_a_window
+from tests.flows.support import sql_work, start_of_a_window
 from tests.oidc.test_code_flow import id_token_claims, redeem
 from tests.passkeys.authenticator import BE, BS, UP, UV, SoftAuthenticator
 from tests.passkeys.support import citizen_with_passkey, log_in_with, login_options, state_of
@@ -203,3 +203,12 @@ def test_refused_passkey_logins_are_limited_per_passkey_and_per_address(app, sms
     for _ in range(30 - 10):  # a refusal at the limit takes no slot
         assert log_in_with(browser, SoftAuthenticator(user_handle=b"x")).status_code == 400
     assert log_in_with(browser, SoftAuthenticator(user_handle=b"x")).status_code == 429
+
+
+def test_a_login_page_and_its_passkey_options_write_nothing(app, browser):
+    """Conditional mediation asks for options on every login page a passkey-capable browser
+    shows: the challenge is drafted in the session, so no row is written for it."""
+    with sql_work(app) as work:
+        login_options(browser)
+
+    assert work.writes_to("passkey") == [] and work.commits == 0
