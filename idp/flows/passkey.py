@@ -144,8 +144,8 @@ def rename():  # type: ignore[no-untyped-def]
     citizen = login_session.citizen
     errors = forms.FormErrors()
     name = forms.text("name", errors)
-    if errors:
-        return account.page(login_session, passkey_errors=errors, status=400)
+    if errors:  # said above the list, not at the field of the new passkey's name
+        return account.page(login_session, passkey_errors={"rename": errors["name"]}, status=400)
     passkey_id = _passkey_id()
     if not store.rename(citizen, passkey_id, name):
         abort(404)

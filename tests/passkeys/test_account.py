@@ -192,3 +192,17 @@ def test_a_passkey_session_may_add_another_passkey(app, browser, sms_file):
 
     assert add_passkey(browser, SoftAuthenticator(), name="Llave USB").status_code == 302
     assert len(active_passkeys(person)) == 2
+
+
+def test_a_passkey_cannot_be_renamed_to_nothing(app, browser, sms_file):
+    person = logged_in(browser, sms_file)
+    add_passkey(browser, SoftAuthenticator(), name="Mi móvil")
+    [passkey] = active_passkeys(person)
+
+    answer = submit(browser, browser.get("/account"), "/account/passkeys/rename",
+                    passkey=str(passkey.id), name=" ")
+
+    assert answer.status_code == 400 and shows_message(answer, "field_required")
+    assert 'aria-invalid="true"' not in answer.get_data(as_text=True)  # not the new passkey's field
+    assert active_passkeys(person)[0].name == "Mi móvil"
+
