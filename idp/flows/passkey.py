@@ -50,6 +50,10 @@ def log_in():  # type: ignore[no-untyped-def]
     try:
         credential = ceremonies.parse_assertion(request.form.get("credential", ""))
     except Refused as refused:
+        # It counts against the address as any refused answer does: past the limit a flood
+        # of them is refused unread and unaudited.
+        if not ratelimit.guard("passkey", ip=ratelimit.client_address()).reserve():
+            return ratelimit.too_many_attempts()
         record_event(EventTag.PASSKEY_LOGIN_REFUSED, reason=refused.reason)
         return render_login(pending, passkey_problem=refused.key, status=400)
     limits = ratelimit.guard("passkey", ip=ratelimit.client_address(), credential=credential.id)

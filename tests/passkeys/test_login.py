@@ -203,6 +203,18 @@ def test_refused_passkey_logins_are_limited_per_passkey_and_per_address(app, sms
     for _ in range(30 - 10):  # a refusal at the limit takes no slot
         assert log_in_with(browser, SoftAuthenticator(user_handle=b"x")).status_code == 400
     assert log_in_with(browser, SoftAuthenticator(user_handle=b"x")).status_code == 429
+    page, _ = login_options(browser)
+    assert submit(browser, page, "/login/passkey", credential="{").status_code == 429  # unread
+
+
+def test_malformed_answers_count_against_the_address(app, browser):
+    start_of_a_window(300)
+    page, _ = login_options(browser)
+    for _ in range(30):
+        assert submit(browser, page, "/login/passkey", credential="{").status_code == 400
+
+    assert submit(browser, page, "/login/passkey", credential="{").status_code == 429
+    assert len(events(EventTag.PASSKEY_LOGIN_REFUSED)) == 30
 
 
 def test_a_login_page_and_its_passkey_options_write_nothing(app, browser):
