@@ -1,27 +1,33 @@
 """Passkeys in a real Chromium with a virtual authenticator (Chrome DevTools Protocol,
 WebAuthn domain, through Selenium): added on the account page, then the only thing a
-citizen needs to reach a relying party at substantial level; removed, and refused.
-
-Chromium answers a conditional request (the passkeys offered in the DNI/NIE field) with
-the virtual authenticator at once, as if the citizen had picked the passkey there; the
-button is exercised in a browser without conditional mediation.
+citizen needs to reach a relying party at substantial level; removed, and refused; and all
+of it by keyboard alone, in every language.
 
 The IdP is known to the browser as ``localhost``: WebAuthn refuses an IP address as
-relying party ID, and the issuer's host is the RP ID.
+relying party ID, and the issuer's host is the RP ID. Chromium answers a conditional
+request (the passkeys offered in the DNI/NIE field) with the virtual authenticator at once,
+as if the citizen had picked the passkey there; the button is exercised in a browser
+without conditional mediation. One browser serves the module: each test starts without
+cookies and with an empty authenticator.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.virtual_authenticator import Protocol, Transport, VirtualAuthenticatorOptions
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as ec
 
 from idp.sms import latest_code
-from tests.e2e import pages
+from tests.e2e import pages, tour
+from tests.e2e.conftest import BROWSER_PREFERENCES, CHROMIUM_ARGUMENTS
 from tests.e2e.keyboard import Keyboard
 from tests.factories import DEFAULT_PASSWORD, new_dni
 from tests.support.live import LiveIdp, active_citizen, start_idp
@@ -39,13 +45,47 @@ def live_idp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveIdp]:
     server.stop()
 
 
-def with_platform_authenticator(driver: WebDriver) -> WebDriver:
-    """A phone's or laptop's built-in authenticator: it keeps passkeys (resident keys) and
-    verifies its user (PIN or biometrics), who always agrees."""
+@pytest.fixture(scope="module")
+def browser(chromium_binaries: tuple[str, str],
+            tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
+    """The module's Chromium, with a phone's or laptop's built-in authenticator: it keeps
+    passkeys (resident keys) and verifies its user (PIN or biometrics), who always agrees."""
+    binary, driver_path = chromium_binaries
+    options = webdriver.ChromeOptions()
+    options.binary_location = binary
+    profile: Path = tmp_path_factory.mktemp("chromium-passkeys")
+    for argument in (*CHROMIUM_ARGUMENTS, f"--user-data-dir={profile}"):
+        options.add_argument(argument)
+    options.add_experimental_option("prefs", BROWSER_PREFERENCES)
+    driver = webdriver.Chrome(service=Service(driver_path), options=options)
     driver.add_virtual_authenticator(VirtualAuthenticatorOptions(
         protocol=Protocol.CTAP2, transport=Transport.INTERNAL, has_resident_key=True,
         has_user_verification=True, is_user_verified=True, is_user_consenting=True))
-    return driver
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+@pytest.fixture
+def chrome(browser: WebDriver, live_idp: LiveIdp) -> WebDriver:
+    """The module's browser as a new visitor's: no cookies, no passkey, a desktop window."""
+    browser.get(live_idp.url + "/healthz")
+    browser.delete_all_cookies()
+    browser.remove_all_credentials()
+    browser.set_window_size(1280, 900)
+    return browser
+
+
+@contextmanager
+def without_conditional_mediation(driver: WebDriver) -> Iterator[None]:
+    """Pages opened meanwhile look like a browser that cannot offer passkeys in a field."""
+    script = driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {
+        "source": "delete PublicKeyCredential.isConditionalMediationAvailable;"})["identifier"]
+    try:
+        yield
+    finally:
+        driver.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument", {"identifier": script})
 
 
 def add_passkey(driver: WebDriver, name: str) -> None:
@@ -63,22 +103,14 @@ def press_the_passkey_button(driver: WebDriver) -> None:
     pages.leaving_page(driver, button.click, "the page after the passkey")
 
 
-def without_conditional_mediation(driver: WebDriver) -> str:
-    """Pages opened from now on look like a browser that cannot offer passkeys in a field."""
-    return driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {
-        "source": "delete PublicKeyCredential.isConditionalMediationAvailable;"})["identifier"]
-
-
 def log_out(driver: WebDriver) -> None:
-    form = driver.find_element(By.CSS_SELECTOR, "form[action$='/session/end']")
-    pages.fill_and_submit(driver, form)
+    pages.fill_and_submit(driver, driver.find_element(By.CSS_SELECTOR, "form[action$='/session/end']"))
 
 
 def test_a_passkey_added_on_the_account_page_alone_logs_in_at_the_relying_party_until_removed(
         chrome: WebDriver, live_idp: LiveIdp, demo_rp) -> None:  # type: ignore[no-untyped-def]
     document = new_dni()
     active_citizen(live_idp, document, DEFAULT_PASSWORD)
-    with_platform_authenticator(chrome)
     pages.log_in_at_idp(chrome, live_idp, document=document, password=DEFAULT_PASSWORD)
 
     add_passkey(chrome, "Portátil")
@@ -88,13 +120,12 @@ def test_a_passkey_added_on_the_account_page_alone_logs_in_at_the_relying_party_
     assert len(chrome.get_credentials()) == 1  # kept by the authenticator, not by the IdP
     log_out(chrome)
 
-    script = without_conditional_mediation(chrome)
-    pages.start_login_at_rp(chrome, demo_rp, live_idp)
-    press_the_passkey_button(chrome)
-    pages.allow_release(chrome)
-    pages.wait_for_path(chrome, demo_rp.url + "/")
+    with without_conditional_mediation(chrome):
+        pages.start_login_at_rp(chrome, demo_rp, live_idp)
+        press_the_passkey_button(chrome)
+        pages.allow_release(chrome)
+        pages.wait_for_path(chrome, demo_rp.url + "/")
     assert SUBSTANTIAL in chrome.find_element(By.TAG_NAME, "body").text
-    chrome.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument", {"identifier": script})
 
     chrome.get(live_idp.url + "/account")
     remove = chrome.find_element(By.CSS_SELECTOR, "form[action$='/account/passkeys/remove'] button")
@@ -109,38 +140,34 @@ def test_a_passkey_added_on_the_account_page_alone_logs_in_at_the_relying_party_
     assert PASSKEY_UNKNOWN in chrome.find_element(By.ID, "passkey").text
 
 
+@pytest.mark.parametrize("language", tour.LANGUAGES)
 def test_a_citizen_adds_renames_and_logs_in_with_a_passkey_by_keyboard_alone(
-        chrome: WebDriver, live_idp: LiveIdp) -> None:
-    """As tests/e2e/test_keyboard_only.py: a 360 px screen, Tab and Enter only."""
+        chrome: WebDriver, live_idp: LiveIdp, language: str) -> None:
+    """As tests/e2e/test_keyboard_only.py (a 360 px screen, Tab and Enter only), in each
+    language: longer words must not push a control off screen or under another."""
     document = new_dni()
     active_citizen(live_idp, document, DEFAULT_PASSWORD)
-    with_platform_authenticator(chrome)
-    without_conditional_mediation(chrome)
+    tour.use_language(chrome, live_idp, language)
     chrome.set_window_size(360, 780)
     keys = Keyboard(chrome)
-    chrome.get(live_idp.url + "/login")
-    keys.activate("a[data-tab='permanent']")
-    keys.submit(document=document, password=DEFAULT_PASSWORD)
-    keys.submit(otp=latest_code(live_idp.sms_file) or "")
+    with without_conditional_mediation(chrome):
+        chrome.get(live_idp.url + "/login")
+        keys.activate("a[data-tab='permanent']")
+        keys.submit(document=document, password=DEFAULT_PASSWORD)
+        keys.submit(otp=latest_code(live_idp.sms_file) or "")
 
-    keys.tab_to("#passkey-name")
-    keys.press("Mi portátil")
-    keys.go("form[data-passkey-enroll] button[type='submit']")
-    assert "Your passkey has been added." in main_text(chrome)
-    keys.tab_to("form[action$='/rename'] input[name='name']")
-    keys.press("Móvil")  # a field reached by Tab has its text selected: typing replaces it
-    keys.go("form[action$='/rename'] button")
-    assert "Your passkey has been renamed." in main_text(chrome)
-    renamed = chrome.find_element(By.CSS_SELECTOR, "form[action$='/rename'] input[name='name']")
-    assert renamed.get_attribute("value") == "Móvil"
-    keys.go("form[action$='/session/end'] button")
+        keys.tab_to("#passkey-name")
+        keys.press("Mi portátil")
+        keys.go("form[data-passkey-enroll] button[type='submit']")
+        assert "passkey=added" in chrome.current_url and chrome.find_elements(By.CSS_SELECTOR, ".notice")
+        keys.tab_to("form[action$='/rename'] input[name='name']")
+        keys.press("Móvil")  # a field reached by Tab has its text selected: typing replaces it
+        keys.go("form[action$='/rename'] button")
+        renamed = chrome.find_element(By.CSS_SELECTOR, "form[action$='/rename'] input[name='name']")
+        assert "passkey=renamed" in chrome.current_url and renamed.get_attribute("value") == "Móvil"
+        keys.go("form[action$='/session/end'] button")
 
-    chrome.get(live_idp.url + "/login")
-    keys.activate("a[data-tab='passkey']")
-    keys.go("[data-passkey-start]")
-    assert pages.heading(chrome) == "Your Cl@ve account"
-
-
-def main_text(driver: WebDriver) -> str:
-    return driver.find_element(By.TAG_NAME, "main").text
-
+        chrome.get(live_idp.url + "/login")
+        keys.activate("a[data-tab='passkey']")
+        keys.go("[data-passkey-start]")
+        pages.wait_for_path(chrome, live_idp.url + "/account")
