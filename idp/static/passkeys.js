@@ -75,8 +75,10 @@
     var waiting = null, stop = null;
     // Conditional mediation: the browser lists passkeys where the DNI/NIE is typed; choosing
     // one logs in. The button below cancels it first (one request at a time). Not offered
-    // again on the page that refused a passkey: the citizen reads why, then chooses.
-    if (PublicKeyCredential.isConditionalMediationAvailable && !login.hasAttribute("data-refused")) {
+    // again on the page that refused a passkey (the citizen reads why, then chooses), nor
+    // on a page without that field (the step-up page).
+    var field = document.querySelector("input[autocomplete~='webauthn']");
+    if (PublicKeyCredential.isConditionalMediationAvailable && field && !login.hasAttribute("data-refused")) {
       PublicKeyCredential.isConditionalMediationAvailable().then(function (available) {
         if (!available || !window.AbortController) { return; }
         stop = new AbortController();

@@ -4,18 +4,19 @@ this site is refused with a clear message, leaving everything as it was."""
 
 from __future__ import annotations
 
-from idp.assurance import ACR_SUBSTANTIAL
+from idp.assurance import ACR_LOW, ACR_SUBSTANTIAL
 from idp.audit import EventTag
 from idp.clock import clock
 from idp.extensions import db
 from idp.models import AuditEvent, LoginSession
 from idp.passkeys.models import Passkey
+from idp.sms import read_sms_file
 from tests.factories import make_client
 from tests.flows.support import sql_work, start_of_a_window
 from tests.oidc.test_code_flow import id_token_claims, redeem
 from tests.passkeys.authenticator import BE, BS, UP, UV, SoftAuthenticator
 from tests.passkeys.support import citizen_with_passkey, log_in_with, login_options, state_of
-from tests.support.browser import AuthorizationAttempt, code_from, consent, shows_message, submit
+from tests.support.browser import AuthorizationAttempt, code_from, consent, log_in, shows_message, submit
 
 
 def events(tag: EventTag) -> list[AuditEvent]:
@@ -224,3 +225,23 @@ def test_a_login_page_and_its_passkey_options_write_nothing(app, browser):
         login_options(browser)
 
     assert work.writes_to("passkey") == [] and work.commits == 0
+
+
+def test_a_password_session_steps_up_to_substantial_with_a_passkey_instead_of_an_sms_code(
+        app, browser, sms_file):
+    person, key = citizen_with_passkey(app, sms_file)
+    low, high = make_client(default_acr=ACR_LOW), make_client(default_acr=ACR_SUBSTANTIAL)
+    low_attempt = AuthorizationAttempt(low.client_id, low.redirect_uri)
+    consent(browser, log_in(browser, low_attempt.start(browser), person.document, person.password))
+    sent = len(read_sms_file(sms_file))
+    attempt = AuthorizationAttempt(high.client_id, high.redirect_uri)
+    step_up = browser.get(attempt.start(browser).headers["Location"])
+    assert 'action="/login/passkey"' in step_up.get_data(as_text=True)
+
+    answer = log_in_with(browser, key, step_up)
+
+    tokens = redeem(browser, high, attempt, code_from(consent(browser, answer))).get_json()
+    claims = id_token_claims(browser, tokens["id_token"])
+    assert claims["acr"] == ACR_SUBSTANTIAL and claims["amr"] == ["mfa", "pop", "user"]
+    assert len(read_sms_file(sms_file)) == sent  # no SMS code was needed
+    assert state_of(person)[1] == 2  # the same session went on (and the one that added the key)
