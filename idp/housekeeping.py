@@ -5,8 +5,9 @@ request, every login page a QR challenge, every failed attempt a rate counter. W
 this, those tables only grow. Only rows that every reader already treats as absent are
 deleted, so purging never changes an outcome:
 
-* pending requests, flow states, mobile challenges, SMS codes and authorization codes past
-  their ``expires_at`` (an expired code is refused without revoking anything);
+* pending requests, flow states, mobile challenges, SMS codes, authorization codes and
+  answered passkey challenges past their ``expires_at`` (an expired code is refused
+  without revoking anything, an expired challenge before its answer is looked up);
 * rate counters whose window is older than the longest configured limit.
 
 Tokens (a used refresh token must stay to detect a replay and revoke its family) and used
@@ -24,6 +25,7 @@ from idp.extensions import db
 from idp.mobile.models import MobileChallenge
 from idp.models import FlowState, OtpCode
 from idp.oidc.models import AuthorizationCode, AuthorizationRequest
+from idp.passkeys.models import UsedPasskeyChallenge
 from idp.ratelimit import RateCounter, parse_limits
 
 EXPIRING = {
@@ -32,6 +34,7 @@ EXPIRING = {
     "mobile_challenges": MobileChallenge,
     "otp_codes": OtpCode,
     "authorization_codes": AuthorizationCode,
+    "used_passkey_challenges": UsedPasskeyChallenge,
 }
 
 

@@ -89,6 +89,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("IDP_OTP_LOCK_SECONDS", 3600,
             "How long a citizen's SMS codes stay locked (no code sent or accepted), and the "
             "window in which wrong codes are counted.", int),
+    Setting("IDP_PASSKEY_CHALLENGE_TTL", 300,
+            "Seconds a passkey challenge (of a login page or the account page) can be answered, "
+            "once.", int),
     Setting("IDP_PASSWORD_MAX_FAILURES", 5, "Consecutive wrong passwords that block it.", int),
     Setting("IDP_ACTIVATION_MAX_FAILURES", 5, "Wrong activation codes tolerated before blocking.", int),
     Setting("IDP_PASSWORD_LIFETIME_DAYS", 730, "Days a password stays valid (2 years).", int),
@@ -97,7 +100,8 @@ SETTINGS: tuple[Setting, ...] = (
         "login.ip=30/300 login.document=10/300 activation.ip=20/300 activation.document=10/3600 "
         "otp.ip=30/300 sms.citizen=10/3600 sms.ip=60/3600 push.ip=20/300 push.document=5/300 "
         "enrollment.ip=20/300 enrollment.document=10/3600 reset.ip=20/300 reset.document=10/3600 "
-        "device.ip=30/300 client_auth.ip=30/300 client_auth.client=60/300",
+        "device.ip=30/300 client_auth.ip=30/300 client_auth.client=60/300 passkey.ip=30/300 "
+        "passkey.credential=10/300",
         "Named limits `action.subject=COUNT/SECONDS`, counted on failed attempts (`push`: on "
         "every request; `sms.*`: every SMS code sent, per citizen and per address): a slot is "
         "taken before each attempt and given back when it succeeds; with none left the attempt "

@@ -17,6 +17,7 @@ import requests
 from idp.sms import latest_code, read_sms_file
 from idp_mobile.device import PROOF_HEADER, DeviceKey
 from tests.factories import new_dni
+from tests.passkeys.authenticator import SoftAuthenticator
 from tests.support.live import RP_REDIRECT, active_citizen, authorize, create_client, form_post, start_idp
 from tests.support.mobile import code_shown_in, enrolled_citizen, qr_shown_on
 
@@ -208,3 +209,65 @@ def test_parallel_wrong_sms_codes_of_several_flows_lock_the_citizen_once_at_the_
     assert shown["sms_wrong_codes"] == 10 and shown["sms_codes_locked_until"] is not None
     assert idp.scalar("SELECT count(*) FROM audit_events WHERE tag = 'otp_locked' AND citizen_id = "
                       "(SELECT id FROM citizens WHERE document = :document)", document=document) == 1
+
+
+def _citizen_with_passkey(idp, key):  # type: ignore[no-untyped-def]
+    """A citizen who added the passkey ``key`` on the account page (password + SMS code first)."""
+    document = new_dni()
+    active_citizen(idp, document, PASSWORD)
+    browser = requests.Session()
+    page = form_post(browser, browser.get(f"{idp.url}/login", timeout=10), f"{idp.url}/login",
+                     document=document, password=PASSWORD)
+    account = form_post(browser, page, f"{idp.url}/login/otp", otp=latest_code(idp.sms_file) or "")
+    asked = _passkey_options(browser, account, f"{idp.url}/account/passkeys/options")
+    added = form_post(browser, account, f"{idp.url}/account/passkeys", follow=False, name="Llave",
+                      credential=key.create(asked, origin=idp.url, rp_id="127.0.0.1"))
+    assert added.status_code == 302, added.text
+    return key
+
+
+def _passkey_options(browser, page, url):  # type: ignore[no-untyped-def]
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    return browser.post(url, headers={"X-CSRFToken": token}, timeout=10).json()
+
+
+def test_one_passkey_assertion_sent_twenty_times_in_parallel_logs_in_once(idp):
+    """A synced passkey keeps no count: only the challenge, answered once, stops a replay."""
+    key = _citizen_with_passkey(idp, SoftAuthenticator(counts=False))
+    browser = requests.Session()
+    page = browser.get(f"{idp.url}/login", timeout=10)
+    assertion = key.get(_passkey_options(browser, page, f"{idp.url}/login/passkey/options"),
+                        origin=idp.url, rp_id="127.0.0.1")
+    cookies = browser.cookies.get_dict()
+
+    answers = in_parallel(lambda: form_post(_with_cookies(cookies), page, f"{idp.url}/login/passkey",
+                                            follow=False, credential=assertion))
+
+    statuses = [a.status_code for a in answers]
+    # The others: refused (400), or unchecked past passkey.credential=10/300 (429).
+    assert statuses.count(302) == 1 and set(statuses) <= {302, 400, 429}
+    assert idp.scalar("SELECT sign_count FROM passkeys WHERE credential_id = :id", id=key.id) == 0
+
+
+def _with_cookies(cookies: dict) -> requests.Session:  # type: ignore[type-arg]
+    session = requests.Session()
+    session.cookies.update(cookies)
+    return session
+
+
+def test_two_assertions_with_one_count_in_parallel_log_in_once(idp):
+    """Two challenges of one browser answered with the same signature count (a cloned key
+    used at the same moment): the count is stored by a conditional UPDATE, so one wins."""
+    key = _citizen_with_passkey(idp, SoftAuthenticator())
+    browser = requests.Session()
+    page = browser.get(f"{idp.url}/login", timeout=10)
+    first = _passkey_options(browser, page, f"{idp.url}/login/passkey/options")
+    second = _passkey_options(browser, page, f"{idp.url}/login/passkey/options")
+    assertions = [key.get(asked, origin=idp.url, rp_id="127.0.0.1", count=5) for asked in (first, second)]
+    cookies = browser.cookies.get_dict()
+
+    answers = in_parallel(lambda: form_post(_with_cookies(cookies), page, f"{idp.url}/login/passkey",
+                                            follow=False, credential=assertions.pop()), 2)
+
+    assert sorted(a.status_code for a in answers) == [302, 400]
+    assert idp.scalar("SELECT sign_count FROM passkeys WHERE credential_id = :id", id=key.id) == 5

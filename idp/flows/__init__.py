@@ -14,6 +14,7 @@ def register_flows(app: Flask) -> None:
         home,
         login,
         mobile,
+        passkey,
         password_change,
         password_reset,
         registration,
@@ -22,7 +23,7 @@ def register_flows(app: Flask) -> None:
     from idp.mobile import api as mobile_api
     from idp.oidc import interaction
 
-    for module in (home, login, activation, consent, mobile, mobile_api, password_change,
+    for module in (home, login, activation, consent, mobile, mobile_api, passkey, password_change,
                    password_reset, unsubscribe, account, registration, activation_code):
         app.register_blueprint(module.blueprint)
     # The pages that answer what a pending authorization request asks of the citizen.

@@ -1,8 +1,8 @@
 """The citizen's account page: personal data as registered, open sessions (each can be
 closed), recent security activity, and the ways to change or cancel the Cl@ve.
 
-Only a live single sign-on session at substantial level (password + SMS code, or Cl@ve
-mobile) opens it: the page shows personal data and ends sessions and apps, so a password
+Only a live single sign-on session at substantial level (password + SMS code, Cl@ve
+mobile or a passkey) opens it: the page shows personal data and ends sessions and apps, so a password
 alone is not enough. Anyone else is sent to log in first (a login without a relying party
 asks for the SMS code and lands here).
 """
@@ -18,11 +18,13 @@ from idp.extensions import db
 from idp.messages import EVENT_LABELS, event_label
 from idp.mobile.devices import active_devices, revoke_device
 from idp.models import AuditEvent, Citizen, LoginSession
+from idp.passkeys.store import MAX_PASSKEYS, active_passkeys
 from idp.sessions import close_session, current_session, end_session, idle_since
 from idp.user_agents import describe_device
 
 blueprint = Blueprint("account", __name__, url_prefix="/account")
 RECENT_EVENTS = 20
+PASSKEY_NOTICES = ("added", "renamed", "removed")
 
 def masked_phone(phone: str) -> str:
     """Enough to recognise one's own number, not enough to read it over a shoulder."""
@@ -60,13 +62,23 @@ def show():  # type: ignore[no-untyped-def]
     login_session = account_session()
     if login_session is None:
         return redirect(url_for("login.start"))
+    return page(login_session)
+
+
+def page(login_session: LoginSession, *, passkey_errors: dict[str, list[str]] | None = None,
+         status: int = 200):  # type: ignore[no-untyped-def]
+    """The account page of this session's citizen (with what a passkey form refused)."""
     citizen = login_session.citizen
+    passkey_notice = request.args.get("passkey")
     return render_template(
         "account/show.html", citizen=citizen, this_session=login_session,
         sessions=open_sessions(citizen), events=recent_activity(citizen),
         devices=active_devices(citizen), describe_device=describe_device, event_label=event_label,
         phone=masked_phone(citizen.phone), ended=request.args.get("ended") == "1",
-        device_revoked=request.args.get("device_revoked") == "1")
+        device_revoked=request.args.get("device_revoked") == "1",
+        passkeys=active_passkeys(citizen), max_passkeys=MAX_PASSKEYS,
+        passkey_errors=passkey_errors or {},
+        passkey_notice=passkey_notice if passkey_notice in PASSKEY_NOTICES else None), status
 
 
 @blueprint.post("/devices/revoke")

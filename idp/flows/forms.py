@@ -9,7 +9,8 @@ from flask import request
 from idp.documents import Document, InvalidDocument, parse_document
 
 FIELD_LIMITS = {"document": 32, "contrast_data": 32, "password": 256, "otp": 16, "email": 254,
-                "activation_code": 64, "new_password": 256, "new_password_confirm": 256}
+                "activation_code": 64, "new_password": 256, "new_password_confirm": 256,
+                "name": 60}
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{2,}$")
 
 

@@ -40,15 +40,19 @@ def _target_acr(pending: interaction.Pending | None) -> str:
     return pending.required_acr if pending else ACR_SUBSTANTIAL
 
 
-def _render_login(pending: interaction.Pending | None, errors: forms.FormErrors | None = None,
-                  document: str = "", status: int = 200):  # type: ignore[no-untyped-def]
+def render_login(pending: interaction.Pending | None, errors: forms.FormErrors | None = None,
+                 document: str = "", status: int = 200, passkey_problem: str | None = None):  # type: ignore[no-untyped-def]
+    """The login page with its three ways; after a refusal, with the way that was refused
+    shown and what went wrong."""
     from idp.flows.mobile import qr_context
 
-    # Shown again after a refused password: with the QR code it showed, not a new one.
+    # Shown again after a refusal: with the QR code it showed, not a new one.
     qr = qr_context(pending, shown_again=request.method == "POST")
+    tab = "passkey" if passkey_problem else "permanent" if errors else "mobile"
     return render_template("login/password.html", pending=pending, errors=errors or {},
                            document=document or (pending.params.get("login_hint", "") if pending else ""),
-                           ir=pending.request.id if pending else "", **qr), status
+                           ir=pending.request.id if pending else "", tab=tab,
+                           passkey_problem=passkey_problem, **qr), status
 
 
 @blueprint.get("")
@@ -62,7 +66,7 @@ def start():  # type: ignore[no-untyped-def]
         # Only on the citizen's click: a page load alone must not send SMS messages.
         return render_template("login/step_up.html", pending=pending, ir=pending.request.id,
                                last_digits=session_now.citizen.phone[-3:])
-    return _render_login(pending)
+    return render_login(pending)
 
 
 @blueprint.post("/step-up")
@@ -87,7 +91,7 @@ def password():  # type: ignore[no-untyped-def]
     if citizen is None:
         if attempt.status == 401:  # not a form sent incomplete
             metrics.login(LoginMethod.PASSWORD, LoginOutcome.FAILED)
-        return _render_login(pending, attempt.errors, attempt.document, attempt.status)
+        return render_login(pending, attempt.errors, attempt.document, attempt.status)
     if citizen.password_expired():
         record_event(EventTag.PASSWORD_EXPIRED, citizen)
         return _start_otp(citizen, pending, amr=["pwd"], renewal=True)

@@ -16,6 +16,7 @@ from idp.extensions import db
 from idp.flows import forms
 from idp.mobile.devices import revoke_all
 from idp.models import Citizen
+from idp.passkeys import store as passkeys
 from idp.passwords import password_warnings
 from idp.sessions import end_all_sessions, end_other_sessions
 
@@ -72,21 +73,33 @@ def view(kind: str, step: str, *, heading: str, flow_steps: Sequence[str],
     return answer
 
 
+@dataclass(frozen=True)
+class Retired:
+    """What went with the old password."""
+
+    apps: int
+    passkeys: int
+
+
 def retire_old_password(citizen: Citizen, tag: EventTag, *, this_browser_too: bool = False,
-                        **detail: Any) -> int:
+                        **detail: Any) -> Retired:
     """Once a new password replaced the citizen's own (change, expired-password renewal,
-    reset): whoever knew the old one may have enrolled an app or kept a session with it, so
-    every enrolled app is revoked and every other session ends (this browser's too with
-    ``this_browser_too``), with the new password and the audit event ``tag``; once that is
-    committed, the citizen is told by SMS. Returns how many apps were revoked."""
+    reset): whoever knew the old one may have enrolled an app, added a passkey or kept a
+    session with it, so every enrolled app and passkey is revoked and every other session
+    ends (this browser's too with ``this_browser_too``), with the new password and the
+    audit event ``tag``; once that is committed, the citizen is told by SMS. Returns how
+    many apps and passkeys were revoked."""
     devices = revoke_all(citizen)
-    record_event(tag, citizen, devices=devices, **detail)
+    revoked_passkeys = passkeys.revoke_all(citizen)
+    record_event(tag, citizen, devices=devices, passkeys=revoked_passkeys, **detail)
     if devices:
         record_event(EventTag.DEVICES_REVOKED, citizen, devices=devices,
                      reason=tag.value)
+    if revoked_passkeys:
+        record_event(EventTag.PASSKEYS_REVOKED, citizen, passkeys=revoked_passkeys, reason=tag.value)
     if this_browser_too:
         end_all_sessions(citizen)
     else:
         end_other_sessions(citizen)
-    notices.password_replaced(citizen, apps_revoked=devices)
-    return devices
+    notices.password_replaced(citizen, apps_revoked=devices, passkeys_revoked=revoked_passkeys)
+    return Retired(devices, revoked_passkeys)

@@ -54,6 +54,7 @@ def new_password():  # type: ignore[no-untyped-def]
 
 
 def _changed(citizen: Citizen, data: dict[str, Any]):  # type: ignore[no-untyped-def]
-    devices = new_password_step.retire_old_password(citizen, EventTag.PASSWORD_CHANGED,
+    retired = new_password_step.retire_old_password(citizen, EventTag.PASSWORD_CHANGED,
                                                     reason="change")
-    return render_template("password_change/done.html", devices_revoked=devices)
+    return render_template("password_change/done.html", devices_revoked=retired.apps,
+                           passkeys_revoked=retired.passkeys)

@@ -92,6 +92,7 @@ def new_password():  # type: ignore[no-untyped-def]
 
 
 def _reset(citizen: Citizen, data: dict[str, Any]):  # type: ignore[no-untyped-def]
-    devices = new_password_step.retire_old_password(citizen, EventTag.PASSWORD_RESET,
+    retired = new_password_step.retire_old_password(citizen, EventTag.PASSWORD_RESET,
                                                     unblocked=data["was_blocked"])
-    return render_template("password_reset/done.html", devices_revoked=devices)
+    return render_template("password_reset/done.html", devices_revoked=retired.apps,
+                           passkeys_revoked=retired.passkeys)

@@ -3,7 +3,7 @@ confirmation.
 
 More than 3 wrong SMS codes (across resends) throw the citizen back to the first step:
 cancelling a national identity must not be reachable by guessing codes. Once confirmed,
-every session, token, consent and enrolled app of the citizen is revoked, the stored
+every session, token, consent, enrolled app and passkey of the citizen is revoked, the stored
 secrets are dropped, and a later login fails exactly like one for an unknown document;
 coming back takes a new registration act (``citizens.register`` starts them afresh).
 """
@@ -20,6 +20,7 @@ from idp.extensions import db
 from idp.flows import forms, identify, otp_step
 from idp.mobile.devices import revoke_all
 from idp.models import Citizen, CitizenStatus, Consent
+from idp.passkeys import store as passkeys
 from idp.sessions import SESSION_TOKEN, end_all_sessions
 
 blueprint = Blueprint("unsubscribe", __name__, url_prefix="/unsubscribe")
@@ -76,7 +77,9 @@ def unsubscribe_citizen(citizen: Citizen) -> None:
     citizen.activation_code_hash = None
     consents = db.session.execute(delete(Consent).where(Consent.citizen_id == citizen.id)).rowcount
     devices = revoke_all(citizen)
+    revoked_passkeys = passkeys.revoke_all(citizen)
     # Every session of the citizen ends, open or timed out, and takes its tokens along
     # (those of sessions ended before went with them): no token is left to revoke.
     end_all_sessions(citizen)
-    record_event(EventTag.UNSUBSCRIBED, citizen, consents=consents, devices=devices)
+    record_event(EventTag.UNSUBSCRIBED, citizen, consents=consents, devices=devices,
+                 passkeys=revoked_passkeys)

@@ -27,6 +27,7 @@ class LoginMethod(StrEnum):
     PASSWORD = "password"  # noqa: S105 - a login method, not a secret
     MOBILE_QR = "mobile_qr"
     MOBILE_PUSH = "mobile_push"
+    PASSKEY = "passkey"
 
 
 class LoginOutcome(StrEnum):

@@ -5,6 +5,7 @@ from sqlalchemy import engine_from_config, pool
 
 import idp.mobile.models  # noqa: F401 - registers the Cl@ve mobile tables
 import idp.oidc.models  # noqa: F401 - registers the protocol tables
+import idp.passkeys.models  # noqa: F401 - registers the passkey tables
 import idp.ratelimit  # noqa: F401 - registers the rate counters
 from idp.extensions import db
 

@@ -14,8 +14,8 @@
   if (tabs.length) {
     var initial = (location.hash || "").slice(1);
     var current = document.querySelector("[data-tab][aria-current]");
-    show(initial === "permanent" || initial === "mobile" ? initial :
-         (current ? current.getAttribute("data-tab") : "mobile"));
+    var known = ["mobile", "permanent", "passkey"];
+    show(known.indexOf(initial) >= 0 ? initial : (current ? current.getAttribute("data-tab") : "mobile"));
     tabs.forEach(function (tab) {
       tab.addEventListener("click", function (event) {
         event.preventDefault();

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -74,6 +75,15 @@ def walk(driver: WebDriver, stops: Stops, language: str) -> Iterator[Stop]:
 
     driver.get(idp.url + "/account")
     yield "account", "account/show.html"
+    # The tour's browser has no authenticator (and WebAuthn refuses 127.0.0.1): the passkey
+    # the account page lists is written into the database, as the ceremony would have.
+    idp.execute("INSERT INTO passkeys (citizen_id, credential_id, user_handle, public_key, sign_count, "
+                "backup_eligible, backed_up, name, created_at, last_used_at) SELECT id, :credential, "
+                "'tour', :key, 3, :no, :no, 'Portátil', :now, :now FROM citizens WHERE document = :document",
+                credential=f"tour-{document}", key=b"\x00", no=False, document=document,
+                now=datetime.now(UTC).replace(tzinfo=None))
+    driver.get(idp.url + "/account?passkey=added")
+    yield "account-passkeys", "account/show.html"
     driver.get(idp.url + "/logout")
     yield "logout-confirm", "oidc/logout_confirm.html"
     pages.fill_and_submit(driver, driver.find_element(By.CSS_SELECTOR, "main form"))
@@ -87,6 +97,15 @@ def walk(driver: WebDriver, stops: Stops, language: str) -> Iterator[Stop]:
     pages.start_login_at_rp(driver, stops.rp, idp)  # asks for more than the session has
     yield "step-up", "login/step_up.html"
     use_language(driver, idp, language)  # a browser without a session again
+
+    pages.start_login_at_rp(driver, stops.rp, idp)
+    driver.find_element(By.CSS_SELECTOR, "[data-tab='passkey']").click()
+    yield "login-passkey", "login/password.html"
+    # What a refused passkey leads to (an answer no authenticator would give).
+    pages.leaving_page(driver, lambda: driver.execute_script(
+        "const form = document.querySelector('[data-passkey-login]');"
+        "form.elements.credential.value = '{}'; form.submit();"), "the refused passkey")
+    yield "login-passkey-refused", "login/password.html"
 
     pages.start_login_at_rp(driver, stops.rp, idp)
     driver.find_element(By.CSS_SELECTOR, "details.no-qr summary").click()

@@ -196,7 +196,7 @@ def test_changing_the_password_revokes_the_enrolled_apps_and_tells_the_citizen_b
     notice = read_sms_file(sms_file)[-1]
     assert notice["to"] == person.citizen.phone and notice["text"] == password_replaced_text(1)
     changed = db.session.scalar(db.select(AuditEvent).filter_by(tag=EventTag.PASSWORD_CHANGED))
-    assert changed.detail == {"reason": "change", "devices": 1}
+    assert changed.detail == {"reason": "change", "devices": 1, "passkeys": 0}
     assert db.session.scalar(db.select(AuditEvent).filter_by(tag=EventTag.SMS_NOTICE_SENT))
 
 

@@ -93,6 +93,6 @@ def test_renewing_an_expired_password_revokes_the_enrolled_apps(app, browser, sm
     notice = read_sms_file(sms_file)[-1]
     assert notice["to"] == person.citizen.phone and notice["text"] == password_replaced_text(1)
     changed = db.session.scalar(db.select(AuditEvent).filter_by(tag=EventTag.PASSWORD_CHANGED))
-    assert changed.detail == {"reason": "expired", "devices": 1}
+    assert changed.detail == {"reason": "expired", "devices": 1, "passkeys": 0}
     assert db.session.scalar(db.select(AuditEvent).filter_by(tag=EventTag.DEVICES_REVOKED))
 

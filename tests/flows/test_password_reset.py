@@ -60,7 +60,7 @@ def test_a_blocked_password_is_unblocked_by_a_new_one_set_with_the_activation_co
     assert not person.citizen.password_blocked and person.citizen.password_failures == 0
     assert log_in_form(browser, person.document, NEW_PASSWORD).status_code == 302
     event = db.session.scalar(db.select(AuditEvent).filter_by(tag=EventTag.PASSWORD_RESET))
-    assert event.detail == {"unblocked": True, "devices": 0}
+    assert event.detail == {"unblocked": True, "devices": 0, "passkeys": 0}
 
 
 def test_a_reset_revokes_the_enrolled_apps_and_says_so_on_the_page_and_by_sms(app, browser, sms_file):
@@ -76,7 +76,7 @@ def test_a_reset_revokes_the_enrolled_apps_and_says_so_on_the_page_and_by_sms(ap
     assert shows_message(done, "password_apps_revoked")
     assert signed_get(browser, device, f"{API}/pending").get_json()["error"] == "unknown_device"
     event = db.session.scalar(db.select(AuditEvent).filter_by(tag=EventTag.PASSWORD_RESET))
-    assert event.detail == {"unblocked": False, "devices": 1}
+    assert event.detail == {"unblocked": False, "devices": 1, "passkeys": 0}
     notice = read_sms_file(sms_file)[-1]
     assert notice["to"] == person.citizen.phone and notice["text"] == password_replaced_text(1)
 

@@ -1,5 +1,6 @@
-"""Rows that anonymous visitors create (pending requests, QR challenges, rate counters)
-do not pile up forever: ``idp purge`` deletes them once expired, and only then."""
+"""Rows that anonymous visitors create (pending requests, QR challenges, rate counters,
+answered passkey challenges) do not pile up forever: ``idp purge`` deletes them once
+expired, and only then."""
 
 from __future__ import annotations
 
@@ -12,9 +13,12 @@ from idp.clock import clock
 from idp.extensions import db
 from idp.mobile.models import MobileChallenge
 from idp.oidc.models import AuthorizationRequest
+from idp.passkeys.models import UsedPasskeyChallenge
 from idp.ratelimit import RateCounter
 from tests.factories import make_citizen, make_client, new_dni
 from tests.mobile.support import loaded
+from tests.passkeys.authenticator import SoftAuthenticator
+from tests.passkeys.support import login_options
 from tests.support.browser import AuthorizationAttempt, code_from, consent, log_in, submit
 
 
@@ -60,3 +64,19 @@ def test_a_purge_leaves_a_login_in_progress_able_to_finish(app, browser, sms_fil
     _purge(app, monkeypatch)
     assert code_from(consent(browser, log_in(browser, started, person.document, person.password,
                                              sms_file)))
+
+
+def test_answered_passkey_challenges_are_purged_once_expired_and_stay_refused(
+        app, browser, monkeypatch):
+    """Only an answered challenge is written; once its lifetime is over it goes, and the
+    answer is still refused (the browser's draft has expired with it)."""
+    page, asked = login_options(browser)
+    answer = SoftAuthenticator(user_handle=b"x").get(asked)
+    assert submit(browser, page, "/login/passkey", credential=answer).status_code == 400
+    assert _count(UsedPasskeyChallenge) == 1 and _purge(app, monkeypatch)["used_passkey_challenges"] == 0
+
+    clock.advance(seconds=app.config["IDP_PASSKEY_CHALLENGE_TTL"] + 1)
+
+    assert _purge(app, monkeypatch)["used_passkey_challenges"] == 1
+    assert _count(UsedPasskeyChallenge) == 0
+    assert submit(browser, page, "/login/passkey", credential=answer).status_code == 400

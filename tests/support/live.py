@@ -54,11 +54,14 @@ class LiveIdp:
     log: IO[str] | None = None
     access_log: IO[str] | None = None
     own_database: tuple[PostgresServer, str] | None = None
+    # The name browsers use for it: ``localhost`` for WebAuthn, which refuses an IP address
+    # as relying party ID (the server listens on 127.0.0.1 either way).
+    host: str = "127.0.0.1"
 
     @property
     def url(self) -> str:
         """Where this node listens (the issuer may name another node)."""
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     @property
     def sms_file(self) -> Path:
@@ -137,12 +140,12 @@ def _database_url(idp: LiveIdp, base: Path) -> str:
 
 
 def start_idp(base: Path, workers: int = 1, share_with: LiveIdp | None = None,
-              server: str = DEFAULT_SERVER, **settings: str) -> LiveIdp:
-    """A server on a free port; ``share_with`` another one's database, keys, secret and
-    issuer, as two nodes behind one load balancer. Its log and access log are files in
-    ``base``: ``idp-PORT.log`` and ``access-PORT.log``."""
+              server: str = DEFAULT_SERVER, host: str = "127.0.0.1", **settings: str) -> LiveIdp:
+    """A server on a free port, known to browsers as ``host``; ``share_with`` another one's
+    database, keys, secret and issuer, as two nodes behind one load balancer. Its log and
+    access log are files in ``base``: ``idp-PORT.log`` and ``access-PORT.log``."""
     port = free_port()
-    idp = LiveIdp(base, port, server=server)
+    idp = LiveIdp(base, port, server=server, host=host)
     if share_with is not None:
         idp.env = {**share_with.env, **settings}
         idp.base = share_with.base
