@@ -62,8 +62,19 @@ class Installed:
     version: str  # of oidc-provider
 
     def describe(self) -> dict[str, Any]:
-        return {"status": "measured", "source": str(self.source), "installed_in": str(self.directory),
+        return {"status": "measured", "source": shown(self.source), "installed_in": shown(self.directory),
                 "node": self.node_version, "oidc_provider": self.version}
+
+
+def shown(path: Path) -> str:
+    """A path as the report prints it (docs/performance.md is committed): relative to the
+    folder that holds the repository, or under ``~``; never this machine's absolute path."""
+    for base, prefix in ((ROOT.parent, ""), (Path.home(), "~/")):
+        try:
+            return prefix + str(path.resolve().relative_to(base))
+        except ValueError:
+            continue
+    return path.name
 
 
 def _digest(source: Path) -> str:
@@ -92,7 +103,7 @@ def install(source: Path, log: Any = print) -> Installed | Absent:
     """Check the peer's prerequisites and ``npm ci`` it once per version of its files."""
     missing = [name for name in FILES if not (source / name).is_file()]
     if missing:
-        return Absent(f"no peer at {source} (missing {', '.join(missing)}; set IDP_BENCH_PEER_DIR)")
+        return Absent(f"no peer at {shown(source)} (missing {', '.join(missing)}; set IDP_BENCH_PEER_DIR)")
     node, npm = shutil.which("node"), shutil.which("npm")
     if node is None:
         return Absent(f"Node.js is not installed (the peer needs Node.js ≥ {MIN_NODE})")
