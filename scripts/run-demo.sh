@@ -90,5 +90,11 @@ echo "Clave IdP:          $IDP_ISSUER"
 echo "Demo relying party: $DEMO_RP_BASE_URL  → press \"Log in with Cl@ve\""
 echo "Stop with Ctrl-C."
 
-wait -n "${servers[@]}" || true
+status=0
+wait -n "${servers[@]}" || status=$?
+# Ctrl-C reaches the servers too, and bash may see one of them end before it runs its own
+# trap: a server that ended cleanly or by INT/TERM was stopped, not broken.
+if ((status == 0 || status == 130 || status == 143)); then
+    on_signal
+fi
 refuse "a server stopped (see its messages above); stopping the other one."
