@@ -44,15 +44,24 @@ run: $(STAMP) translations
 # database there). The PostgreSQL pass leaves out tests/e2e and tests/interop: browsers and
 # clients against servers from tests/support/live.py, which use SQLite in both passes; and
 # tests/test_run_demo.py and tests/test_package.py, which run `make run` and an installed
-# wheel on SQLite databases of their own.
+# wheel on SQLite databases of their own; and the tests of what no database changes, which
+# the first pass proves once (PG_PASS_SKIPS: the serving stack and its access log, the
+# shipped nginx, the metrics' process handling, the app's command line, files at rest and
+# the Host and transport checks made before any query, the demo RP, docs and catalogues).
+PG_PASS_SKIPS := tests/e2e tests/interop tests/test_run_demo.py tests/test_package.py \
+	tests/test_serving.py tests/security/test_access_log.py tests/deploy \
+	tests/test_metrics_serving.py tests/mobile/test_idp_mobile.py \
+	tests/security/test_files_at_rest.py tests/security/test_hosts.py \
+	tests/security/test_transport.py tests/test_dev_certificates.py tests/test_demo_rp.py \
+	tests/test_demo_rp_language.py tests/test_docs_links.py tests/test_translations.py \
+	tests/test_architecture.py tests/test_system_packages.py
 test: $(STAMP) translations $(NPM_STAMPS)
 	scripts/ensure-system-packages.sh --why "the browser tests drive Chromium, the second pass runs \
 		on PostgreSQL, idp-mobile reads QR images with zbar and tests/deploy runs the shipped nginx \
 		configuration" $(TEST_SYSTEM_PACKAGES)
 	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
 	scripts/with-postgres.sh $(BIN)/python -m pytest -q -n 2 --dist loadgroup \
-		--ignore=tests/e2e --ignore=tests/interop --ignore=tests/test_run_demo.py \
-		--ignore=tests/test_package.py
+		$(addprefix --ignore=,$(PG_PASS_SKIPS))
 
 # Without npm this only warns: without node those tests skip; with node they ask for npm.
 tests/%/node_modules/.installed: tests/%/package-lock.json
