@@ -163,7 +163,10 @@ def worker_metrics(bind: str, token: str) -> Iterator[bool]:
     worker writes its counts to files in a private directory that a scrape reads, set
     here before any worker starts (prometheus-client chooses its mode when imported):
     a new one removed at the end, or the operator's own emptied of an earlier run's
-    files. ``bind`` is served by a thread of this process."""
+    files. ``bind`` is served by a thread of this process. A worker forked from it
+    leaves through this block too: only the process that set it up tears it down (the
+    scrape thread is not in the fork, and waiting for it held every old worker until the
+    server's graceful timeout killed it)."""
     if not (bind or token):
         yield False
         return
@@ -173,15 +176,17 @@ def worker_metrics(bind: str, token: str) -> Iterator[bool]:
         stale.unlink()
     os.environ[MULTIPROCESS_DIR] = str(directory)
     scrape = None
+    owner = os.getpid()
     try:
         scrape = start_scrape_server(bind, token) if bind else None
         yield True
     finally:
-        if scrape is not None:
-            scrape.shutdown()
-            scrape.server_close()
-        if not given:
-            shutil.rmtree(directory, ignore_errors=True)
+        if os.getpid() == owner:
+            if scrape is not None:
+                scrape.shutdown()
+                scrape.server_close()
+            if not given:
+                shutil.rmtree(directory, ignore_errors=True)
 
 
 def start_scrape_server(bind: str, token: str) -> WSGIServer:

@@ -5,6 +5,8 @@ counts are summed, by the workers' ``/metrics`` as by the address of its own
 from __future__ import annotations
 
 import signal
+import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -61,6 +63,46 @@ def test_the_counts_of_every_worker_are_summed_even_after_they_are_replaced(tmp_
         assert len(workers_of(idp)) == WORKERS
     finally:
         idp.stop()
+
+
+@pytest.mark.parametrize("server", serving.SERVERS)
+def test_with_a_metrics_address_the_old_workers_leave_at_once_on_restart_and_stop(tmp_path, server):
+    """The scrape thread belongs to the server's main process: a worker forked from it
+    must not wait for that thread on its way out (it did, until the server's graceful
+    timeout killed it), nor remove the directory every worker counts in."""
+    idp = start_idp(tmp_path, workers=WORKERS, server=server,
+                    IDP_METRICS_BIND=f"127.0.0.1:{free_port()}", IDP_METRICS_TOKEN=TOKEN)
+    try:
+        first = wait_for_workers(idp, WORKERS)
+        assert requests.get(f"{idp.url}{DISCOVERY}", timeout=10).status_code == 200
+        idp.process.send_signal(signal.SIGHUP)
+        wait_for_workers(idp, WORKERS, other_than=first)
+        assert wait_until(lambda: not any(pid_exists(pid) for pid in first), seconds=10)
+        assert discovery_count(idp.url) == 1  # the count of the workers gone is kept
+        idp.process.terminate()
+        assert idp.process.wait(timeout=10) == 0
+        log = (tmp_path / f"idp-{idp.port}.log").read_text()
+        assert "WORKER TIMEOUT" not in log and "SIGKILL" not in log
+    finally:
+        idp.stop()
+
+
+def pid_exists(pid: int) -> bool:
+    """Whether ``pid`` is still a process that has not been reaped (a zombie counts as gone)."""
+    try:
+        status = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return status.rpartition(")")[2].split()[0] != "Z"
+
+
+def wait_until(condition, seconds: float) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return condition()
 
 
 def test_a_metrics_address_already_taken_stops_the_start_with_a_clear_message(tmp_path):
