@@ -22,6 +22,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from io import BytesIO
 from typing import Any
@@ -29,6 +32,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from flask import current_app
+from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
@@ -41,6 +45,7 @@ from idp.firma.cades import CitizenSigner, citizen_signer
 from idp.firma.identity import SignerIdentity
 
 PDF_HEADER = b"%PDF-"
+MAX_PAGE_TREE_NODES = 100_000
 DIGEST_BYTES = 32
 TSA_TIMEOUT = 10
 
@@ -67,33 +72,73 @@ def inspect_pdf(data: bytes) -> PdfFacts:
         raise DocumentRefused("firma_pdf_too_large", megabytes=limit // (1024 * 1024))
     if not data.startswith(PDF_HEADER):
         raise DocumentRefused("firma_not_pdf")
-    try:
+    with _malformed_refused():
         reader = PdfFileReader(BytesIO(data), strict=True)
         if reader.encrypted:
             raise DocumentRefused("firma_pdf_encrypted")
-        pages = reader.root["/Pages"]["/Count"]
-    except DocumentRefused:
-        raise
-    except (PdfError, KeyError, TypeError, ValueError, AttributeError, IndexError,
-            RecursionError) as error:
-        raise DocumentRefused("firma_pdf_malformed") from error
-    if not isinstance(pages, int) or pages < 1:
-        raise DocumentRefused("firma_pdf_malformed")
+        pages = _count_pages(reader.root)
+        _read_every_object(reader)
     return PdfFacts(size=len(data), page_count=pages, sha256=hashlib.sha256(data).hexdigest())
 
 
 def sign_pdf(identity: SignerIdentity, data: bytes, *, reason: str | None = None) -> bytes:
     inspect_pdf(data)
-    signer = _signer(pki.signing_credential(identity))
-    try:
+    with _malformed_refused():  # before the citizen's key is opened (or made)
         writer = IncrementalPdfFileWriter(BytesIO(data), strict=True)
         meta = signers.PdfSignatureMetadata(
             field_name=_free_field_name(writer), reason=reason or None, name=identity.full_name,
             md_algorithm="sha256", subfilter=fields.SigSeedSubFilter.PADES)
+    signer = _signer(pki.signing_credential(identity))
+    with _malformed_refused():
         signed = signers.sign_pdf(writer, meta, signer=signer, timestamper=_timestamper())
-    except PdfError as error:
-        raise DocumentRefused("firma_pdf_malformed") from error
     return signed.getvalue()
+
+
+@contextmanager
+def _malformed_refused() -> Iterator[None]:
+    """What a damaged document makes pyHanko raise (found by tests/firma/test_pdf_fuzz.py)
+    becomes a refusal of the document. pyHanko checks some of a file's structure with
+    ``assert`` (an xref stream's /Type): a failed one is a damaged document too."""
+    try:
+        yield
+    except DocumentRefused:
+        raise
+    except (PdfError, KeyError, TypeError, ValueError, AttributeError, IndexError, RecursionError,
+            ArithmeticError, NotImplementedError, AssertionError, zlib.error) as error:
+        raise DocumentRefused("firma_pdf_malformed") from error
+
+
+def _read_every_object(reader: PdfFileReader) -> None:
+    """Parse every object the cross-reference tables name: signing rewrites some of them
+    (the catalogue, the document information, a page, the form), and a damaged one must
+    be refused here, before the citizen's key is opened or made for it."""
+    xrefs = reader.xrefs
+    for revision in range(xrefs.total_revisions):
+        for reference in xrefs.explicit_refs_in_revision(revision):
+            reader.get_object(reference)
+
+
+def _count_pages(catalogue: generic.DictionaryObject) -> int:
+    """The pages a reader would show: the leaves of the page tree, walked without trusting
+    its /Count (a damaged or hostile tree may lie, loop or lack a node)."""
+    pending, seen, pages = [catalogue.raw_get("/Pages")], set(), 0
+    while pending:
+        entry = pending.pop()
+        if isinstance(entry, generic.IndirectObject):
+            if entry.reference in seen or len(seen) > MAX_PAGE_TREE_NODES:
+                raise DocumentRefused("firma_pdf_malformed")
+            seen.add(entry.reference)
+        node = entry.get_object()
+        if node["/Type"] == "/Page":
+            pages += 1
+        elif node["/Type"] == "/Pages":
+            kids = node["/Kids"]
+            pending.extend(kids.raw_get(index) for index in range(len(kids)))
+        else:
+            raise DocumentRefused("firma_pdf_malformed")
+    if pages < 1:
+        raise DocumentRefused("firma_pdf_malformed")
+    return pages
 
 
 def sign_digest(identity: SignerIdentity, digest: bytes, *, name: str) -> bytes:
