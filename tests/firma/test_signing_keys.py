@@ -85,6 +85,7 @@ def test_a_certificate_a_week_from_its_end_is_replaced_at_the_next_signature(app
                               .order_by(SigningCertificate.id)).all()
     assert [(row.live_citizen_id, row.revoked_at) for row in rows] == [
         (None, None), (identity.citizen_id, None)]
+    assert rows[0].sealed_key == b"" and rows[1].sealed_key  # the replaced key is destroyed
 
 
 def test_a_signature_with_a_live_key_reads_one_row_and_writes_nothing(app):
