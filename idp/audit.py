@@ -85,6 +85,8 @@ class EventTag(StrEnum):
     CLIENT_ENABLED = "client_enabled"
     CLIENT_SECRET_ROTATED = "client_secret_rotated"
     KEYS_ROTATED = "keys_rotated"
+    FIRMA_CERTIFICATE_ISSUED = "firma_certificate_issued"
+    FIRMA_CERTIFICATES_REVOKED = "firma_certificates_revoked"
 
 
 class Identified(Protocol):

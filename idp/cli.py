@@ -43,16 +43,19 @@ def main() -> None:
 @main.command()
 @click.option("--demo", is_flag=True, help="Also seed a demo relying party and citizen.")
 def init(demo: bool) -> None:
-    """Migrate the database and create signing keys (idempotent)."""
+    """Migrate the database and create signing keys and the Cl@ve Firma CA (idempotent)."""
     from idp.database import upgrade
+    from idp.firma.ca import ensure_ca
     from idp.oidc.keys import ensure_keys
 
     app = _app()
     with app.app_context(), transaction():
         upgrade(app)
         ensure_keys(Path(app.config["IDP_KEYS_DIR"]), app.config["IDP_KEYS_PASSPHRASE"])
+        ensure_ca(Path(app.config["IDP_KEYS_DIR"]), app.config["IDP_KEYS_PASSPHRASE"],
+                  app.config["IDP_FIRMA_KEY_TYPE"])
         click.echo(f"Database ready: {app.config['SQLALCHEMY_DATABASE_URI'].split('@')[-1]}")
-        click.echo(f"Signing keys in {app.config['IDP_KEYS_DIR']}/")
+        click.echo(f"Signing keys and the Cl@ve Firma CA in {app.config['IDP_KEYS_DIR']}/")
         if demo:
             from idp.demo import seed_demo
 
@@ -365,6 +368,23 @@ def citizen_change_phone(document: str, phone: str) -> None:
         found = _find_citizen(document, subscribed=True)
         citizens.change_phone(found, number)
         click.echo(f"Mobile phone of {found.document} is now the one ending in {number[-3:]}.")
+
+
+@citizen.command("unsubscribe")
+@click.argument("document")
+@click.option("--json", "as_json", is_flag=True)
+def citizen_unsubscribe(document: str, as_json: bool) -> None:
+    """Cancel the citizen's Permanent Cl@ve (an office act, identity checked in person):
+    every session, token, enrolled app, passkey and Cl@ve Firma certificate is revoked;
+    coming back takes a new registration act."""
+    from idp.flows.unsubscribe import unsubscribe_citizen
+
+    with _app().test_request_context(), transaction():
+        found = _find_citizen(document, subscribed=True)
+        unsubscribe_citizen(found, channel="office")
+        data = {"document": found.document, "status": found.status}
+    _emit(data, as_json, [f"The Permanent Cl@ve of {data['document']} is cancelled; a new "
+                          "registration act is needed to use Cl@ve again."])
 
 
 # -- keys, audit, serving ----------------------------------------------------------------

@@ -94,6 +94,13 @@ MESSAGES = {
     "certificate_registered": _l("You are registered in Cl@ve. Your activation code is below: it is shown only this once."),
     "activation_code_regenerated": _l("Your new activation code is below: it is shown only this once. The previous code no longer works."),
     "phone_invalid": _l("Enter a mobile phone number in international form, for example +34600111222."),
+    # Cl@ve Firma: documents that cannot be signed (idp.firma.signer)
+    "firma_not_pdf": _l("This file is not a PDF document. Only PDF documents can be signed."),
+    "firma_pdf_encrypted": _l("This PDF document is protected with a password or encrypted, so it cannot be signed. Sign a copy without protection."),
+    "firma_pdf_malformed": _l("This PDF document is damaged or could not be read, so it cannot be signed."),
+    "firma_pdf_too_large": _l("This PDF document is too large to be signed: the limit is %(megabytes)s MB."),
+    "firma_digest_invalid": _l("The document's fingerprint is not a SHA-256 digest (32 bytes)."),
+    "firma_unavailable": _l("The signature service is not available right now, so nothing has been signed. Please try again in a few minutes."),
 }
 
 
@@ -184,6 +191,8 @@ EVENT_LABELS = {
     "mobile_approved": _l("Login approved in the Cl@ve app"),
     "mobile_denied": _l("Login denied in the Cl@ve app"),
     "mobile_wrong_code": _l("Login denied: wrong code typed in the Cl@ve app"),
+    "firma_certificate_issued": _l("Signature certificate issued for Cl@ve Firma"),
+    "firma_certificates_revoked": _l("Signature certificate revoked"),
 }
 
 
