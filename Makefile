@@ -54,7 +54,7 @@ PG_PASS_SKIPS := tests/e2e tests/interop tests/test_run_demo.py tests/test_packa
 	tests/security/test_files_at_rest.py tests/security/test_hosts.py \
 	tests/security/test_transport.py tests/test_dev_certificates.py tests/test_demo_rp.py \
 	tests/test_demo_rp_language.py tests/test_docs_links.py tests/test_translations.py \
-	tests/test_architecture.py tests/test_system_packages.py
+	tests/test_architecture.py tests/test_system_packages.py tests/test_xdist_groups.py
 test: $(STAMP) translations $(NPM_STAMPS)
 	scripts/ensure-system-packages.sh --why "the browser tests drive Chromium, the second pass runs \
 		on PostgreSQL, idp-mobile reads QR images with zbar, tests/deploy runs the shipped nginx \

@@ -137,3 +137,4 @@ def _reset_clock():
     clock.reset()
     yield
     clock.reset()
+
