@@ -106,23 +106,11 @@ class DatabaseRateLimiter:
             return Refused(key for key, limit in slots if limit.count <= 0)
         windows = {key: self._window(limit.seconds) for key, limit in slots}
         limits = {key: limit.count for key, limit in slots}
-        counter = RateCounter.__table__.c
-        insert = _UPSERT[db.session.get_bind().dialect.name](RateCounter.__table__)
-        fresh = insert.excluded
-        # One statement for every limit of the attempt, rows in one order everywhere (the
-        # keys sorted): a row of an older window starts again at 1; one of this window
-        # counts on only while it is below its limit. A row comes back when its slot was
-        # taken (psycopg gives no rowcount).
-        statement = insert.values([{"key_hash": key, "window_start": windows[key], "count": 1}
-                                   for key in sorted(windows)]).on_conflict_do_update(
-            index_elements=[counter.key_hash],
-            set_={"count": case((counter.window_start == fresh.window_start, counter.count + 1),
-                                else_=1),
-                  "window_start": fresh.window_start},
-            where=(counter.window_start != fresh.window_start)
-            | (counter.count < case(limits, value=counter.key_hash)),
-        ).returning(counter.key_hash)
-        taken = set(db.session.scalars(statement))
+        params = {}
+        for i, key in enumerate(sorted(windows)):  # rows in one order everywhere: keys sorted
+            params |= {f"key{i}": key, f"window{i}": windows[key], f"limit{i}": limits[key]}
+        statement = _reserve_statement(db.session.get_bind().dialect.name, len(windows))
+        taken = set(db.session.scalars(statement, params))
         if len(taken) < len(windows):
             self.release([(key, windows[key]) for key in sorted(taken)])
             return Refused(windows.keys() - taken)
@@ -130,11 +118,42 @@ class DatabaseRateLimiter:
 
     def release(self, taken: Sequence[tuple[str, int]]) -> None:
         if taken:
-            db.session.execute(
-                update(RateCounter)
-                .where(or_(*(and_(RateCounter.key_hash == key, RateCounter.window_start == window)
-                             for key, window in taken)), RateCounter.count > 0)
-                .values(count=RateCounter.count - 1))
+            params = {}
+            for i, (key, window) in enumerate(taken):
+                params |= {f"key{i}": key, f"window{i}": window}
+            db.session.execute(_release_statement(len(taken)), params)
+
+
+# The statements of an attempt's slots, built once per number of slots (each was about a
+# third of a login step's SQLAlchemy time when built per call); the values are parameters.
+@lru_cache(maxsize=16)
+def _reserve_statement(dialect: str, slots: int):  # type: ignore[no-untyped-def]
+    """One INSERT for every slot of an attempt: a row of an older window starts again at 1;
+    one of this window counts on only while it is below its limit. A row comes back when
+    its slot was taken (psycopg gives no rowcount)."""
+    counter = RateCounter.__table__.c
+    insert = _UPSERT[dialect](RateCounter.__table__)
+    fresh = insert.excluded
+    keys = [bindparam(f"key{i}", type_=String) for i in range(slots)]
+    limit_of_row = case(*((counter.key_hash == key, bindparam(f"limit{i}", type_=Integer))
+                          for i, key in enumerate(keys)))
+    return insert.values([{"key_hash": key, "window_start": bindparam(f"window{i}", type_=Integer),
+                           "count": 1} for i, key in enumerate(keys)]).on_conflict_do_update(
+        index_elements=[counter.key_hash],
+        set_={"count": case((counter.window_start == fresh.window_start, counter.count + 1), else_=1),
+              "window_start": fresh.window_start},
+        where=(counter.window_start != fresh.window_start) | (counter.count < limit_of_row),
+    ).returning(counter.key_hash)
+
+
+@lru_cache(maxsize=16)
+def _release_statement(slots: int):  # type: ignore[no-untyped-def]
+    counter = RateCounter.__table__.c
+    return (update(RateCounter.__table__)
+            .where(or_(*(and_(counter.key_hash == bindparam(f"key{i}", type_=String),
+                              counter.window_start == bindparam(f"window{i}", type_=Integer))
+                         for i in range(slots))), counter.count > 0)
+            .values(count=counter.count - 1))
 
 
 @dataclass
