@@ -71,10 +71,14 @@ def _servers(args: argparse.Namespace) -> int:
 
 
 def _logincpu(args: argparse.Namespace) -> int:
-    from bench import logincpu
+    from bench import instructions, logincpu
 
-    result = logincpu.measure(args.logins, args.profile)
-    markdown = logincpu.markdown(result)
+    if args.instructions:
+        result = instructions.measure(args.logins)
+        markdown = instructions.markdown(result)
+    else:
+        result = logincpu.measure(args.logins, args.profile)
+        markdown = logincpu.markdown(result)
     if args.out:
         Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
     print(markdown)
@@ -126,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     cpu.add_argument("--logins", type=int, default=40, help="measured logins of each level")
     cpu.add_argument("--profile", type=Path, help="write a cProfile of the measured logins here")
     cpu.add_argument("--out", help="also write the figures as JSON here")
+    cpu.add_argument("--instructions", action="store_true",
+                     help="count instructions under callgrind instead (valgrind, a C compiler)")
     cpu.set_defaults(handler=_logincpu)
     seeding = commands.add_parser("seed", help="bulk-insert active citizens (shared argon2id hash)")
     seeding.add_argument("--citizens", type=int, required=True)

@@ -65,6 +65,7 @@ class Meter:
     commits: int = 0
     samples: dict[str, list[Sample]] = field(default_factory=lambda: defaultdict(list))
     recording: bool = False
+    marks: Any = None  # under callgrind: bench.instructions.Marks
 
     def install(self, app: Flask) -> None:
         from idp.citizens import hasher
@@ -94,6 +95,8 @@ class Meter:
 
         def timed(environ: dict, start_response: Callable) -> Iterable[bytes]:
             self.argon2, self.statements, self.commits = 0.0, 0, 0
+            if self.marks:
+                self.marks.toggle()
             started = time.thread_time()
             result = inner(environ, start_response)
             try:
@@ -103,6 +106,8 @@ class Meter:
                 if close:
                     close()
             elapsed = time.thread_time() - started
+            if self.marks:
+                self.marks.toggle()
             self.last = Sample(elapsed - self.argon2, self.argon2, self.statements, self.commits)
             return [body]
 
@@ -115,6 +120,8 @@ class Meter:
         self.commits += 1
 
     def keep(self, login: str, step: str) -> None:
+        if self.marks:
+            self.marks.dump(f"{login}|{step}" if self.recording else "warm-up")
         if self.recording:
             self.samples[f"{login}\0{step}"].append(self.last)
 
@@ -182,7 +189,9 @@ def measure(logins: int, profile: Path | None = None) -> dict[str, Any]:
         seeded = seed(app, total=pool, pool=pool, client_ids=[c["client_id"] for c in clients.values()],
                       scope=SCOPE, device_jwk={"kty": "EC", "crv": "P-256", "x": "", "y": ""})
         sms = SmsTail(deployment.sms_file)
-        meter = Meter()
+        from bench.instructions import marks
+
+        meter = Meter(marks=marks())
         meter.install(app)
         citizens = iter(seeded.pool)
         profiler = None
