@@ -12,6 +12,9 @@ from babel.support import NullTranslations
 from flask import Flask, Response, current_app, g, jsonify, make_response, render_template, request, url_for
 from flask_babel import get_translations
 from flask_wtf.csrf import CSRFError
+from jinja2 import pass_context
+from jinja2.runtime import Context
+from markupsafe import Markup
 from sqlalchemy import event
 from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -269,6 +272,10 @@ def init_web(app: Flask) -> None:
         pgettext=lambda context, string: _translations().upgettext(context, string),
         npgettext=lambda context, one, many, n: _translations().unpgettext(context, one, many, n),
         newstyle=True)
+    # A page calls gettext for each of its ~50 strings: Jinja's newstyle wrapper calls the
+    # catalogue through the template context and formats even a string without values.
+    app.jinja_env.globals["gettext"] = _gettext
+    app.jinja_env.globals["url_for"] = _page_urls(app)
 
     from idp import passwords
     from idp.messages import message
@@ -276,6 +283,41 @@ def init_web(app: Flask) -> None:
     app.jinja_env.globals.update(message=message, public_url=public_url,
                                  password_checklist=passwords.checklist,
                                  password_policy=passwords)
+
+
+@pass_context
+def _gettext(context: Context, string: str, **variables: object) -> str:
+    """Jinja's newstyle ``gettext`` (escaped values, ``%(name)s`` placeholders), straight
+    to this request's catalogue."""
+    translated = _translations().ugettext(string)
+    if context.eval_ctx.autoescape:
+        translated = Markup(translated)  # noqa: S704 - our catalogue, as Jinja's own gettext
+    # Formatted only when there is something to format ("%%" included): most strings are plain.
+    return translated % variables if variables or "%" in translated else translated
+
+
+_PAGE_URLS_KEPT = 256
+
+
+def _page_urls(app: Flask):  # type: ignore[no-untyped-def]
+    """``url_for`` for templates: an address built without values (a page's links, its
+    stylesheet and scripts: about twenty on every page) is built once per script root and
+    kept; any other is built each time."""
+    build = app.url_for
+    built: dict[tuple[str, str | None, str], str] = {}
+
+    def url_for(endpoint: str, **values: str) -> str:
+        if values.keys() - {"filename"}:
+            return build(endpoint, **values)
+        key = (endpoint, values.get("filename"), request.script_root)
+        address = built.get(key)
+        if address is None:
+            if len(built) >= _PAGE_URLS_KEPT:  # the script root comes with the request
+                built.clear()
+            address = built[key] = build(endpoint, **values)
+        return address
+
+    return url_for
 
 
 def _translations() -> NullTranslations:
