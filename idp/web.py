@@ -10,8 +10,10 @@ from pathlib import Path
 
 from babel.support import NullTranslations
 from flask import Flask, Response, current_app, g, jsonify, make_response, render_template, request, url_for
+from flask.sessions import SecureCookieSessionInterface
 from flask_babel import get_translations
 from flask_wtf.csrf import CSRFError
+from itsdangerous import URLSafeTimedSerializer
 from jinja2 import pass_context
 from jinja2.runtime import Context
 from markupsafe import Markup
@@ -196,7 +198,21 @@ def init_request_checks(app: Flask) -> None:
         return make_response(render_template("error.html", status=400, plain=True), 400)
 
 
+class SessionCookies(SecureCookieSessionInterface):
+    """Flask's signed session cookie, its serializer built once per set of keys instead of
+    twice per request (read and written)."""
+
+    _built: tuple[tuple, URLSafeTimedSerializer | None] | None = None
+
+    def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
+        keys = (app.secret_key, *(app.config["SECRET_KEY_FALLBACKS"] or ()))
+        if self._built is None or self._built[0] != keys:
+            self._built = (keys, super().get_signing_serializer(app))
+        return self._built[1]
+
+
 def init_web(app: Flask) -> None:
+    app.session_interface = SessionCookies()
     always = security_headers(app.config["IDP_SECURE_COOKIES"])
     policy = always.pop("Content-Security-Policy")
 
