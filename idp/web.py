@@ -8,20 +8,14 @@ import logging
 import re
 from pathlib import Path
 
-from babel.support import NullTranslations
 from flask import Flask, Response, current_app, g, jsonify, make_response, render_template, request, url_for
-from flask.sessions import SecureCookieSessionInterface
-from flask_babel import get_translations
 from flask_wtf.csrf import CSRFError
-from itsdangerous import URLSafeTimedSerializer
-from jinja2 import pass_context
-from jinja2.runtime import Context
-from markupsafe import Markup
 from sqlalchemy import event
 from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
+from idp import rendering
 from idp.secrets import random_token
 from idp.unit_of_work import abandon
 
@@ -142,9 +136,7 @@ def rendered_locale() -> str:
     """The language the page's text is actually in: that of the catalogue loaded, or English,
     the language of the source strings, when no compiled catalogue was found for the chosen
     language (a Valencian page may come from the Catalan one). For ``<html lang>``."""
-    from flask_babel import get_translations
-
-    loaded = getattr(get_translations(), "files", [])
+    loaded = getattr(rendering.translations(), "files", [])
     return Path(loaded[0]).parents[1].name if loaded else SOURCE_LOCALE
 
 
@@ -198,21 +190,8 @@ def init_request_checks(app: Flask) -> None:
         return make_response(render_template("error.html", status=400, plain=True), 400)
 
 
-class SessionCookies(SecureCookieSessionInterface):
-    """Flask's signed session cookie, its serializer built once per set of keys instead of
-    twice per request (read and written)."""
-
-    _built: tuple[tuple, URLSafeTimedSerializer | None] | None = None
-
-    def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
-        keys = (app.secret_key, *(app.config["SECRET_KEY_FALLBACKS"] or ()))
-        if self._built is None or self._built[0] != keys:
-            self._built = (keys, super().get_signing_serializer(app))
-        return self._built[1]
-
-
 def init_web(app: Flask) -> None:
-    app.session_interface = SessionCookies()
+    app.session_interface = rendering.SessionCookies()
     always = security_headers(app.config["IDP_SECURE_COOKIES"])
     policy = always.pop("Content-Security-Policy")
 
@@ -283,15 +262,15 @@ def init_web(app: Flask) -> None:
                 "language_tag": language_tag}
 
     app.jinja_env.install_gettext_callables(
-        gettext=lambda string: _translations().ugettext(string),
-        ngettext=lambda singular, plural, n: _translations().ungettext(singular, plural, n),
-        pgettext=lambda context, string: _translations().upgettext(context, string),
-        npgettext=lambda context, one, many, n: _translations().unpgettext(context, one, many, n),
+        gettext=lambda string: rendering.translations().ugettext(string),
+        ngettext=lambda singular, plural, n: rendering.translations().ungettext(singular, plural, n),
+        pgettext=lambda context, string: rendering.translations().upgettext(context, string),
+        npgettext=lambda context, one, many, n: rendering.translations().unpgettext(context, one, many, n),
         newstyle=True)
     # A page calls gettext for each of its ~50 strings: Jinja's newstyle wrapper calls the
     # catalogue through the template context and formats even a string without values.
-    app.jinja_env.globals["gettext"] = _gettext
-    app.jinja_env.globals["url_for"] = _page_urls(app)
+    app.jinja_env.globals["gettext"] = rendering.gettext
+    app.jinja_env.globals["url_for"] = rendering.page_urls(app)
 
     from idp import passwords
     from idp.messages import message
@@ -299,49 +278,3 @@ def init_web(app: Flask) -> None:
     app.jinja_env.globals.update(message=message, public_url=public_url,
                                  password_checklist=passwords.checklist,
                                  password_policy=passwords)
-
-
-@pass_context
-def _gettext(context: Context, string: str, **variables: object) -> str:
-    """Jinja's newstyle ``gettext`` (escaped values, ``%(name)s`` placeholders), straight
-    to this request's catalogue."""
-    translated = _translations().ugettext(string)
-    if context.eval_ctx.autoescape:
-        translated = Markup(translated)  # noqa: S704 - our catalogue, as Jinja's own gettext
-    # Formatted only when there is something to format ("%%" included): most strings are plain.
-    return translated % variables if variables or "%" in translated else translated
-
-
-_PAGE_URLS_KEPT = 256
-
-
-def _page_urls(app: Flask):  # type: ignore[no-untyped-def]
-    """``url_for`` for templates: an address built without values (a page's links, its
-    stylesheet and scripts: about twenty on every page) is built once per script root and
-    kept; any other is built each time."""
-    build = app.url_for
-    built: dict[tuple[str, str | None, str], str] = {}
-
-    def url_for(endpoint: str, **values: str) -> str:
-        if values.keys() - {"filename"}:
-            return build(endpoint, **values)
-        key = (endpoint, values.get("filename"), request.script_root)
-        address = built.get(key)
-        if address is None:
-            if len(built) >= _PAGE_URLS_KEPT:  # the script root comes with the request
-                built.clear()
-            address = built[key] = build(endpoint, **values)
-        return address
-
-    return url_for
-
-
-def _translations() -> NullTranslations:
-    """The catalogue of this request's language, looked up once per request: Flask-Babel's
-    own callables look it up for every string of a page (about fifty), each time through
-    its request context, the locale and the catalogue cache."""
-    found = g.get("translations")
-    if found is None:
-        found = g.translations = get_translations()
-    return found
-
