@@ -31,6 +31,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from idp import metrics, secrets
 from idp.clock import clock
 from idp.extensions import db
+from idp.unit_of_work import note_write
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,7 @@ class DatabaseRateLimiter:
             params |= {f"key{i}": key, f"window{i}": windows[key], f"limit{i}": limits[key]}
         statement = _reserve_statement(len(windows))
         taken = set(db.session.scalars(statement, params))
+        note_write()  # text: the unit of work cannot see it is an INSERT, and must commit it
         if len(taken) < len(windows):
             self.release([(key, windows[key]) for key in sorted(taken)])
             return Refused(windows.keys() - taken)
