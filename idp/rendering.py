@@ -5,7 +5,7 @@ serializer (each was rebuilt for every string, link or request; docs/performance
 from __future__ import annotations
 
 from babel.support import NullTranslations
-from flask import Flask, g, request
+from flask import Flask, g, has_request_context, request
 from flask.sessions import SecureCookieSessionInterface
 from flask_babel import get_translations
 from itsdangerous import URLSafeTimedSerializer
@@ -49,7 +49,7 @@ def page_urls(app: Flask):  # type: ignore[no-untyped-def]
     built: dict[tuple[str, str | None, str], str] = {}
 
     def url_for(endpoint: str, **values: str) -> str:
-        if values.keys() - {"filename"}:
+        if values.keys() - {"filename"} or not has_request_context():
             return build(endpoint, **values)
         key = (endpoint, values.get("filename"), request.script_root)
         address = built.get(key)

@@ -136,7 +136,9 @@ def rendered_locale() -> str:
     """The language the page's text is actually in: that of the catalogue loaded, or English,
     the language of the source strings, when no compiled catalogue was found for the chosen
     language (a Valencian page may come from the Catalan one). For ``<html lang>``."""
-    loaded = getattr(rendering.translations(), "files", [])
+    from flask_babel import get_translations
+
+    loaded = getattr(get_translations(), "files", [])
     return Path(loaded[0]).parents[1].name if loaded else SOURCE_LOCALE
 
 
