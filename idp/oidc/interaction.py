@@ -19,6 +19,7 @@ from authlib.oauth2.rfc6749 import AccessDeniedError, OAuth2Request
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from authlib.oidc.core.errors import ConsentRequiredError, InteractionRequiredError, LoginRequiredError
 from flask import Flask, current_app, g, redirect, render_template, session, url_for
+from sqlalchemy import bindparam
 from werkzeug.datastructures import MultiDict
 
 from idp import flow_state, secrets
@@ -165,7 +166,11 @@ def _consent_given(citizen_id: int, client_id: str) -> Consent | None:
         if isinstance(row, Consent) and row.citizen_id == citizen_id and row.client_id == client_id:
             return row
     with db.session.no_autoflush:  # a request answered at once need never be written
-        return db.session.scalar(db.select(Consent).filter_by(citizen_id=citizen_id, client_id=client_id))
+        return db.session.scalar(_CONSENT, {"citizen": citizen_id, "client": client_id})
+
+
+_CONSENT = db.select(Consent).where(Consent.citizen_id == bindparam("citizen"),
+                                    Consent.client_id == bindparam("client"))
 
 
 CHECKS: list[Callable[[Pending], Interaction | None]] = [_no_session, _prompt_login, _max_age, _acr,
