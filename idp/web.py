@@ -269,9 +269,10 @@ def init_web(app: Flask) -> None:
         pgettext=lambda context, string: rendering.translations().upgettext(context, string),
         npgettext=lambda context, one, many, n: rendering.translations().unpgettext(context, one, many, n),
         newstyle=True)
-    # A page calls gettext for each of its ~50 strings: Jinja's newstyle wrapper calls the
-    # catalogue through the template context and formats even a string without values.
-    app.jinja_env.globals["gettext"] = rendering.gettext
+    # A page calls gettext for each of its ~50 strings: Jinja's newstyle wrapper (and its
+    # ``_`` alias in front of it) calls the catalogue through the template context and
+    # formats even a string without values.
+    app.jinja_env.globals["gettext"] = app.jinja_env.globals["_"] = rendering.gettext
     app.jinja_env.globals["url_for"] = rendering.page_urls(app)
 
     from idp import passwords
