@@ -1,7 +1,8 @@
 """``python -m bench run [--quick]`` (what ``make bench`` / ``make bench-quick`` call) and
 ``python -m bench seed`` (bulk citizens into the database the ``IDP_*`` environment names);
 ``python -m bench report RESULTS.json`` rewrites the Markdown from a run's figures;
-``python -m bench servers [--quick]`` compares the serving stacks (granian, gunicorn)."""
+``python -m bench servers [--quick]`` compares the serving stacks (granian, gunicorn);
+``python -m bench logincpu`` measures a login's CPU outside argon2id, request by request."""
 
 from __future__ import annotations
 
@@ -69,6 +70,21 @@ def _servers(args: argparse.Namespace) -> int:
     return 0
 
 
+def _logincpu(args: argparse.Namespace) -> int:
+    from bench import instructions, logincpu
+
+    if args.instructions:
+        result = instructions.measure(args.logins)
+        markdown = instructions.markdown(result)
+    else:
+        result = logincpu.measure(args.logins, args.profile)
+        markdown = logincpu.markdown(result)
+    if args.out:
+        Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    print(markdown)
+    return 0
+
+
 def _seed(args: argparse.Namespace) -> int:
     from bench.seed import seed
     from idp import create_app
@@ -110,6 +126,13 @@ def main(argv: list[str] | None = None) -> int:
     stacks.add_argument("--quick", action="store_true", help="one short round")
     stacks.add_argument("--out", default=str(ROOT / "bench" / "results"))
     stacks.set_defaults(handler=_servers)
+    cpu = commands.add_parser("logincpu", help="a login's CPU outside argon2id per request, in process")
+    cpu.add_argument("--logins", type=int, default=40, help="measured logins of each level")
+    cpu.add_argument("--profile", type=Path, help="write a cProfile of the measured logins here")
+    cpu.add_argument("--out", help="also write the figures as JSON here")
+    cpu.add_argument("--instructions", action="store_true",
+                     help="count instructions under callgrind instead (valgrind, a C compiler)")
+    cpu.set_defaults(handler=_logincpu)
     seeding = commands.add_parser("seed", help="bulk-insert active citizens (shared argon2id hash)")
     seeding.add_argument("--citizens", type=int, required=True)
     seeding.add_argument("--client-id", required=True, help="the client the login pool consented to")

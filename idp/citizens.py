@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Row, case, update
+from sqlalchemy import Row, bindparam, case, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -48,7 +48,10 @@ def normalise_contrast(raw: str) -> str:
 
 
 def find(document: Document) -> Citizen | None:
-    return db.session.scalar(db.select(Citizen).filter_by(document=document.number))
+    return db.session.scalar(_BY_DOCUMENT, {"document": document.number})
+
+
+_BY_DOCUMENT = db.select(Citizen).where(Citizen.document == bindparam("document"))  # built once
 
 
 @dataclass(frozen=True)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import cache
 from typing import Any
 
 from flask import current_app, render_template, session
-from sqlalchemy import select, update
+from sqlalchemy import Select, bindparam, select, update
 from sqlalchemy.orm import joinedload
 
 from idp import secrets
@@ -15,17 +16,31 @@ from idp.extensions import db
 from idp.models import Citizen, FlowState
 
 _PURPOSE = "flow_state"
-# Rows a flow names in its data, read in the statement that reads the flow: (mapped class,
-# key of the data that holds its primary key). See ``load_along``.
-_ALONG: list[tuple[Any, str]] = []
+# Rows read in the statement that reads a flow: (mapped class, join condition). See
+# ``load_along``.
+_ALONG: list[tuple[Any, Any]] = []
 
 
-def load_along(entity: Any, key: str) -> None:
+def load_along(entity: Any, key: str | None = None, *, on: Any = None) -> None:
     """Have every flow state read with the ``entity`` row whose id its data keeps under
-    ``key`` (the protocol registers its pending request, "ir"): one statement instead of
-    two, the row then waits in the session, where ``db.session.get`` finds it unasked."""
-    if (entity, key) not in _ALONG:
-        _ALONG.append((entity, key))
+    ``key`` (the protocol registers its pending request, "ir"), or the one found ``on`` a
+    condition over the flow and the rows registered before it: one statement instead of
+    several, the rows then wait in the session (``db.session.get`` finds them unasked)."""
+    if entity not in (along for along, _ in _ALONG):
+        _ALONG.append((entity, on if key is None else entity.id == FlowState.data[key].as_string()))
+        _reading.cache_clear()
+
+
+@cache
+def _reading() -> Select:
+    """A flow state with its citizen, whom every step reads, and the rows it names: one
+    statement, built once (building it cost as much as running it)."""
+    statement = (select(FlowState, *(entity for entity, _ in _ALONG))
+                 .options(joinedload(FlowState.citizen))
+                 .where(FlowState.id == bindparam("state_id")))
+    for entity, condition in _ALONG:
+        statement = statement.outerjoin(entity, condition)
+    return statement
 
 
 def _session_key(kind: str) -> str:
@@ -48,13 +63,7 @@ def current(kind: str, step: str) -> FlowState | None:
     token = session.get(_session_key(kind))
     if not isinstance(token, str):
         return None
-    # With its citizen, whom every step reads, and the rows it names: one statement.
-    statement = (select(FlowState, *(entity for entity, _ in _ALONG))
-                 .options(joinedload(FlowState.citizen))
-                 .where(FlowState.id == secrets.keyed_hash(token, _PURPOSE)))
-    for entity, key in _ALONG:
-        statement = statement.outerjoin(entity, entity.id == FlowState.data[key].as_string())
-    row = db.session.execute(statement).first()
+    row = db.session.execute(_reading(), {"state_id": secrets.keyed_hash(token, _PURPOSE)}).first()
     state = row[0] if row is not None else None
     if state is not None:
         # Held by the state: the session's identity map keeps its rows only while they are used.

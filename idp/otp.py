@@ -21,7 +21,7 @@ from enum import StrEnum
 
 from flask import current_app
 from flask_babel import gettext
-from sqlalchemy import case, exists, or_, select, update
+from sqlalchemy import bindparam, case, exists, or_, select, update
 
 from idp import metrics, ratelimit, secrets
 from idp.audit import EventTag, record_event
@@ -160,15 +160,24 @@ def _consume(otp_id: int, citizen: Citizen, purpose: str, presented: str, now: d
     left and the citizen's codes unlocked (parallel wrong codes may have locked them). The
     code is compared as its keyed hash: how long the comparison takes tells nothing of
     which code would match."""
-    max_tries = current_app.config["IDP_OTP_MAX_TRIES"]
-    return db.session.execute(
-        update(OtpCode)
-        .where(OtpCode.id == otp_id, OtpCode.citizen_id == citizen.id, OtpCode.purpose == purpose,
-               OtpCode.code_hash == secrets.keyed_hash(presented, _PURPOSE),
-               OtpCode.consumed_at.is_(None), OtpCode.failed_attempts < max_tries,
-               OtpCode.expires_at > now, ~_locked(citizen, now))
-        .values(consumed_at=now)
-    ).rowcount == 1
+    return db.session.execute(_CONSUME, {
+        "b_otp": otp_id, "b_citizen": citizen.id, "b_purpose": purpose, "b_now": now,
+        "b_code_hash": secrets.keyed_hash(presented, _PURPOSE),
+        "b_max_tries": current_app.config["IDP_OTP_MAX_TRIES"]}).rowcount == 1
+
+
+# Built once: building it was a fifth of the SMS code step's time.
+_CODES, _CITIZENS = OtpCode.__table__.c, Citizen.__table__.c
+_CONSUME = (
+    update(OtpCode.__table__)
+    .where(_CODES.id == bindparam("b_otp"), _CODES.citizen_id == bindparam("b_citizen"),
+           _CODES.purpose == bindparam("b_purpose"), _CODES.code_hash == bindparam("b_code_hash"),
+           _CODES.consumed_at.is_(None), _CODES.failed_attempts < bindparam("b_max_tries"),
+           _CODES.expires_at > bindparam("b_now"),
+           ~exists().where(_CITIZENS.id == bindparam("b_citizen"),
+                           _CITIZENS.otp_locked_until > bindparam("b_now")))
+    .values(consumed_at=bindparam("b_now"))
+)
 
 
 def _locked(citizen: Citizen, now: datetime):  # type: ignore[no-untyped-def]

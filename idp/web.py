@@ -8,15 +8,14 @@ import logging
 import re
 from pathlib import Path
 
-from babel.support import NullTranslations
 from flask import Flask, Response, current_app, g, jsonify, make_response, render_template, request, url_for
-from flask_babel import get_translations
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import event
 from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
+from idp import rendering
 from idp.secrets import random_token
 from idp.unit_of_work import abandon
 
@@ -194,6 +193,7 @@ def init_request_checks(app: Flask) -> None:
 
 
 def init_web(app: Flask) -> None:
+    app.session_interface = rendering.SessionCookies()
     always = security_headers(app.config["IDP_SECURE_COOKIES"])
     policy = always.pop("Content-Security-Policy")
 
@@ -264,11 +264,16 @@ def init_web(app: Flask) -> None:
                 "language_tag": language_tag}
 
     app.jinja_env.install_gettext_callables(
-        gettext=lambda string: _translations().ugettext(string),
-        ngettext=lambda singular, plural, n: _translations().ungettext(singular, plural, n),
-        pgettext=lambda context, string: _translations().upgettext(context, string),
-        npgettext=lambda context, one, many, n: _translations().unpgettext(context, one, many, n),
+        gettext=lambda string: rendering.translations().ugettext(string),
+        ngettext=lambda singular, plural, n: rendering.translations().ungettext(singular, plural, n),
+        pgettext=lambda context, string: rendering.translations().upgettext(context, string),
+        npgettext=lambda context, one, many, n: rendering.translations().unpgettext(context, one, many, n),
         newstyle=True)
+    # A page calls gettext for each of its ~50 strings: Jinja's newstyle wrapper (and its
+    # ``_`` alias in front of it) calls the catalogue through the template context and
+    # formats even a string without values.
+    app.jinja_env.globals["gettext"] = app.jinja_env.globals["_"] = rendering.gettext
+    app.jinja_env.globals["url_for"] = rendering.page_urls(app)
 
     from idp import passwords
     from idp.messages import message
@@ -276,14 +281,3 @@ def init_web(app: Flask) -> None:
     app.jinja_env.globals.update(message=message, public_url=public_url,
                                  password_checklist=passwords.checklist,
                                  password_policy=passwords)
-
-
-def _translations() -> NullTranslations:
-    """The catalogue of this request's language, looked up once per request: Flask-Babel's
-    own callables look it up for every string of a page (about fifty), each time through
-    its request context, the locale and the catalogue cache."""
-    found = g.get("translations")
-    if found is None:
-        found = g.translations = get_translations()
-    return found
-

@@ -13,12 +13,14 @@ import pytest
 from flask import Flask
 from sqlalchemy import event
 
+from idp import ratelimit
 from idp.audit import EventTag, record_event
 from idp.clock import clock
 from idp.extensions import db
 from idp.mobile.models import ChallengeStatus, MobileChallenge
 from idp.models import AuditEvent, Citizen, LoginSession
 from idp.oidc.models import UsedJwtId
+from idp.ratelimit import RateCounter
 from idp.sms import latest_code
 from idp.unit_of_work import CommitReason, extra_commit
 from tests.factories import make_citizen, make_client
@@ -37,7 +39,7 @@ from tests.support.browser import AuthorizationAttempt, code_from, consent, log_
 
 SUBSTANTIAL = "http://eidas.europa.eu/LoA/substantial"
 # A login with password and SMS code, from the RP's redirect to UserInfo (7 requests).
-FULL_LOGIN_STATEMENTS = 27
+FULL_LOGIN_STATEMENTS = 26
 
 
 @dataclass
@@ -222,6 +224,16 @@ def test_an_exception_rolls_back_everything_the_request_did(app, browser):
     assert browser.get("/test/fails").status_code == 500
     assert db.session.get(Citizen, person.citizen.id, populate_existing=True).phone == "+34600111222"
     assert db.session.scalar(db.select(AuditEvent).filter_by(tag=EventTag.PHONE_CHANGED)) is None
+
+
+def test_a_request_whose_only_write_is_a_rate_limit_slot_commits_it(app, browser):
+    def takes_a_slot():  # type: ignore[no-untyped-def]
+        assert ratelimit.guard("login", ip="192.0.2.7").reserve()
+        return "refused", 401
+
+    _route(app, "/test/slot", takes_a_slot)
+    assert browser.get("/test/slot").status_code == 401
+    assert db.session.scalar(db.select(RateCounter.count)) == 1
 
 
 def test_a_commit_that_fails_is_answered_as_an_error_and_keeps_nothing(app, browser):

@@ -19,6 +19,7 @@ from authlib.oauth2.rfc6749 import AccessDeniedError, OAuth2Request
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from authlib.oidc.core.errors import ConsentRequiredError, InteractionRequiredError, LoginRequiredError
 from flask import Flask, current_app, g, redirect, render_template, session, url_for
+from sqlalchemy import bindparam
 from werkzeug.datastructures import MultiDict
 
 from idp import flow_state, secrets
@@ -26,7 +27,7 @@ from idp.assurance import ACR_LEVELS, ACR_LOW, acr_rank
 from idp.audit import EventTag, record_event
 from idp.clock import clock
 from idp.extensions import db
-from idp.models import Citizen, Consent, LoginSession
+from idp.models import Citizen, Consent, FlowState, LoginSession
 from idp.oidc import claims as claim_rules
 from idp.oidc import server
 from idp.oidc.client_cache import find_client
@@ -41,8 +42,12 @@ SESSION_KEY = "interactions"
 MAX_PENDING = 5
 _PAGES = "idp.interaction_pages"
 # A flow keeps its pending request's id under "ir" (the login's SMS step, its expired
-# password): read with the flow state, the request costs that step no statement of its own.
+# password): read with the flow state, the request costs that step no statement of its own,
+# nor does the consent its citizen gave that request's client, which the step that resumes
+# the request asks about.
 flow_state.load_along(AuthorizationRequest, "ir")
+flow_state.load_along(Consent, on=(Consent.citizen_id == FlowState.citizen_id)
+                      & (Consent.client_id == AuthorizationRequest.client_id))
 PROMPT_ERRORS = {"login_required": LoginRequiredError, "consent_required": ConsentRequiredError,
                  "interaction_required": InteractionRequiredError}
 
@@ -148,12 +153,24 @@ def _consent(p: Pending) -> Interaction | None:
     if "consent" in p.prompts:
         return Interaction("consent", "consent_required")
     assert p.login_session is not None
-    with db.session.no_autoflush:  # a request answered at once need never be written
-        given = db.session.scalar(db.select(Consent).filter_by(
-            citizen_id=p.login_session.citizen_id, client_id=p.client.client_id))
+    given = _consent_given(p.login_session.citizen_id, p.client.client_id)
     if given is None or not set(p.requested_claims) <= set(given.claims):
         return Interaction("consent", "consent_required")
     return None
+
+
+def _consent_given(citizen_id: int, client_id: str) -> Consent | None:
+    """The citizen's consent for the client: the one read along with this request's flow
+    state when there is one (``flow_state.load_along``), else read now."""
+    for row in db.session.identity_map.values():
+        if isinstance(row, Consent) and row.citizen_id == citizen_id and row.client_id == client_id:
+            return row
+    with db.session.no_autoflush:  # a request answered at once need never be written
+        return db.session.scalar(_CONSENT, {"citizen": citizen_id, "client": client_id})
+
+
+_CONSENT = db.select(Consent).where(Consent.citizen_id == bindparam("citizen"),
+                                    Consent.client_id == bindparam("client"))
 
 
 CHECKS: list[Callable[[Pending], Interaction | None]] = [_no_session, _prompt_login, _max_age, _acr,
