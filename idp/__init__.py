@@ -64,6 +64,9 @@ def create_app(**overrides: Any) -> Flask:
     from idp.flows import register_flows
 
     register_flows(app)
+    from idp.firma import init_firma
+
+    init_firma(app)
     from idp import unit_of_work
 
     unit_of_work.init_app(app)  # after the blueprints: its after_request hook runs first

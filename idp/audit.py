@@ -85,6 +85,13 @@ class EventTag(StrEnum):
     CLIENT_ENABLED = "client_enabled"
     CLIENT_SECRET_ROTATED = "client_secret_rotated"
     KEYS_ROTATED = "keys_rotated"
+    SIGNATURE_REQUESTED = "signature_requested"
+    SIGNATURE_REQUEST_REFUSED = "signature_request_refused"
+    SIGNATURE_SIGNED = "signature_signed"
+    SIGNATURE_DECLINED = "signature_declined"
+    SIGNATURE_SIGNER_MISMATCH = "signature_signer_mismatch"
+    SIGNATURE_DOWNLOADED = "signature_downloaded"
+    SIGNATURE_DOWNLOAD_REFUSED = "signature_download_refused"
 
 
 class Identified(Protocol):

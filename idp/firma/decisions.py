@@ -1,0 +1,51 @@
+"""The citizen's decision on a signature request: sign it with their own key, or refuse.
+
+Called by the citizen's pages once the citizen has authorised *this* document with a fresh
+second factor (an SMS code sent for it, or an approval in the Cl@ve app naming it). The
+decision is taken once (``signature_requests.mark_signed`` / ``mark_refused``: one
+conditional UPDATE), by the signer the relying party named if it named one.
+"""
+
+from __future__ import annotations
+
+from idp.audit import EventTag, record_event
+from idp.firma import signature_requests as requests
+from idp.firma.signature_requests import SignatureRequest, Status
+from idp.models import Citizen
+
+
+def decidable(signature_request: SignatureRequest | None, citizen: Citizen) -> bool:
+    return (signature_request is not None and signature_request.current_status == Status.PENDING
+            and requests.may_decide(signature_request, citizen))
+
+
+def sign(signature_request: SignatureRequest, citizen: Citizen, *, method: str) -> bool:
+    """Sign with the citizen's key and keep the result for the RP's one download; False
+    (nothing kept) when the request cannot be decided by this citizen now."""
+    if not decidable(signature_request, citizen):
+        return False
+    from idp.firma.identity import signer_identity
+    from idp.firma.signer import sign_digest, sign_pdf
+
+    identity = signer_identity(citizen)
+    if signature_request.is_pdf:
+        signed = sign_pdf(identity, signature_request.document or b"",
+                          reason=signature_request.reason or "")
+    else:
+        signed = sign_digest(identity, bytes.fromhex(signature_request.sha256),
+                             name=signature_request.name)
+    if not requests.mark_signed(signature_request, citizen, signed):
+        return False  # decided meanwhile by a parallel request
+    record_event(EventTag.SIGNATURE_SIGNED, citizen, client_id=signature_request.client_id or None,
+                 request_id=signature_request.id, client_name=signature_request.client_name,
+                 name=signature_request.name, sha256=signature_request.sha256, method=method)
+    return True
+
+
+def refuse(signature_request: SignatureRequest, citizen: Citizen) -> bool:
+    if not decidable(signature_request, citizen) or not requests.mark_refused(signature_request, citizen):
+        return False
+    record_event(EventTag.SIGNATURE_DECLINED, citizen, client_id=signature_request.client_id or None,
+                 request_id=signature_request.id, client_name=signature_request.client_name,
+                 name=signature_request.name, sha256=signature_request.sha256)
+    return True

@@ -1,0 +1,140 @@
+"""Cl@ve Firma, the citizen's side: read what a relying party asks to sign, authorise that
+one document with a fresh SMS code, or refuse it; the browser then returns to the RP at
+``redirect_uri?request_id=…&state=…`` (the RP reads the outcome from the API).
+
+Only a session at the substantial level (password + SMS code, Cl@ve mobile or a passkey)
+may see a request: anyone else logs in first and comes back. A request whose RP named the
+signer shows the same refusal to everyone else, whoever they are.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from flask import Blueprint, Response, redirect, render_template, request, url_for
+from flask_babel import lazy_gettext as _l
+
+from idp import flow_state, ratelimit
+from idp.assurance import ACR_SUBSTANTIAL, acr_rank
+from idp.audit import EventTag, record_event
+from idp.firma import decisions
+from idp.firma import signature_requests as requests
+from idp.firma.signature_requests import SignatureRequest, Status
+from idp.flows import otp_step
+from idp.flows.login import log_in_then_return
+from idp.models import Citizen, LoginSession
+from idp.sessions import current_session
+
+blueprint = Blueprint("signature", __name__, url_prefix="/signature")
+FLOW = "signature"
+OTP_PURPOSE = "signature"
+STEPS = (_l("Review the document"), _l("SMS code"))
+
+
+def signer_session() -> LoginSession | None:
+    """This browser's session if it may sign: substantial level, as the account page."""
+    login_session = current_session()
+    if login_session is None or acr_rank(login_session.acr) < acr_rank(ACR_SUBSTANTIAL):
+        return None
+    return login_session
+
+
+def _refusal(message_key: str, status: int):  # type: ignore[no-untyped-def]
+    return render_template("error.html", message_key=message_key, status=status), status
+
+
+def _decidable(request_id: object, citizen: Citizen) -> tuple[SignatureRequest | None, object]:
+    """The pending request ``citizen`` may decide, or None and the page refusing it."""
+    found = requests.find(request_id)
+    if found is None or found.current_status != Status.PENDING:
+        return None, _refusal("signature_unavailable", 404)
+    if not requests.may_decide(found, citizen):
+        record_event(EventTag.SIGNATURE_SIGNER_MISMATCH, citizen, client_id=found.client_id or None,
+                     request_id=found.id)
+        return None, _refusal("signature_other_signer", 403)
+    return found, None
+
+
+@blueprint.get("/<request_id>")
+def review(request_id: str):  # type: ignore[no-untyped-def]
+    login_session = signer_session()
+    if login_session is None:
+        return log_in_then_return(request.path)
+    found, refusal = _decidable(request_id, login_session.citizen)
+    if found is None:
+        return refusal
+    return render_template("signature/review.html", signature_request=found, flow_steps=STEPS)
+
+
+@blueprint.get("/<request_id>/document")
+def document(request_id: str):  # type: ignore[no-untyped-def]
+    """The exact bytes that will be signed, for the citizen's own PDF reader."""
+    login_session = signer_session()
+    if login_session is None:
+        return log_in_then_return(url_for("signature.review", request_id=request_id))
+    found, refusal = _decidable(request_id, login_session.citizen)
+    if found is None:
+        return refusal
+    if not found.is_pdf:
+        return _refusal("signature_unavailable", 404)
+    response = Response(found.document, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f'attachment; filename="{found.id}.pdf"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@blueprint.post("/<request_id>/sign")
+def start_signing(request_id: str):  # type: ignore[no-untyped-def]
+    login_session = signer_session()
+    if login_session is None:
+        return log_in_then_return(url_for("signature.review", request_id=request_id))
+    citizen = login_session.citizen
+    found, refusal = _decidable(request_id, citizen)
+    if found is None:
+        return refusal
+    if not ratelimit.guard("signature", citizen=str(citizen.id)).reserve():
+        return ratelimit.too_many_attempts()
+    return otp_step.begin(FLOW, citizen, OTP_PURPOSE, "signature.otp", request_id=found.id)
+
+
+@blueprint.route("/otp", methods=["GET", "POST"])
+def otp():  # type: ignore[no-untyped-def]
+    """The SMS code sent for this one signature; once right, the document is signed."""
+    state = flow_state.current(FLOW, "otp")
+    login_session = signer_session()
+    if state is None or state.citizen is None or login_session is None \
+            or login_session.citizen_id != state.citizen_id:
+        return flow_state.expired_page()
+    citizen = state.citizen
+    found, refusal = _decidable(state.data.get("request_id"), citizen)
+    if found is None:
+        flow_state.finish(FLOW)
+        return refusal
+    verified, problem = otp_step.respond(state, citizen, OTP_PURPOSE)
+    if not verified:
+        return otp_step.page(state, problem, url_for("signature.otp"), STEPS,
+                             template="signature/otp.html", signature_request=found)
+    flow_state.finish(FLOW)
+    if not decisions.sign(found, citizen, method="sms"):
+        return _refusal("signature_unavailable", 404)
+    return back_to_client(found)
+
+
+@blueprint.post("/<request_id>/refuse")
+def refuse(request_id: str):  # type: ignore[no-untyped-def]
+    login_session = signer_session()
+    if login_session is None:
+        return log_in_then_return(url_for("signature.review", request_id=request_id))
+    found, refusal = _decidable(request_id, login_session.citizen)
+    if found is None:
+        return refusal
+    if not decisions.refuse(found, login_session.citizen):
+        return _refusal("signature_unavailable", 404)
+    return back_to_client(found)
+
+
+def back_to_client(found: SignatureRequest):  # type: ignore[no-untyped-def]
+    """To the RP's registered redirect URI, with the request's id and the RP's state."""
+    separator = "&" if "?" in found.redirect_uri else "?"
+    return redirect(found.redirect_uri + separator
+                    + urlencode({"request_id": found.id, "state": found.state}))
