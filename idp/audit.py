@@ -85,6 +85,8 @@ class EventTag(StrEnum):
     CLIENT_ENABLED = "client_enabled"
     CLIENT_SECRET_ROTATED = "client_secret_rotated"
     KEYS_ROTATED = "keys_rotated"
+    FIRMA_CERTIFICATE_ISSUED = "firma_certificate_issued"
+    FIRMA_CERTIFICATES_REVOKED = "firma_certificates_revoked"
     SIGNATURE_REQUESTED = "signature_requested"
     SIGNATURE_REQUEST_REFUSED = "signature_request_refused"
     SIGNATURE_SIGNED = "signature_signed"

@@ -43,16 +43,19 @@ def main() -> None:
 @main.command()
 @click.option("--demo", is_flag=True, help="Also seed a demo relying party and citizen.")
 def init(demo: bool) -> None:
-    """Migrate the database and create signing keys (idempotent)."""
+    """Migrate the database and create signing keys and the Cl@ve Firma CA (idempotent)."""
     from idp.database import upgrade
+    from idp.firma.ca import ensure_ca
     from idp.oidc.keys import ensure_keys
 
     app = _app()
     with app.app_context(), transaction():
         upgrade(app)
         ensure_keys(Path(app.config["IDP_KEYS_DIR"]), app.config["IDP_KEYS_PASSPHRASE"])
+        ensure_ca(Path(app.config["IDP_KEYS_DIR"]), app.config["IDP_KEYS_PASSPHRASE"],
+                  app.config["IDP_FIRMA_KEY_TYPE"])
         click.echo(f"Database ready: {app.config['SQLALCHEMY_DATABASE_URI'].split('@')[-1]}")
-        click.echo(f"Signing keys in {app.config['IDP_KEYS_DIR']}/")
+        click.echo(f"Signing keys and the Cl@ve Firma CA in {app.config['IDP_KEYS_DIR']}/")
         if demo:
             from idp.demo import seed_demo
 

@@ -52,7 +52,6 @@ MESSAGES = {
     # Cl@ve Firma
     "signature_unavailable": _l("This signature request does not exist, has expired or has already been answered. Nothing has been signed. Go back to the body that asked you to sign and start again."),
     "signature_other_signer": _l("This document can only be signed by the person the body named when it asked for the signature. Nothing has been signed."),
-    "signature_document_refused": _l("This file cannot be signed: it must be a PDF of at most 10 MB that is neither encrypted nor damaged."),
     "signature_done": _l("Your document has been signed. Download it now: it is kept for one download only."),
     # passwords (keys returned by idp.passwords.check_password)
     "password_too_short": _l("Use at least 8 characters."),
@@ -99,6 +98,12 @@ MESSAGES = {
     "certificate_registered": _l("You are registered in Cl@ve. Your activation code is below: it is shown only this once."),
     "activation_code_regenerated": _l("Your new activation code is below: it is shown only this once. The previous code no longer works."),
     "phone_invalid": _l("Enter a mobile phone number in international form, for example +34600111222."),
+    # Cl@ve Firma: documents that cannot be signed (idp.firma.signer)
+    "firma_not_pdf": _l("This file is not a PDF document. Only PDF documents can be signed."),
+    "firma_pdf_encrypted": _l("This PDF document is protected with a password or encrypted, so it cannot be signed. Sign a copy without protection."),
+    "firma_pdf_malformed": _l("This PDF document is damaged or could not be read, so it cannot be signed."),
+    "firma_pdf_too_large": _l("This PDF document is too large to be signed: the limit is %(megabytes)s MB."),
+    "firma_digest_invalid": _l("The document's fingerprint is not a SHA-256 digest (32 bytes)."),
 }
 
 

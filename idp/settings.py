@@ -110,7 +110,7 @@ SETTINGS: tuple[Setting, ...] = (
         "is refused (429) unchecked.",
     ),
     Setting(
-        "IDP_SIGNATURE_TTL",
+        "IDP_FIRMA_REQUEST_TTL",
         900,
         "Seconds a signature request (Cl@ve Firma) waits for the citizen, and then for its one "
         "download.",
@@ -124,6 +124,21 @@ SETTINGS: tuple[Setting, ...] = (
         "public addresses only.",
         _bool,
     ),
+    Setting("IDP_FIRMA_KEY_TYPE", "P-256",
+            "Cl@ve Firma: the key each citizen signs with, made at their first signature "
+            "(`P-256` or `RSA-3072`); also the Cl@ve Firma CA's, made by `idp init`."),
+    Setting("IDP_FIRMA_CERTIFICATE_DAYS", 730,
+            "Cl@ve Firma: days a citizen's signing certificate is valid (at most 730, 2 years).",
+            int),
+    Setting("IDP_FIRMA_SEAL_SECRET", "",
+            "Cl@ve Firma: secret from which the key-encryption key sealing the citizens' private "
+            "keys in the database is derived (HKDF). Empty: `IDP_SECRET_KEY`; changing it makes "
+            "every sealed key unusable."),
+    Setting("IDP_FIRMA_MAX_PDF_BYTES", 10485760, "Cl@ve Firma: largest PDF accepted for signing.",
+            int),
+    Setting("IDP_TSA_URL", "",
+            "Cl@ve Firma: RFC 3161 time-stamping service; when set, signatures are PAdES/CAdES "
+            "baseline B-T (time-stamped) instead of B-B."),
     Setting("IDP_SIGNING_ALG", "RS256", "Default ID-token algorithm (`RS256` or `ES256`)."),
     Setting("IDP_DEFAULT_LOCALE", "es", "Language when nothing else chooses one."),
     Setting(

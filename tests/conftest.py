@@ -18,6 +18,7 @@ from sqlalchemy import Engine, event
 from idp import create_app
 from idp.clock import clock
 from idp.database import upgrade
+from idp.firma.ca import ensure_ca
 from idp.oidc.keys import ensure_keys
 from tests.support.postgres import PostgresServer
 
@@ -50,6 +51,7 @@ def template_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         upgrade(app)
     _dispose(app)  # CREATE DATABASE … TEMPLATE refuses a template with open connections
     ensure_keys(base / "keys")
+    ensure_ca(base / "keys")
     yield base
     if POSTGRES:
         POSTGRES.drop(POSTGRES.template)

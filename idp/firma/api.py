@@ -24,7 +24,7 @@ from idp.audit import EventTag, record_event
 from idp.extensions import csrf
 from idp.firma import signature_requests as requests
 from idp.firma import submission
-from idp.firma.signature_requests import MAX_PDF_BYTES, SignatureRequest, Status
+from idp.firma.signature_requests import SignatureRequest, Status
 from idp.oidc import client_auth
 from idp.unit_of_work import abandon
 
@@ -33,7 +33,8 @@ csrf.exempt(blueprint)
 transport.require_https(blueprint)  # client secrets and documents; not openapi.json
 OPENAPI = Path(__file__).with_name("openapi.json")
 ENDPOINT = "signature"  # as client authentication names it in the audit trail
-# The form fields around a 10 MB file: redirect URI, state, reason, client credentials.
+# Room for the form fields around the largest PDF (IDP_FIRMA_MAX_PDF_BYTES): redirect
+# URI, state, reason, client credentials.
 FORM_ALLOWANCE = 64 * 1024
 MEDIA_TYPES = {requests.Kind.PDF: "application/pdf",
                requests.Kind.DIGEST: "application/pkcs7-signature"}
@@ -66,8 +67,7 @@ def _client_refused(error: OAuth2Error):  # type: ignore[no-untyped-def]
 def _http_error(error: HTTPException):  # type: ignore[no-untyped-def]
     abandon()
     if error.code == 413:
-        return jsonify(error="document_too_large",
-                       error_description=f"The document is larger than {MAX_PDF_BYTES} bytes."), 413
+        return jsonify(error="document_too_large", error_description=submission.too_large()), 413
     return jsonify(error=(error.name or "error").lower().replace(" ", "_"),
                    error_description=error.description), error.code or 500
 
@@ -75,7 +75,7 @@ def _http_error(error: HTTPException):  # type: ignore[no-untyped-def]
 @blueprint.before_request
 def _allow_a_document() -> None:
     # Before anything reads the body (client authentication reads the form).
-    request.max_content_length = MAX_PDF_BYTES + FORM_ALLOWANCE
+    request.max_content_length = current_app.config["IDP_FIRMA_MAX_PDF_BYTES"] + FORM_ALLOWANCE
 
 
 def _authorised_client():  # type: ignore[no-untyped-def]

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from idp.audit import EventTag, record_event
 from idp.firma import signature_requests as requests
+from idp.firma.identity import signer_identity
 from idp.firma.signature_requests import SignatureRequest, Status
+from idp.firma.signer import sign_digest, sign_pdf
 from idp.models import Citizen
 
 
@@ -24,9 +26,6 @@ def sign(signature_request: SignatureRequest, citizen: Citizen, *, method: str) 
     (nothing kept) when the request cannot be decided by this citizen now."""
     if not decidable(signature_request, citizen):
         return False
-    from idp.firma.identity import signer_identity
-    from idp.firma.signer import sign_digest, sign_pdf
-
     identity = signer_identity(citizen)
     if signature_request.is_pdf:
         signed = sign_pdf(identity, signature_request.document or b"",

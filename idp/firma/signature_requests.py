@@ -5,7 +5,7 @@ or only its SHA-256 (a detached signature); the citizen's pages decide it (signe
 refused) exactly once, by a conditional ``UPDATE`` that finds it still pending; the RP
 downloads the result once, by another that finds it not yet downloaded. The bytes go as
 soon as they are no longer needed: the document when the request is decided, the signature
-at its download. The row itself lives until ``expires_at`` (``IDP_SIGNATURE_TTL`` after
+at its download. The row itself lives until ``expires_at`` (``IDP_FIRMA_REQUEST_TTL`` after
 it was created, and again after it was signed, for the download) so that the RP can read
 its status, and ``idp purge`` then deletes it.
 """
@@ -25,8 +25,6 @@ from idp import secrets
 from idp.clock import clock
 from idp.extensions import db
 from idp.models import Citizen
-
-MAX_PDF_BYTES = 10 * 1024 * 1024
 
 
 class Kind(StrEnum):
@@ -93,7 +91,7 @@ class Described:
 
 
 def ttl() -> timedelta:
-    return timedelta(seconds=current_app.config["IDP_SIGNATURE_TTL"])
+    return timedelta(seconds=current_app.config["IDP_FIRMA_REQUEST_TTL"])
 
 
 def create(*, client_id: str, client_name: str, redirect_uri: str, state: str,

@@ -1,7 +1,8 @@
 """Reading what a relying party submits to ``POST /api/signature/v1/requests``.
 
-Two bodies: ``multipart/form-data`` with the PDF in ``file`` (at most 10 MB, read by the
-signing core, which refuses what is not a plain, readable PDF), or JSON with the document's
+Two bodies: ``multipart/form-data`` with the PDF in ``file`` (at most
+``IDP_FIRMA_MAX_PDF_BYTES``, read by the signing core, which refuses what is not a plain,
+readable PDF), or JSON with the document's
 SHA-256 as 64 hexadecimal digits in ``digest`` and its ``name``, for a detached signature.
 Both carry ``redirect_uri`` (registered for the client, matched exactly), ``state``, and
 optionally ``document`` (the DNI/NIE of the only citizen who may sign) and ``reason``.
@@ -13,10 +14,11 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from flask import request
+from flask import current_app, request
 
 from idp.documents import InvalidDocument, parse_document
-from idp.firma.signature_requests import MAX_PDF_BYTES, Described, Kind
+from idp.firma.signature_requests import Described, Kind
+from idp.firma.signer import DocumentRefused, inspect_pdf
 
 HEX_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 LIMITS = {"redirect_uri": 2000, "state": 512, "reason": 500, "name": 200, "document": 32}
@@ -95,21 +97,27 @@ def _digest(fields: dict[str, Any]) -> Described:
     return Described(Kind.DIGEST, _text(fields, "name", required=True), digest.lower())
 
 
-def _pdf(fields: dict[str, str]) -> Described:
-    from idp.firma.signer import DocumentRefused, inspect_pdf
+# What the signing core's refusals mean, for the RP's developers.
+REFUSALS = {"firma_not_pdf": "it is not a PDF", "firma_pdf_encrypted": "it is encrypted",
+            "firma_pdf_malformed": "it is damaged or cannot be read"}
 
+
+def too_large() -> str:
+    return f"The document is larger than {current_app.config['IDP_FIRMA_MAX_PDF_BYTES']} bytes."
+
+
+def _pdf(fields: dict[str, str]) -> Described:
     upload = request.files.get("file")
     if upload is None:
         raise Invalid("file (the PDF to sign) is required.")
-    content = upload.stream.read(MAX_PDF_BYTES + 1)
-    if len(content) > MAX_PDF_BYTES:
-        raise Invalid(f"The document is larger than {MAX_PDF_BYTES} bytes.",
-                      error="document_too_large", status=413)
+    content = upload.stream.read(current_app.config["IDP_FIRMA_MAX_PDF_BYTES"] + 1)
     try:
         facts = inspect_pdf(content)
     except DocumentRefused as refused:
-        raise Invalid(f"The document cannot be signed: {refused.message_key}.",
-                      error="invalid_document") from refused
+        if refused.message_key == "firma_pdf_too_large":
+            raise Invalid(too_large(), error="document_too_large", status=413) from refused
+        why = REFUSALS.get(refused.message_key, refused.message_key)
+        raise Invalid(f"The document cannot be signed: {why}.", error="invalid_document") from refused
     name = _text(fields, "name") or _file_name(upload.filename)
     return Described(Kind.PDF, name, facts.sha256, facts.size, facts.page_count, content)
 

@@ -13,6 +13,7 @@ from flask import render_template, request
 from idp import citizens, flow_state, notices
 from idp.audit import EventTag, record_event
 from idp.extensions import db
+from idp.firma import pki as firma
 from idp.flows import forms
 from idp.mobile.devices import revoke_all
 from idp.models import Citizen
@@ -88,9 +89,17 @@ def retire_old_password(citizen: Citizen, tag: EventTag, *, this_browser_too: bo
     session with it, so every enrolled app and passkey is revoked and every other session
     ends (this browser's too with ``this_browser_too``), with the new password and the
     audit event ``tag``; once that is committed, the citizen is told by SMS. Returns how
-    many apps and passkeys were revoked."""
+    many apps and passkeys were revoked.
+
+    A reset also revokes the citizen's Cl@ve Firma certificates: whoever set the new
+    password held the activation code and the phone, so the credential that authorises
+    their signing key may have been in other hands. A change or renewal, made with the
+    current password, does not: revoking would also cast doubt on every earlier signature
+    that carries no time-stamp."""
     devices = revoke_all(citizen)
     revoked_passkeys = passkeys.revoke_all(citizen)
+    if tag == EventTag.PASSWORD_RESET:
+        firma.revoke_citizen_certificates(citizen.id, firma.RevocationReason.PASSWORD_RESET)
     record_event(tag, citizen, devices=devices, passkeys=revoked_passkeys, **detail)
     if devices:
         record_event(EventTag.DEVICES_REVOKED, citizen, devices=devices,

@@ -3,9 +3,10 @@ confirmation.
 
 More than 3 wrong SMS codes (across resends) throw the citizen back to the first step:
 cancelling a national identity must not be reachable by guessing codes. Once confirmed,
-every session, token, consent, enrolled app and passkey of the citizen is revoked, the stored
-secrets are dropped, and a later login fails exactly like one for an unknown document;
-coming back takes a new registration act (``citizens.register`` starts them afresh).
+every session, token, consent, enrolled app, passkey and Cl@ve Firma certificate of the
+citizen is revoked, the stored secrets are dropped, and a later login fails exactly like
+one for an unknown document; coming back takes a new registration act
+(``citizens.register`` starts them afresh).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sqlalchemy import delete
 from idp import flow_state
 from idp.audit import EventTag, record_event
 from idp.extensions import db
+from idp.firma import pki as firma
 from idp.flows import forms, identify, otp_step
 from idp.mobile.devices import revoke_all
 from idp.models import Citizen, CitizenStatus, Consent
@@ -78,6 +80,7 @@ def unsubscribe_citizen(citizen: Citizen) -> None:
     consents = db.session.execute(delete(Consent).where(Consent.citizen_id == citizen.id)).rowcount
     devices = revoke_all(citizen)
     revoked_passkeys = passkeys.revoke_all(citizen)
+    firma.revoke_citizen_certificates(citizen.id, firma.RevocationReason.UNSUBSCRIBED)
     # Every session of the citizen ends, open or timed out, and takes its tokens along
     # (those of sessions ended before went with them): no token is left to revoke.
     end_all_sessions(citizen)

@@ -11,7 +11,7 @@ from idp.extensions import db
 from idp.firma.signature_requests import SignatureRequest
 from idp.models import AuditEvent
 from tests.factories import make_client
-from tests.firma.support import API, DIGEST, ask_digest, download, signature_client, status_of
+from tests.firma.rp import API, DIGEST, ask_digest, download, signature_client, status_of
 from tests.oidc.test_code_flow import basic
 
 
@@ -134,7 +134,7 @@ def test_a_pending_request_has_nothing_to_download(rp):
 def test_a_request_past_its_lifetime_is_expired(rp, app):
     client = signature_client()
     request_id = ask_digest(rp, client).get_json()["request_id"]
-    clock.advance(seconds=app.config["IDP_SIGNATURE_TTL"])
+    clock.advance(seconds=app.config["IDP_FIRMA_REQUEST_TTL"])
     assert status_of(rp, client, request_id).get_json()["status"] == "expired"
     assert download(rp, client, request_id).get_json()["error"] == "not_signed"
 

@@ -11,7 +11,7 @@ from idp.extensions import db
 from idp.firma.signature_requests import SignatureRequest
 from idp.models import AuditEvent
 from tests.factories import make_citizen
-from tests.firma.support import (
+from tests.firma.rp import (
     DIGEST,
     ask_digest,
     returned,
@@ -110,7 +110,7 @@ def test_an_unknown_or_expired_request_is_a_clear_page(browser, rp, client, pers
     log_in_to_account(browser, person)
     unknown = browser.get("/signature/no-such-request")
     assert unknown.status_code == 404 and shows_message(unknown, "signature_unavailable")
-    clock.advance(seconds=app.config["IDP_SIGNATURE_TTL"])
+    clock.advance(seconds=app.config["IDP_FIRMA_REQUEST_TTL"])
     expired = browser.get(path)
     assert expired.status_code == 404 and shows_message(expired, "signature_unavailable")
 

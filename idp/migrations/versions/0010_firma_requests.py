@@ -1,7 +1,7 @@
 """Cl@ve Firma: signature requests, and clients authorised to make them
 
 Revision ID: 0010_firma_requests
-Revises: 0008_passkeys
+Revises: 0009_firma_identities
 Create Date: 2026-12-06 14:30:00
 """
 from alembic import op
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 
 revision = '0010_firma_requests'
-down_revision = '0008_passkeys'
+down_revision = '0009_firma_identities'
 branch_labels = None
 depends_on = None
 
