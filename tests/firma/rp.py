@@ -32,8 +32,11 @@ def ask_pdf(rp: FlaskClient, client: ClientAndSecret, pdf: bytes, *, filename: s
             state: str = "st-1", **fields: str) -> TestResponse:
     data = {"file": (io.BytesIO(pdf), filename), "redirect_uri": client.redirect_uri,
             "state": state, **fields}
-    return rp.post(f"{API}/requests", data=data, content_type="multipart/form-data",
-                   headers=basic(client.client_id, client.secret))
+    response = rp.post(f"{API}/requests", data=data, content_type="multipart/form-data",
+                       headers=basic(client.client_id, client.secret))
+    # Werkzeug's test client spools a large body to a temporary file it leaves open.
+    response.request.environ["wsgi.input"].close()
+    return response
 
 
 def status_of(rp: FlaskClient, client: ClientAndSecret, request_id: str) -> TestResponse:
