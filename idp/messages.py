@@ -52,6 +52,7 @@ MESSAGES = {
     # Cl@ve Firma
     "signature_unavailable": _l("This signature request does not exist, has expired or has already been answered. Nothing has been signed. Go back to the body that asked you to sign and start again."),
     "signature_other_signer": _l("This document can only be signed by the person the body named when it asked for the signature. Nothing has been signed."),
+    "signature_app_denied": _l("The signature was denied in the Cl@ve app, or the code typed there was not the one on this page. Nothing has been signed."),
     "signature_done": _l("Your document has been signed. Download it now: it is kept for one download only."),
     # passwords (keys returned by idp.passwords.check_password)
     "password_too_short": _l("Use at least 8 characters."),

@@ -1,6 +1,8 @@
 """Cl@ve Firma, the citizen's side: read what a relying party asks to sign, authorise that
-one document with a fresh SMS code, or refuse it; the browser then returns to the RP at
-``redirect_uri?request_id=…&state=…`` (the RP reads the outcome from the API).
+one document with a fresh SMS code (or an approval in the Cl@ve app naming the document
+and its SHA-256, with the code this page shows typed there), or refuse it; the browser
+then returns to the RP at ``redirect_uri?request_id=…&state=…`` (the RP reads the outcome
+from the API).
 
 Only a session at the substantial level (password + SMS code, Cl@ve mobile or a passkey)
 may see a request: anyone else logs in first and comes back. A request whose RP named the
@@ -22,6 +24,9 @@ from idp.firma import signature_requests as requests
 from idp.firma.signature_requests import SignatureRequest, Status
 from idp.flows import otp_step
 from idp.flows.login import log_in_then_return
+from idp.flows.mobile import public_status, seconds_left
+from idp.mobile import challenges
+from idp.mobile.models import ChallengeKind, ChallengeStatus, MobileChallenge
 from idp.models import Citizen, LoginSession
 from idp.sessions import current_session
 
@@ -63,7 +68,8 @@ def review(request_id: str):  # type: ignore[no-untyped-def]
     found, refusal = _decidable(request_id, login_session.citizen)
     if found is None:
         return refusal
-    return render_template("signature/review.html", signature_request=found, flow_steps=STEPS)
+    return render_template("signature/review.html", signature_request=found, flow_steps=STEPS,
+                           has_app=challenges.has_app(login_session.citizen))
 
 
 @blueprint.get("/<request_id>/document")
@@ -94,7 +100,44 @@ def start_signing(request_id: str):  # type: ignore[no-untyped-def]
         return refusal
     if not ratelimit.guard("signature", citizen=str(citizen.id)).reserve():
         return ratelimit.too_many_attempts()
+    if request.form.get("method") == "app" and challenges.has_app(citizen):
+        challenge = challenges.create_signature(
+            citizen, client_name=found.client_name, request_id=found.id, name=found.name,
+            sha256=found.sha256)
+        return _app_page(found, challenge, "pending")
     return otp_step.begin(FLOW, citizen, OTP_PURPOSE, "signature.otp", request_id=found.id)
+
+
+def _app_page(found: SignatureRequest, challenge: MobileChallenge, state: str,
+              problem: str | None = None, status: int = 200):  # type: ignore[no-untyped-def]
+    return render_template("signature/app.html", signature_request=found, challenge=challenge,
+                           state=state, problem=problem, flow_steps=STEPS,
+                           seconds_left=seconds_left(challenge)), status
+
+
+@blueprint.post("/app")
+def app_continue():  # type: ignore[no-untyped-def]
+    """After the app's decision: an approval of this browser's challenge, by the app of the
+    citizen logged in here, signs the document it names, once."""
+    login_session = signer_session()
+    challenge = challenges.bound(request.form.get("challenge"))
+    if login_session is None or challenge is None or challenge.kind != ChallengeKind.SIGNATURE \
+            or challenge.citizen_id != login_session.citizen_id or not challenge.document:
+        return flow_state.expired_page()
+    citizen = login_session.citizen
+    found, refusal = _decidable(challenge.document["request_id"], citizen)
+    if found is None:
+        return refusal
+    state = public_status(challenge)
+    if state == ChallengeStatus.PENDING:
+        return _app_page(found, challenge, state, "mobile_not_yet")
+    consumed = challenges.consume(challenge) if state == ChallengeStatus.APPROVED else None
+    if consumed is not None and consumed.id == citizen.id:
+        if not decisions.sign(found, citizen, method="mobile"):
+            return _refusal("signature_unavailable", 404)
+        return back_to_client(found)
+    problem = "signature_app_denied" if state == ChallengeStatus.DENIED else "mobile_expired"
+    return _app_page(found, challenge, state, problem, 400)
 
 
 @blueprint.route("/otp", methods=["GET", "POST"])

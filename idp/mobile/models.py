@@ -40,6 +40,7 @@ class Device(db.Model):
 class ChallengeKind(StrEnum):
     QR = "qr"
     PUSH = "push"
+    SIGNATURE = "signature"  # a document to sign (Cl@ve Firma), pushed to the signer's apps
 
 
 class ChallengeStatus(StrEnum):
@@ -68,6 +69,9 @@ class MobileChallenge(db.Model):
     auth_request_id: Mapped[str | None] = mapped_column(String(64))
     client_name: Mapped[str | None] = mapped_column(String(200))
     requested_claims: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # A signature challenge: the request it authorises and what the app shows of it,
+    # {"request_id", "name", "sha256"}; never a login.
+    document: Mapped[dict[str, str] | None] = mapped_column(JSON)
     # The code the browser shows and the citizen types in the app (number matching). Kept
     # in clear: the page shows it again, and it is no secret from whoever sees that page;
     # what it proves is that the citizen looked at it. It is never sent to the app.

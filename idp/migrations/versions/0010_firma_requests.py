@@ -1,4 +1,4 @@
-"""Cl@ve Firma: signature requests, and clients authorised to make them
+"""Cl@ve Firma: signature requests, clients authorised to make them, signatures in the app
 
 Revision ID: 0010_firma_requests
 Revises: 0009_firma_identities
@@ -18,6 +18,9 @@ def upgrade() -> None:
     with op.batch_alter_table('clients', schema=None) as batch_op:
         batch_op.add_column(sa.Column('signature_enabled', sa.Boolean(), nullable=False,
                                       server_default=sa.false()))
+
+    with op.batch_alter_table('mobile_challenges', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('document', sa.JSON(), nullable=True))
 
     op.create_table('signature_requests',
     sa.Column('id', sa.String(length=64), nullable=False),
@@ -53,5 +56,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_signature_requests_expires_at'))
         batch_op.drop_index(batch_op.f('ix_signature_requests_client_id'))
     op.drop_table('signature_requests')
+    with op.batch_alter_table('mobile_challenges', schema=None) as batch_op:
+        batch_op.drop_column('document')
     with op.batch_alter_table('clients', schema=None) as batch_op:
         batch_op.drop_column('signature_enabled')
