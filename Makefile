@@ -3,7 +3,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.bench-installed
-TEST_SYSTEM_PACKAGES := chromium chromium-driver fonts-dejavu-core libzbar0 nginx postgresql
+TEST_SYSTEM_PACKAGES := chromium chromium-driver fonts-dejavu-core libnss3-tools libzbar0 nginx poppler-utils postgresql
 # Compiled catalogues (.mo) are git-ignored build products: one per .po, rebuilt when it changes.
 # The demo RP has its own (demo_rp/translations).
 CATALOGUES := $(patsubst %.po,%.mo,$(wildcard idp/translations/*/LC_MESSAGES/messages.po \
@@ -57,8 +57,9 @@ PG_PASS_SKIPS := tests/e2e tests/interop tests/test_run_demo.py tests/test_packa
 	tests/test_architecture.py tests/test_system_packages.py
 test: $(STAMP) translations $(NPM_STAMPS)
 	scripts/ensure-system-packages.sh --why "the browser tests drive Chromium, the second pass runs \
-		on PostgreSQL, idp-mobile reads QR images with zbar and tests/deploy runs the shipped nginx \
-		configuration" $(TEST_SYSTEM_PACKAGES)
+		on PostgreSQL, idp-mobile reads QR images with zbar, tests/deploy runs the shipped nginx \
+		configuration and poppler's pdfsig (with NSS's certutil) validates Cl@ve Firma \
+		signatures" $(TEST_SYSTEM_PACKAGES)
 	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
 	scripts/with-postgres.sh $(BIN)/python -m pytest -q -n 2 --dist loadgroup \
 		$(addprefix --ignore=,$(PG_PASS_SKIPS))

@@ -195,6 +195,8 @@ EVENT_LABELS = {
     "mobile_approved": _l("Login approved in the Cl@ve app"),
     "mobile_denied": _l("Login denied in the Cl@ve app"),
     "mobile_wrong_code": _l("Login denied: wrong code typed in the Cl@ve app"),
+    "firma_certificate_issued": _l("Signature certificate issued for Cl@ve Firma"),
+    "firma_certificates_revoked": _l("Signature certificate revoked"),
     "signature_signed": _l("Document signed with Cl@ve Firma"),
     "signature_declined": _l("Signature of a document refused"),
     "signature_signer_mismatch": _l("Signature refused: the document was for another person"),

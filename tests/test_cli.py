@@ -24,6 +24,18 @@ def test_init_is_idempotent(run):
     assert run("init").exit_code == 0
 
 
+def test_init_makes_the_cl_ve_firma_ca_when_the_keys_directory_has_none(app, run):
+    from pathlib import Path
+
+    from idp.firma.ca import CA_FILE
+
+    ca = Path(app.config["IDP_KEYS_DIR"]) / CA_FILE
+    ca.unlink()
+
+    assert run("init").exit_code == 0
+    assert b"BEGIN CERTIFICATE" in ca.read_bytes()
+
+
 def test_client_create_prints_the_id_and_secret_once_and_stores_only_a_hash(run):
     result = run("client", "create", "--name", "Sede", "--redirect-uri", "https://sede.example/cb",
                  "--json")

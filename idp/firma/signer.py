@@ -43,7 +43,6 @@ from idp.firma.ca import utc
 from idp.firma.identity import SignerIdentity
 
 PDF_HEADER = b"%PDF-"
-HEADER_WINDOW = 1024  # readers accept the header anywhere in the first 1024 bytes
 DIGEST_BYTES = 32
 CONTENT_HINTS = "1.2.840.113549.1.9.16.2.4"  # RFC 2634 §2.9, a CAdES optional attribute
 TSA_TIMEOUT = 10
@@ -69,7 +68,7 @@ def inspect_pdf(data: bytes) -> PdfFacts:
     limit = current_app.config["IDP_FIRMA_MAX_PDF_BYTES"]
     if len(data) > limit:
         raise DocumentRefused("firma_pdf_too_large", megabytes=limit // (1024 * 1024))
-    if PDF_HEADER not in data[:HEADER_WINDOW]:
+    if not data.startswith(PDF_HEADER):
         raise DocumentRefused("firma_not_pdf")
     try:
         reader = PdfFileReader(BytesIO(data), strict=True)

@@ -42,6 +42,16 @@ def make_pdf(*, pages: int = 1, filler_bytes: int = 0) -> bytes:
     return out.getvalue()
 
 
+def pdf_of_size(size: int) -> bytes:
+    """A valid one-page PDF of exactly ``size`` bytes (padded with blank lines at its end,
+    which readers skip)."""
+    probe = size // 2
+    overhead = len(make_pdf(filler_bytes=probe)) - probe + 16  # offsets grow a digit or two
+    data = make_pdf(filler_bytes=size - overhead)
+    assert len(data) <= size
+    return data + b"\n" * (size - len(data))
+
+
 def encrypted_pdf() -> bytes:
     writer = PdfFileWriter()
     writer.insert_page(generic.DictionaryObject({
