@@ -31,7 +31,9 @@ from flask import Flask
 
 def init_firma(app: Flask) -> None:
     """Publish the CA certificate and its CRL; serve the relying parties' API."""
+    from idp import web as pages
     from idp.firma import api, web
 
     app.register_blueprint(web.blueprint)
     app.register_blueprint(api.blueprint)
+    pages.allow_large_body(app, "signature_api.create_request", "IDP_FIRMA_MAX_PDF_BYTES")

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from authlib.oauth2 import OAuth2Error
-from flask import Blueprint, Response, current_app, jsonify, request, url_for
+from flask import Blueprint, Response, current_app, jsonify, url_for
 from werkzeug.exceptions import HTTPException
 
 from idp import ratelimit, transport
@@ -33,9 +33,6 @@ csrf.exempt(blueprint)
 transport.require_https(blueprint)  # client secrets and documents; not openapi.json
 OPENAPI = Path(__file__).with_name("openapi.json")
 ENDPOINT = "signature"  # as client authentication names it in the audit trail
-# Room for the form fields around the largest PDF (IDP_FIRMA_MAX_PDF_BYTES): redirect
-# URI, state, reason, client credentials.
-FORM_ALLOWANCE = 64 * 1024
 MEDIA_TYPES = {requests.Kind.PDF: "application/pdf",
                requests.Kind.DIGEST: "application/pkcs7-signature"}
 
@@ -70,12 +67,6 @@ def _http_error(error: HTTPException):  # type: ignore[no-untyped-def]
         return jsonify(error="document_too_large", error_description=submission.too_large()), 413
     return jsonify(error=(error.name or "error").lower().replace(" ", "_"),
                    error_description=error.description), error.code or 500
-
-
-@blueprint.before_request
-def _allow_a_document() -> None:
-    # Before anything reads the body (client authentication reads the form).
-    request.max_content_length = current_app.config["IDP_FIRMA_MAX_PDF_BYTES"] + FORM_ALLOWANCE
 
 
 def _authorised_client():  # type: ignore[no-untyped-def]

@@ -9,11 +9,14 @@ conditional UPDATE), by the signer the relying party named if it named one.
 from __future__ import annotations
 
 from idp.audit import EventTag, record_event
+from idp.extensions import db
 from idp.firma import signature_requests as requests
 from idp.firma.identity import signer_identity
 from idp.firma.signature_requests import SignatureRequest, Status
 from idp.firma.signer import sign_digest, sign_pdf
-from idp.models import Citizen
+from idp.models import AuditEvent, Citizen
+
+RECENT_SIGNATURES = 20
 
 
 def decidable(signature_request: SignatureRequest | None, citizen: Citizen) -> bool:
@@ -48,3 +51,12 @@ def refuse(signature_request: SignatureRequest, citizen: Citizen) -> bool:
                  request_id=signature_request.id, client_name=signature_request.client_name,
                  name=signature_request.name, sha256=signature_request.sha256)
     return True
+
+
+def signatures_of(citizen: Citizen) -> list[AuditEvent]:
+    """The citizen's latest signatures, from the audit trail (the requests themselves are
+    purged): when, for whom, which document and digest."""
+    return list(db.session.scalars(
+        db.select(AuditEvent)
+        .where(AuditEvent.citizen_id == citizen.id, AuditEvent.tag == EventTag.SIGNATURE_SIGNED.value)
+        .order_by(AuditEvent.id.desc()).limit(RECENT_SIGNATURES)))

@@ -118,11 +118,11 @@ def _pdf(fields: dict[str, str]) -> Described:
             raise Invalid(too_large(), error="document_too_large", status=413) from refused
         why = REFUSALS.get(refused.message_key, refused.message_key)
         raise Invalid(f"The document cannot be signed: {why}.", error="invalid_document") from refused
-    name = _text(fields, "name") or _file_name(upload.filename)
+    name = _text(fields, "name") or file_name(upload.filename)
     return Described(Kind.PDF, name, facts.sha256, facts.size, facts.page_count, content)
 
 
-def _file_name(raw: str | None) -> str:
+def file_name(raw: str | None) -> str:
     """The upload's own name, reduced to what a page can show: its last path element."""
     name = (raw or "").replace("\\", "/").rsplit("/", 1)[-1]
     name = "".join(ch for ch in name if ch.isprintable())[: LIMITS["name"]].strip()

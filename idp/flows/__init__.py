@@ -6,7 +6,7 @@ from flask import Flask
 
 
 def register_flows(app: Flask) -> None:
-    from idp import sessions
+    from idp import sessions, web
     from idp.flows import (
         account,
         activation,
@@ -32,3 +32,4 @@ def register_flows(app: Flask) -> None:
     interaction.register_pages(app, login="login.start", step_up="login.start",
                                consent="consent.show")
     sessions.keep_across_logins(app, login.AFTER_LOGIN)
+    web.allow_large_body(app, "signature.own", "IDP_FIRMA_MAX_PDF_BYTES")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from flask import Blueprint, Response, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 
 from idp import flow_state, ratelimit
@@ -22,6 +22,8 @@ from idp.audit import EventTag, record_event
 from idp.firma import decisions
 from idp.firma import signature_requests as requests
 from idp.firma.signature_requests import SignatureRequest, Status
+from idp.firma.signer import DocumentRefused, inspect_pdf
+from idp.firma.submission import file_name
 from idp.flows import otp_step
 from idp.flows.login import log_in_then_return
 from idp.flows.mobile import public_status, seconds_left
@@ -181,3 +183,63 @@ def back_to_client(found: SignatureRequest):  # type: ignore[no-untyped-def]
     separator = "&" if "?" in found.redirect_uri else "?"
     return redirect(found.redirect_uri + separator
                     + urlencode({"request_id": found.id, "state": found.state}))
+
+
+# -- a PDF of the citizen's own, from the account page ------------------------------------
+
+@blueprint.route("/own", methods=["GET", "POST"])
+def own():  # type: ignore[no-untyped-def]
+    """Upload a PDF to sign it oneself: it becomes a request only this citizen may decide,
+    reviewed and authorised as any other, whose result comes back to ``own_done``."""
+    login_session = signer_session()
+    if login_session is None:
+        return log_in_then_return(url_for("signature.own"))
+    if request.method == "GET":
+        return render_template("signature/own.html", problem=None)
+    upload = request.files.get("file")
+    content = upload.stream.read(current_app.config["IDP_FIRMA_MAX_PDF_BYTES"] + 1) if upload else b""
+    try:
+        facts = inspect_pdf(content)
+    except DocumentRefused as refused:
+        return render_template("signature/own.html", problem=refused.message_key,
+                               params=refused.params), 400
+    citizen = login_session.citizen
+    described = requests.Described(requests.Kind.PDF, file_name(upload.filename),  # type: ignore[union-attr]
+                                   facts.sha256, facts.size, facts.page_count, content)
+    own_request = requests.create(
+        client_id="", client_name="", redirect_uri=url_for("signature.own_done"), state="",
+        described=described, signer_document=citizen.document, reason=None)
+    record_event(EventTag.SIGNATURE_REQUESTED, citizen, request_id=own_request.id, kind="pdf",
+                 sha256=facts.sha256, own=True)
+    return redirect(url_for("signature.review", request_id=own_request.id))
+
+
+def _own_signed(login_session: LoginSession | None, request_id: object) -> SignatureRequest | None:
+    found = requests.find(request_id)
+    if login_session is None or found is None or found.client_id != "" \
+            or found.citizen_id != login_session.citizen_id or found.current_status != Status.SIGNED:
+        return None
+    return found
+
+
+@blueprint.get("/own/done")
+def own_done():  # type: ignore[no-untyped-def]
+    login_session = signer_session()
+    found = _own_signed(login_session, request.args.get("request_id"))
+    if found is None or found.downloaded_at is not None:
+        return redirect(url_for("account.show"))
+    return render_template("signature/own_done.html", signature_request=found)
+
+
+@blueprint.post("/own/download")
+def own_download():  # type: ignore[no-untyped-def]
+    login_session = signer_session()
+    found = _own_signed(login_session, request.form.get("request_id"))
+    signed = requests.take_signature(found) if found is not None else None
+    if found is None or signed is None:
+        return _refusal("signature_unavailable", 404)
+    record_event(EventTag.SIGNATURE_DOWNLOADED, login_session.citizen, request_id=found.id, own=True)  # type: ignore[union-attr]
+    response = Response(signed, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f'attachment; filename="{found.id}.pdf"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
