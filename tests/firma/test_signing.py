@@ -85,7 +85,7 @@ def test_a_pdf_signed_with_an_sms_code_comes_back_valid_against_the_published_ca
     log_in_to_account(browser, person)
     review = browser.get(path)
     html = review.get_data(as_text=True)
-    assert f"{len(pdf)} bytes" in html and ">2<" in html and "Conformidad" in html
+    assert f"<dd>{len(pdf)}</dd>" in html and ">2<" in html and "Conformidad" in html
     assert browser.get(f"{path}/document").get_data() == pdf  # the exact bytes
 
     uri, query = returned(sign_with_sms(browser, path))
