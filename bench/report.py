@@ -61,6 +61,27 @@ def limits_table(results: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
+def firma_table(results: dict[str, Any]) -> str:
+    """Cl@ve Firma in process (bench/firma.py): CPU per signature beside the raw signature."""
+    firma = results.get("firma")
+    if not firma:
+        return "(not measured in this run)"
+    rows = ["| Key | What is signed | Server CPU per signature, ms | Signatures /s per core | "
+            "Raw signature /s per core | Fraction of limit |", "|---|---|---:|---:|---:|---:|"]
+    for key_type in ("P-256", "RSA-3072"):
+        figures = firma[key_type]
+        raw = figures["raw_signature"]["per_core"]
+        for what, label in (("pdf_1mb", f"PDF of {firma['pdf_bytes'] / 1048576:.0f} MB (PAdES)"),
+                            ("digest", "SHA-256 digest (CAdES)")):
+            row = figures[what]
+            rows.append(f"| {key_type} | {label} | {_fmt(row['cpu_ms'], 1)} | {_fmt(row['per_core'], 1)} | "
+                        f"{_fmt(raw)} | {row['fraction_of_limit']:.1%} |")
+    first = ", ".join(f"{key_type} {_fmt(firma[key_type]['first_signature_cpu_ms'])} ms"
+                      for key_type in ("P-256", "RSA-3072"))
+    return "\n".join(rows) + ("\n\nA citizen's first signature also makes their key and certificate: "
+                              f"{first} of CPU.")
+
+
 def _runs(sat: dict[str, Any]) -> str:
     repeats = sat.get("repeats_throughput") or []
     return f" ({_fmt(repeats[0])}–{_fmt(repeats[-1])})" if len(repeats) > 1 else ""
@@ -230,6 +251,8 @@ def markdown(results: dict[str, Any]) -> str:
         f"Server: `idp serve` (gunicorn, threaded workers), {run['database']}, {run['citizens']:,} citizens; "
         "load generator on the same machine over loopback.",
         limits_table(results),
+        "Cl@ve Firma, signing core in process (one unit of work per signature, SQLite; HTTP not included):",
+        firma_table(results),
         "Side by side with node-oidc-provider, one core each, same run:", versus_report.section(results),
         "Throughput at saturation, 2 workers:", throughput_table(results),
         "Latency at half of and at saturated throughput, 2 workers:", latency_table(results),

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import cores, load, machine, peer, postgres, storage, versus
+from bench import cores, firma, load, machine, peer, postgres, storage, versus
 from bench.deploy import LOW, Deployment
 from bench.floor import FloorServer
 from bench.profiling import Recording, py_spy
@@ -237,6 +237,7 @@ def run(quick: bool, out_dir: Path, log: Callable[[str], None] = print, *, peer_
     results["limits"] = machine.measure_limits(plan.limit_seconds)
     log(f"limits: {results['limits']}")
     results["floors"] = measure_floors(plan, log)
+    results["firma"] = firma.measure(plan.limit_seconds, log)
     runs, failures = [], []
     with ExitStack() as stack:
         headline = prepare(stack, "sqlite", _sqlite, plan.populations[0], plan, out_dir, log,

@@ -375,6 +375,23 @@ def citizen_change_phone(document: str, phone: str) -> None:
         click.echo(f"Mobile phone of {found.document} is now the one ending in {number[-3:]}.")
 
 
+@citizen.command("unsubscribe")
+@click.argument("document")
+@click.option("--json", "as_json", is_flag=True)
+def citizen_unsubscribe(document: str, as_json: bool) -> None:
+    """Cancel the citizen's Permanent Cl@ve (an office act, identity checked in person):
+    every session, token, enrolled app, passkey and Cl@ve Firma certificate is revoked;
+    coming back takes a new registration act."""
+    from idp.flows.unsubscribe import unsubscribe_citizen
+
+    with _app().test_request_context(), transaction():
+        found = _find_citizen(document, subscribed=True)
+        unsubscribe_citizen(found, channel="office")
+        data = {"document": found.document, "status": found.status}
+    _emit(data, as_json, [f"The Permanent Cl@ve of {data['document']} is cancelled; a new "
+                          "registration act is needed to use Cl@ve again."])
+
+
 # -- keys, audit, serving ----------------------------------------------------------------
 
 @main.group()

@@ -127,3 +127,31 @@ def test_office_acts_refuse_an_unsubscribed_citizen(app, run, command):
 def test_office_acts_refuse_a_wrong_control_letter(app, run):
     result = run("citizen", "regenerate-code", "12345678A")
     assert result.exit_code != 0
+
+
+def test_unsubscribe_at_an_office_cancels_the_credential_and_revokes_the_signing_certificate(
+        app, run, browser):
+    from cryptography import x509
+
+    from idp.firma.identity import signer_identity
+    from idp.firma.models import SigningCertificate
+    from idp.firma.signer import sign_digest
+
+    person = make_citizen()
+    sign_digest(signer_identity(person.citizen), b"\x00" * 32, name="contrato.pdf")
+    db.session.commit()
+
+    result = run("citizen", "unsubscribe", person.document, "--json")
+
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {"document": person.document, "status": "unsubscribed"}
+    db.session.refresh(person.citizen)
+    assert person.citizen.status == CitizenStatus.UNSUBSCRIBED
+    [event] = tags(EventTag.UNSUBSCRIBED)
+    assert event.detail["channel"] == "office"
+    row = db.session.scalar(db.select(SigningCertificate).filter_by(citizen_id=person.citizen.id))
+    crl = x509.load_der_x509_crl(browser.get("/firma/crl").get_data())
+    assert row.revoked_at is not None and int(row.serial, 16) in {entry.serial_number for entry in crl}
+    assert fill(browser, "/login", document=person.document,
+                password=person.password).status_code != 302
+    assert run("citizen", "unsubscribe", person.document).exit_code != 0  # once is enough

@@ -22,29 +22,31 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from dataclasses import dataclass, field
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from io import BytesIO
+from typing import Any
 
-from asn1crypto import cms, core, keys
-from asn1crypto import x509 as asn1_x509
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from flask import current_app
+from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import fields, signers, timestamps
-from pyhanko.sign.attributes import CMSAttributeProvider
-from pyhanko.sign.signers.pdf_cms import CAdESSignedAttributeProviderSpec, PdfCMSSignedAttributes
-from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from idp.clock import clock
 from idp.firma import pki
 from idp.firma.ca import utc
+from idp.firma.cades import CitizenSigner, citizen_signer
 from idp.firma.identity import SignerIdentity
 
 PDF_HEADER = b"%PDF-"
+MAX_PAGE_TREE_NODES = 100_000
 DIGEST_BYTES = 32
-CONTENT_HINTS = "1.2.840.113549.1.9.16.2.4"  # RFC 2634 §2.9, a CAdES optional attribute
 TSA_TIMEOUT = 10
 
 
@@ -70,54 +72,94 @@ def inspect_pdf(data: bytes) -> PdfFacts:
         raise DocumentRefused("firma_pdf_too_large", megabytes=limit // (1024 * 1024))
     if not data.startswith(PDF_HEADER):
         raise DocumentRefused("firma_not_pdf")
-    try:
+    with _malformed_refused():
         reader = PdfFileReader(BytesIO(data), strict=True)
         if reader.encrypted:
             raise DocumentRefused("firma_pdf_encrypted")
-        pages = reader.root["/Pages"]["/Count"]
-    except DocumentRefused:
-        raise
-    except (PdfError, KeyError, TypeError, ValueError, AttributeError, IndexError,
-            RecursionError) as error:
-        raise DocumentRefused("firma_pdf_malformed") from error
-    if not isinstance(pages, int) or pages < 1:
-        raise DocumentRefused("firma_pdf_malformed")
+        pages = _count_pages(reader.root)
+        _read_every_object(reader)
     return PdfFacts(size=len(data), page_count=pages, sha256=hashlib.sha256(data).hexdigest())
 
 
 def sign_pdf(identity: SignerIdentity, data: bytes, *, reason: str | None = None) -> bytes:
     inspect_pdf(data)
-    signer = _signer(pki.signing_credential(identity))
-    try:
+    with _malformed_refused():  # before the citizen's key is opened (or made)
         writer = IncrementalPdfFileWriter(BytesIO(data), strict=True)
         meta = signers.PdfSignatureMetadata(
             field_name=_free_field_name(writer), reason=reason or None, name=identity.full_name,
             md_algorithm="sha256", subfilter=fields.SigSeedSubFilter.PADES)
+    signer = _signer(pki.signing_credential(identity))
+    with _malformed_refused():
         signed = signers.sign_pdf(writer, meta, signer=signer, timestamper=_timestamper())
-    except PdfError as error:
-        raise DocumentRefused("firma_pdf_malformed") from error
     return signed.getvalue()
+
+
+@contextmanager
+def _malformed_refused() -> Iterator[None]:
+    """What a damaged document makes pyHanko raise (found by tests/firma/test_pdf_fuzz.py)
+    becomes a refusal of the document. pyHanko checks some of a file's structure with
+    ``assert`` (an xref stream's /Type): a failed one is a damaged document too."""
+    try:
+        yield
+    except DocumentRefused:
+        raise
+    except (PdfError, KeyError, TypeError, ValueError, AttributeError, IndexError, RecursionError,
+            ArithmeticError, NotImplementedError, AssertionError, zlib.error) as error:
+        raise DocumentRefused("firma_pdf_malformed") from error
+
+
+def _read_every_object(reader: PdfFileReader) -> None:
+    """Parse every object the cross-reference tables name: signing rewrites some of them
+    (the catalogue, the document information, a page, the form), and a damaged one must
+    be refused here, before the citizen's key is opened or made for it."""
+    xrefs = reader.xrefs
+    for revision in range(xrefs.total_revisions):
+        for reference in xrefs.explicit_refs_in_revision(revision):
+            reader.get_object(reference)
+
+
+def _count_pages(catalogue: generic.DictionaryObject) -> int:
+    """The pages a reader would show: the leaves of the page tree, walked without trusting
+    its /Count (a damaged or hostile tree may lie, loop or lack a node)."""
+    pending, seen, pages = [catalogue.raw_get("/Pages")], set(), 0
+    while pending:
+        entry = pending.pop()
+        if isinstance(entry, generic.IndirectObject):
+            if entry.reference in seen or len(seen) > MAX_PAGE_TREE_NODES:
+                raise DocumentRefused("firma_pdf_malformed")
+            seen.add(entry.reference)
+        node = entry.get_object()
+        if node["/Type"] == "/Page":
+            pages += 1
+        elif node["/Type"] == "/Pages":
+            kids = node["/Kids"]
+            pending.extend(kids.raw_get(index) for index in range(len(kids)))
+        else:
+            raise DocumentRefused("firma_pdf_malformed")
+    if pages < 1:
+        raise DocumentRefused("firma_pdf_malformed")
+    return pages
 
 
 def sign_digest(identity: SignerIdentity, digest: bytes, *, name: str) -> bytes:
     if len(digest) != DIGEST_BYTES:
         raise DocumentRefused("firma_digest_invalid")
-    signer = _signer(pki.signing_credential(identity))
-    signer.signed_attr_prov_spec = _CAdESWithHints(
-        attr_settings=PdfCMSSignedAttributes(signing_time=utc(clock.now())),
-        signing_cert=signer.signing_cert, is_pades=False, timestamper=_timestamper(), name=name)
+    signer = _signer(pki.signing_credential(identity), signing_time=utc(clock.now()), content_name=name)
     content = asyncio.run(signer.async_sign(digest, "sha256", use_pades=True, is_pdf_sig=False,
                                             timestamper=_timestamper()))
     return content.dump()
 
 
-def _signer(credential: pki.Credential) -> signers.SimpleSigner:
+def _signer(credential: pki.Credential, **attributes: Any) -> CitizenSigner:
+    # The key was made here and has just passed AES-GCM's authentication: it is the key we
+    # generated, so the RSA consistency check (about 100 ms for RSA-3072) proves nothing.
+    key = serialization.load_der_private_key(credential.private_key_der, password=None,
+                                             unsafe_skip_rsa_key_validation=True)
+    if not isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey):
+        raise TypeError("a Cl@ve Firma key is EC or RSA")
     der = serialization.Encoding.DER
-    ca = asn1_x509.Certificate.load(credential.ca_certificate.public_bytes(der))
-    return signers.SimpleSigner(
-        signing_cert=asn1_x509.Certificate.load(credential.certificate.public_bytes(der)),
-        signing_key=keys.PrivateKeyInfo.load(credential.private_key_der),
-        cert_registry=SimpleCertificateStore.from_certs([ca]))
+    return citizen_signer(key, credential.certificate.public_bytes(der),
+                          credential.ca_certificate.public_bytes(der), **attributes)
 
 
 def _timestamper() -> timestamps.TimeStamper | None:
@@ -128,29 +170,3 @@ def _timestamper() -> timestamps.TimeStamper | None:
 def _free_field_name(writer: IncrementalPdfFileWriter) -> str:
     taken = {name for name, _, _ in fields.enumerate_sig_fields(writer)}
     return next(f"ClaveFirma{n}" for n in range(1, len(taken) + 2) if f"ClaveFirma{n}" not in taken)
-
-
-class _ContentHints(core.Sequence):
-    _fields = [("content_description", core.UTF8String, {"optional": True}),
-               ("content_type", cms.ContentType)]
-
-
-@dataclass
-class _ContentHintsProvider(CMSAttributeProvider):
-    name: str
-    attribute_type: str = field(default=CONTENT_HINTS)
-
-    async def build_attr_value(self, dry_run: bool = False) -> _ContentHints:
-        return _ContentHints({"content_description": self.name[:256], "content_type": "data"})
-
-
-class _CAdESWithHints(CAdESSignedAttributeProviderSpec):
-    """CAdES-B-B signed attributes, and the document's name as content-hints."""
-
-    def __init__(self, *, name: str, **spec: object) -> None:
-        super().__init__(**spec)  # type: ignore[arg-type]
-        self.name = name
-
-    def signed_attr_providers(self, data_digest: bytes, digest_algorithm: str):  # type: ignore[no-untyped-def]
-        yield from super().signed_attr_providers(data_digest, digest_algorithm)
-        yield _ContentHintsProvider(self.name)

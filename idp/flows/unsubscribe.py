@@ -71,8 +71,9 @@ def confirm():  # type: ignore[no-untyped-def]
     return render_template("unsubscribe/done.html")
 
 
-def unsubscribe_citizen(citizen: Citizen) -> None:
-    """Cancel the citizen's Permanent Cl@ve and everything that let them in with it."""
+def unsubscribe_citizen(citizen: Citizen, *, channel: str = "online") -> None:
+    """Cancel the citizen's Permanent Cl@ve and everything that let them in with it (here,
+    or at an office: ``idp citizen unsubscribe``)."""
     citizen.status = CitizenStatus.UNSUBSCRIBED
     citizen.password_hash = citizen.previous_password_hash = None
     citizen.password_set_at = citizen.password_expires_at = None
@@ -85,4 +86,4 @@ def unsubscribe_citizen(citizen: Citizen) -> None:
     # (those of sessions ended before went with them): no token is left to revoke.
     end_all_sessions(citizen)
     record_event(EventTag.UNSUBSCRIBED, citizen, consents=consents, devices=devices,
-                 passkeys=revoked_passkeys)
+                 passkeys=revoked_passkeys, channel=channel)

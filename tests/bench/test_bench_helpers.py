@@ -254,3 +254,24 @@ def test_a_peer_that_does_not_start_is_reported_absent_and_ours_is_still_measure
     assert out["absent"] == {"status": "absent", "reason": "it did not start: the peer exited with 1"}
     assert list(out["contenders"]) == ["sqlite"]
     assert ours.stopped and not peer.stopped
+
+
+def test_each_cl_ve_firma_signature_is_shown_beside_the_raw_signature_of_its_key():
+    from bench.firma import one_megabyte_pdf
+    from bench.report import firma_table
+
+    def figures(pdf_ms: float, digest_ms: float, raw_ms: float) -> dict:
+        return {"raw_signature": {"cpu_ms": raw_ms, "per_core": 1000 / raw_ms},
+                "pdf_1mb": {"cpu_ms": pdf_ms, "per_core": 1000 / pdf_ms,
+                            "fraction_of_limit": raw_ms / pdf_ms},
+                "digest": {"cpu_ms": digest_ms, "per_core": 1000 / digest_ms,
+                           "fraction_of_limit": raw_ms / digest_ms},
+                "first_signature_cpu_ms": 30.0}
+
+    table = firma_table({"firma": {"pdf_bytes": 1048576, "P-256": figures(40, 20, 0.025),
+                                   "RSA-3072": figures(250, 125, 1.25)}})
+
+    assert "| P-256 | PDF of 1 MB (PAdES) | 40.0 | 25.0 | 40,000 | 0.1% |" in table
+    assert "| RSA-3072 | SHA-256 digest (CAdES) | 125.0 | 8.0 | 800 | 1.0% |" in table
+    assert firma_table({}) == "(not measured in this run)"
+    assert len(one_megabyte_pdf()) == 1048576

@@ -8,6 +8,7 @@ import stat
 
 import pytest
 from cryptography.hazmat.primitives import serialization
+from flask import current_app
 
 from idp.extensions import db
 from idp.firma import pki, sealing
@@ -52,6 +53,20 @@ def test_a_sealed_key_copied_onto_another_citizens_row_does_not_open(app):
     with pytest.raises(sealing.KeyUnavailable):
         sealing.unseal(sealing.deployment_kek(), row.sealed_key,
                        binding=f"firma-certificate:{other.citizen_id}:{other.serial}".encode())
+
+
+def test_a_process_with_another_seal_secret_fails_the_signature_and_makes_no_new_key(app):
+    identity = new_signer()
+    sign_digest(identity, sha256(b"x"), name="x")
+    db.session.commit()
+
+    current_app.config["IDP_FIRMA_SEAL_SECRET"] = "not this deployment's"
+    with pytest.raises(sealing.KeyUnavailable):
+        sign_digest(identity, sha256(b"y"), name="y")
+    db.session.rollback()
+
+    rows = db.session.scalars(db.select(SigningCertificate).filter_by(citizen_id=identity.citizen_id)).all()
+    assert [(row.live_citizen_id, row.revoked_at) for row in rows] == [(identity.citizen_id, None)]
 
 
 def test_the_seal_secret_setting_is_used_in_place_of_the_secret_key(app):
