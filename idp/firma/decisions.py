@@ -13,7 +13,7 @@ from idp.extensions import db
 from idp.firma import signature_requests as requests
 from idp.firma.identity import signer_identity
 from idp.firma.signature_requests import SignatureRequest, Status
-from idp.firma.signer import sign_digest, sign_pdf
+from idp.firma.signer import DocumentRefused, sign_digest, sign_pdf
 from idp.models import AuditEvent, Citizen
 
 RECENT_SIGNATURES = 20
@@ -30,12 +30,15 @@ def sign(signature_request: SignatureRequest, citizen: Citizen, *, method: str) 
     if not decidable(signature_request, citizen):
         return False
     identity = signer_identity(citizen)
-    if signature_request.is_pdf:
-        signed = sign_pdf(identity, signature_request.document or b"",
-                          reason=signature_request.reason or "")
-    else:
-        signed = sign_digest(identity, bytes.fromhex(signature_request.sha256),
-                             name=signature_request.name)
+    try:
+        if signature_request.is_pdf:
+            signed = sign_pdf(identity, signature_request.document or b"",
+                              reason=signature_request.reason or "")
+        else:
+            signed = sign_digest(identity, bytes.fromhex(signature_request.sha256),
+                                 name=signature_request.name)
+    except DocumentRefused:
+        return False  # inspected when it came; the core may still refuse what it cannot sign
     if not requests.mark_signed(signature_request, citizen, signed):
         return False  # decided meanwhile by a parallel request
     record_event(EventTag.SIGNATURE_SIGNED, citizen, client_id=signature_request.client_id or None,
