@@ -105,6 +105,7 @@ MESSAGES = {
     "firma_pdf_malformed": _l("This PDF document is damaged or could not be read, so it cannot be signed."),
     "firma_pdf_too_large": _l("This PDF document is too large to be signed: the limit is %(megabytes)s MB."),
     "firma_digest_invalid": _l("The document's fingerprint is not a SHA-256 digest (32 bytes)."),
+    "firma_unavailable": _l("The signature service is not available right now, so nothing has been signed. Please try again in a few minutes."),
 }
 
 

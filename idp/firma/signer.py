@@ -13,15 +13,20 @@ The contract the signature API and pages rely on:
   ``application/pkcs7-signature``; CAdES-B-B, B-T with a TSA) over a 32-byte SHA-256
   digest, with the chain and ``name`` as its content-hints description.
 
-Both make the citizen's key and certificate on their first signature (``idp.firma.pki``)
-and run in the caller's unit of work: they flush, never commit. They do not check who may
-sign: the caller has authorised this signature by this citizen before calling.
+Both refuse what ``inspect_pdf`` refuses (a damaged PDF before the citizen's key is opened
+or made), make the citizen's key and certificate on their first signature
+(``idp.firma.pki``), and run in the caller's unit of work: they flush, never commit. They
+raise ``SigningUnavailable`` ("firma_unavailable") when the time-stamping service cannot be
+reached or the deployment cannot open the citizen's key (another ``IDP_FIRMA_SEAL_SECRET``):
+nothing was signed, and the caller answers that the service is unavailable (503). They do
+not check who may sign: the caller has authorised this signature by this citizen first.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -39,11 +44,12 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import fields, signers, timestamps
 
 from idp.clock import clock
-from idp.firma import pki
+from idp.firma import pki, sealing
 from idp.firma.ca import utc
 from idp.firma.cades import CitizenSigner, citizen_signer
 from idp.firma.identity import SignerIdentity
 
+log = logging.getLogger("idp.firma")
 PDF_HEADER = b"%PDF-"
 MAX_PAGE_TREE_NODES = 100_000
 DIGEST_BYTES = 32
@@ -57,6 +63,12 @@ class DocumentRefused(Exception):
         super().__init__(message_key)
         self.message_key = message_key
         self.params = params
+
+
+class SigningUnavailable(Exception):
+    """Nothing was signed, through no fault of the document or the citizen."""
+
+    message_key = "firma_unavailable"
 
 
 @dataclass(frozen=True)
@@ -88,8 +100,8 @@ def sign_pdf(identity: SignerIdentity, data: bytes, *, reason: str | None = None
         meta = signers.PdfSignatureMetadata(
             field_name=_free_field_name(writer), reason=reason or None, name=identity.full_name,
             md_algorithm="sha256", subfilter=fields.SigSeedSubFilter.PADES)
-    signer = _signer(pki.signing_credential(identity))
-    with _malformed_refused():
+    with _unavailable_service(), _malformed_refused():
+        signer = _signer(pki.signing_credential(identity))
         signed = signers.sign_pdf(writer, meta, signer=signer, timestamper=_timestamper())
     return signed.getvalue()
 
@@ -144,10 +156,25 @@ def _count_pages(catalogue: generic.DictionaryObject) -> int:
 def sign_digest(identity: SignerIdentity, digest: bytes, *, name: str) -> bytes:
     if len(digest) != DIGEST_BYTES:
         raise DocumentRefused("firma_digest_invalid")
-    signer = _signer(pki.signing_credential(identity), signing_time=utc(clock.now()), content_name=name)
-    content = asyncio.run(signer.async_sign(digest, "sha256", use_pades=True, is_pdf_sig=False,
-                                            timestamper=_timestamper()))
+    with _unavailable_service():
+        signer = _signer(pki.signing_credential(identity), signing_time=utc(clock.now()),
+                         content_name=name)
+        content = asyncio.run(signer.async_sign(digest, "sha256", use_pades=True, is_pdf_sig=False,
+                                                timestamper=_timestamper()))
     return content.dump()
+
+
+@contextmanager
+def _unavailable_service() -> Iterator[None]:
+    try:
+        yield
+    except OSError as error:  # pyHanko's TimestampRequestError: the TSA did not answer well
+        log.warning("time-stamping service unavailable: %s", error)
+        raise SigningUnavailable from error
+    except sealing.KeyUnavailable as error:
+        log.error("a citizen's signing key cannot be opened: is IDP_FIRMA_SEAL_SECRET "
+                  "this deployment's?")
+        raise SigningUnavailable from error
 
 
 def _signer(credential: pki.Credential, **attributes: Any) -> CitizenSigner:

@@ -14,7 +14,7 @@ from idp.extensions import db
 from idp.firma import pki, sealing
 from idp.firma.ca import CA_FILE, ensure_ca, load_ca
 from idp.firma.models import SigningCertificate
-from idp.firma.signer import sign_digest
+from idp.firma.signer import SigningUnavailable, sign_digest
 from tests.firma.support import new_signer, sha256
 
 
@@ -61,8 +61,9 @@ def test_a_process_with_another_seal_secret_fails_the_signature_and_makes_no_new
     db.session.commit()
 
     current_app.config["IDP_FIRMA_SEAL_SECRET"] = "not this deployment's"
-    with pytest.raises(sealing.KeyUnavailable):
+    with pytest.raises(SigningUnavailable) as unavailable:
         sign_digest(identity, sha256(b"y"), name="y")
+    assert isinstance(unavailable.value.__cause__, sealing.KeyUnavailable)
     db.session.rollback()
 
     rows = db.session.scalars(db.select(SigningCertificate).filter_by(citizen_id=identity.citizen_id)).all()

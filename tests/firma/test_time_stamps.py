@@ -14,7 +14,7 @@ from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 
 from idp.extensions import db
-from idp.firma.signer import sign_digest, sign_pdf
+from idp.firma.signer import SigningUnavailable, sign_digest, sign_pdf
 from tests.firma.support import fetch_published, make_pdf, new_signer, pyhanko_status, sha256
 from tests.firma.tsa import time_stamping_service
 
@@ -53,3 +53,16 @@ def test_by_default_signatures_are_b_b_and_no_time_stamp_is_asked(browser):
     db.session.commit()
 
     assert pyhanko_status(signed, fetch_published(browser)).timestamp_validity is None
+
+
+def test_an_unreachable_tsa_makes_the_signature_unavailable_not_a_server_error(app):
+    with time_stamping_service() as stopped:
+        url = stopped.url
+    current_app.config["IDP_TSA_URL"] = url  # nothing listens there any more
+    identity = new_signer()
+
+    for sign in (lambda: sign_pdf(identity, make_pdf()),
+                 lambda: sign_digest(identity, sha256(b"x"), name="x")):
+        with pytest.raises(SigningUnavailable) as unavailable:
+            sign()
+        assert unavailable.value.message_key == "firma_unavailable"
