@@ -22,7 +22,7 @@ from idp.audit import EventTag, record_event
 from idp.firma import decisions
 from idp.firma import signature_requests as requests
 from idp.firma.signature_requests import SignatureRequest, Status
-from idp.firma.signer import DocumentRefused, inspect_pdf
+from idp.firma.signer import DocumentRefused, SigningUnavailable, inspect_pdf
 from idp.firma.submission import file_name
 from idp.flows import otp_step
 from idp.flows.login import log_in_then_return
@@ -135,9 +135,7 @@ def app_continue():  # type: ignore[no-untyped-def]
         return _app_page(found, challenge, state, "mobile_not_yet")
     consumed = challenges.consume(challenge) if state == ChallengeStatus.APPROVED else None
     if consumed is not None and consumed.id == citizen.id:
-        if not decisions.sign(found, citizen, method="mobile"):
-            return _refusal("signature_unavailable", 404)
-        return back_to_client(found)
+        return _signed(found, citizen, "mobile")
     problem = "signature_app_denied" if state == ChallengeStatus.DENIED else "mobile_expired"
     return _app_page(found, challenge, state, problem, 400)
 
@@ -160,7 +158,18 @@ def otp():  # type: ignore[no-untyped-def]
         return otp_step.page(state, problem, url_for("signature.otp"), STEPS,
                              template="signature/otp.html", signature_request=found)
     flow_state.finish(FLOW)
-    if not decisions.sign(found, citizen, method="sms"):
+    return _signed(found, citizen, "sms")
+
+
+def _signed(found: SignatureRequest, citizen: Citizen, method: str):  # type: ignore[no-untyped-def]
+    """Sign what the citizen has just authorised, and back to the RP."""
+    try:
+        signed = decisions.sign(found, citizen, method=method)
+    except SigningUnavailable as unavailable:
+        # Nothing signed, through no fault of anyone here (the time-stamping service, the
+        # deployment's seal): the request stays pending, to be authorised again later.
+        return _refusal(unavailable.message_key, 503)
+    if not signed:
         return _refusal("signature_unavailable", 404)
     return back_to_client(found)
 

@@ -238,3 +238,19 @@ def test_an_expired_request_cannot_be_signed_even_with_the_code_page_open(browse
     assert late.status_code in (400, 404)
     assert status_of(rp, client, path.rsplit("/", 1)[1]).get_json()["status"] == "expired"
     assert events(EventTag.SIGNATURE_SIGNED) == []
+
+
+def test_a_signature_the_service_cannot_make_now_is_a_clear_page_and_the_request_stays_pending(
+        browser, rp, client, person, tmp_path):
+    from tests.conftest import build_app
+
+    first = sign_path(ask_pdf(rp, client, make_pdf()))
+    log_in_to_account(browser, person)
+    returned(sign_with_sms(browser, first))  # the citizen's key exists, sealed
+    other_seal = build_app(tmp_path, IDP_FIRMA_SEAL_SECRET="another deployment's seal").test_client()
+    second = sign_path(ask_pdf(rp, client, make_pdf()))
+    log_in_to_account(other_seal, person)
+    unavailable = sign_with_sms(other_seal, second)
+    assert unavailable.status_code == 503 and shows_message(unavailable, "firma_unavailable")
+    assert status_of(rp, client, second.rsplit("/", 1)[1]).get_json()["status"] == "pending"
+    assert len(events(EventTag.SIGNATURE_SIGNED)) == 1
