@@ -60,7 +60,7 @@ class MobileChallenge(db.Model):
     __tablename__ = "mobile_challenges"
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    kind: Mapped[str] = mapped_column(String(8))
+    kind: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16), default=ChallengeStatus.PENDING, index=True)
     # For a push challenge, the citizen is known from the start; for a QR one, on approval.
     citizen_id: Mapped[int | None] = mapped_column(ForeignKey("citizens.id", ondelete="CASCADE"),

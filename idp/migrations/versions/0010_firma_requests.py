@@ -21,6 +21,8 @@ def upgrade() -> None:
 
     with op.batch_alter_table('mobile_challenges', schema=None) as batch_op:
         batch_op.add_column(sa.Column('document', sa.JSON(), nullable=True))
+        batch_op.alter_column('kind', existing_type=sa.String(length=8), type_=sa.String(length=16),
+                              existing_nullable=False)
 
     op.create_table('signature_requests',
     sa.Column('id', sa.String(length=64), nullable=False),
@@ -57,6 +59,8 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_signature_requests_client_id'))
     op.drop_table('signature_requests')
     with op.batch_alter_table('mobile_challenges', schema=None) as batch_op:
+        batch_op.alter_column('kind', existing_type=sa.String(length=16), type_=sa.String(length=8),
+                              existing_nullable=False)
         batch_op.drop_column('document')
     with op.batch_alter_table('clients', schema=None) as batch_op:
         batch_op.drop_column('signature_enabled')
