@@ -125,3 +125,14 @@ def test_without_an_enrolled_app_the_review_offers_only_the_sms_code(browser, rp
     asked = submit(browser, browser.get(path), f"{path}/sign", method="app")
     assert asked.status_code == 302 and asked.headers["Location"].startswith("/signature/otp")
     assert sms_file_of(browser).exists()
+
+
+def test_a_citizen_asking_for_more_signatures_than_the_limit_is_refused(browser, rp, client, person,
+                                                                      phone, app):
+    count = int(app.config["IDP_RATE_LIMITS"].split("signature.citizen=")[1].split("/")[0])
+    path = sign_path(ask_pdf(rp, client, make_pdf()))
+    log_in_to_account(browser, person)
+    for _ in range(count):
+        ask_the_app(browser, path)
+    refused = submit(browser, browser.get(path), f"{path}/sign", method="app")
+    assert refused.status_code == 429 and shows_message(refused, "rate_limited")

@@ -254,3 +254,11 @@ def test_a_signature_the_service_cannot_make_now_is_a_clear_page_and_the_request
     assert unavailable.status_code == 503 and shows_message(unavailable, "firma_unavailable")
     assert status_of(rp, client, second.rsplit("/", 1)[1]).get_json()["status"] == "pending"
     assert len(events(EventTag.SIGNATURE_SIGNED)) == 1
+
+
+def test_a_body_far_over_the_limit_is_document_too_large_before_it_is_read(rp, client, app):
+    oversized = make_pdf(filler_bytes=app.config["IDP_FIRMA_MAX_PDF_BYTES"] + 200_000)
+    refused = ask_pdf(rp, client, oversized)
+    assert refused.status_code == 413
+    assert refused.get_json()["error"] == "document_too_large"
+    assert stored_requests() == 0
