@@ -22,7 +22,7 @@ from werkzeug.exceptions import HTTPException
 from idp import ratelimit, transport
 from idp.audit import EventTag, record_event
 from idp.extensions import csrf
-from idp.firma import signature_requests as requests
+from idp.firma import signature_requests as stored
 from idp.firma import submission
 from idp.firma.signature_requests import SignatureRequest, Status
 from idp.oidc import client_auth
@@ -33,8 +33,8 @@ csrf.exempt(blueprint)
 transport.require_https(blueprint)  # client secrets and documents; not openapi.json
 OPENAPI = Path(__file__).with_name("openapi.json")
 ENDPOINT = "signature"  # as client authentication names it in the audit trail
-MEDIA_TYPES = {requests.Kind.PDF: "application/pdf",
-               requests.Kind.DIGEST: "application/pkcs7-signature"}
+MEDIA_TYPES = {stored.Kind.PDF: "application/pdf",
+               stored.Kind.DIGEST: "application/pkcs7-signature"}
 
 
 class Refused(Exception):
@@ -96,7 +96,7 @@ def create_request():  # type: ignore[no-untyped-def]
         record_event(EventTag.SIGNATURE_REQUEST_REFUSED, client_id=client.client_id,
                      error=invalid.error, problem=invalid.description)
         raise Refused(invalid.status, invalid.error, invalid.description) from invalid
-    signature_request = requests.create(
+    signature_request = stored.create(
         client_id=client.client_id, client_name=client.name, redirect_uri=submitted.redirect_uri,
         state=submitted.state, described=submitted.described,
         signer_document=submitted.signer_document, reason=submitted.reason)
@@ -114,7 +114,7 @@ def create_request():  # type: ignore[no-untyped-def]
 
 def _own_request(request_id: str) -> tuple[Any, SignatureRequest]:
     client = _authorised_client()
-    found = requests.find(request_id)
+    found = stored.find(request_id)
     if found is None or found.client_id != client.client_id:
         # Another client's request is as unknown as one that never was.
         raise Refused(404, "not_found", "No such signature request (unknown, or purged).")
@@ -142,15 +142,15 @@ def download(request_id: str):  # type: ignore[no-untyped-def]
         record_event(EventTag.SIGNATURE_DOWNLOAD_REFUSED, client_id=client.client_id,
                      request_id=found.id, status=current.value)
         raise Refused(409, "not_signed", f"The request is {current.value}: there is nothing to download.")
-    signed = requests.take_signature(found)
+    signed = stored.take_signature(found)
     if signed is None:
         record_event(EventTag.SIGNATURE_DOWNLOAD_REFUSED, client_id=client.client_id,
                      request_id=found.id, status="downloaded")
         raise Refused(410, "already_downloaded",
                       "The signed document was already downloaded; it is kept for one download only.")
     record_event(EventTag.SIGNATURE_DOWNLOADED, client_id=client.client_id, request_id=found.id)
-    kind = requests.Kind(found.kind)
-    extension = "pdf" if kind == requests.Kind.PDF else "p7s"
+    kind = stored.Kind(found.kind)
+    extension = "pdf" if kind == stored.Kind.PDF else "p7s"
     response = Response(signed, mimetype=MEDIA_TYPES[kind])
     response.headers["Content-Disposition"] = f'attachment; filename="{found.id}.{extension}"'
     response.headers["Cache-Control"] = "no-store"

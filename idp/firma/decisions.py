@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from idp.audit import EventTag, record_event
 from idp.extensions import db
-from idp.firma import signature_requests as requests
+from idp.firma import signature_requests as stored
 from idp.firma.identity import signer_identity
 from idp.firma.signature_requests import SignatureRequest, Status
 from idp.firma.signer import DocumentRefused, sign_digest, sign_pdf
@@ -21,7 +21,7 @@ RECENT_SIGNATURES = 20
 
 def decidable(signature_request: SignatureRequest | None, citizen: Citizen) -> bool:
     return (signature_request is not None and signature_request.current_status == Status.PENDING
-            and requests.may_decide(signature_request, citizen))
+            and stored.may_decide(signature_request, citizen))
 
 
 def sign(signature_request: SignatureRequest, citizen: Citizen, *, method: str) -> bool:
@@ -39,7 +39,7 @@ def sign(signature_request: SignatureRequest, citizen: Citizen, *, method: str) 
                                  name=signature_request.name)
     except DocumentRefused:
         return False  # inspected when it came; the core may still refuse what it cannot sign
-    if not requests.mark_signed(signature_request, citizen, signed):
+    if not stored.mark_signed(signature_request, citizen, signed):
         return False  # decided meanwhile by a parallel request
     record_event(EventTag.SIGNATURE_SIGNED, citizen, client_id=signature_request.client_id or None,
                  request_id=signature_request.id, client_name=signature_request.client_name,
@@ -48,7 +48,7 @@ def sign(signature_request: SignatureRequest, citizen: Citizen, *, method: str) 
 
 
 def refuse(signature_request: SignatureRequest, citizen: Citizen) -> bool:
-    if not decidable(signature_request, citizen) or not requests.mark_refused(signature_request, citizen):
+    if not decidable(signature_request, citizen) or not stored.mark_refused(signature_request, citizen):
         return False
     record_event(EventTag.SIGNATURE_DECLINED, citizen, client_id=signature_request.client_id or None,
                  request_id=signature_request.id, client_name=signature_request.client_name,

@@ -20,7 +20,7 @@ from idp import flow_state, ratelimit
 from idp.assurance import ACR_SUBSTANTIAL, acr_rank
 from idp.audit import EventTag, record_event
 from idp.firma import decisions
-from idp.firma import signature_requests as requests
+from idp.firma import signature_requests as stored
 from idp.firma.signature_requests import SignatureRequest, Status
 from idp.firma.signer import DocumentRefused, SigningUnavailable, inspect_pdf
 from idp.firma.submission import file_name
@@ -52,10 +52,10 @@ def _refusal(message_key: str, status: int):  # type: ignore[no-untyped-def]
 
 def _decidable(request_id: object, citizen: Citizen) -> tuple[SignatureRequest | None, object]:
     """The pending request ``citizen`` may decide, or None and the page refusing it."""
-    found = requests.find(request_id)
+    found = stored.find(request_id)
     if found is None or found.current_status != Status.PENDING:
         return None, _refusal("signature_unavailable", 404)
-    if not requests.may_decide(found, citizen):
+    if not stored.may_decide(found, citizen):
         record_event(EventTag.SIGNATURE_SIGNER_MISMATCH, citizen, client_id=found.client_id or None,
                      request_id=found.id)
         return None, _refusal("signature_other_signer", 403)
@@ -213,9 +213,9 @@ def own():  # type: ignore[no-untyped-def]
         return render_template("signature/own.html", problem=refused.message_key,
                                params=refused.params), 400
     citizen = login_session.citizen
-    described = requests.Described(requests.Kind.PDF, file_name(upload.filename),  # type: ignore[union-attr]
+    described = stored.Described(stored.Kind.PDF, file_name(upload.filename),  # type: ignore[union-attr]
                                    facts.sha256, facts.size, facts.page_count, content)
-    own_request = requests.create(
+    own_request = stored.create(
         client_id="", client_name="", redirect_uri=url_for("signature.own_done"), state="",
         described=described, signer_document=citizen.document, reason=None)
     record_event(EventTag.SIGNATURE_REQUESTED, citizen, request_id=own_request.id, kind="pdf",
@@ -224,7 +224,7 @@ def own():  # type: ignore[no-untyped-def]
 
 
 def _own_signed(login_session: LoginSession | None, request_id: object) -> SignatureRequest | None:
-    found = requests.find(request_id)
+    found = stored.find(request_id)
     if login_session is None or found is None or found.client_id != "" \
             or found.citizen_id != login_session.citizen_id or found.current_status != Status.SIGNED:
         return None
@@ -244,7 +244,7 @@ def own_done():  # type: ignore[no-untyped-def]
 def own_download():  # type: ignore[no-untyped-def]
     login_session = signer_session()
     found = _own_signed(login_session, request.form.get("request_id"))
-    signed = requests.take_signature(found) if found is not None else None
+    signed = stored.take_signature(found) if found is not None else None
     if found is None or signed is None:
         return _refusal("signature_unavailable", 404)
     record_event(EventTag.SIGNATURE_DOWNLOADED, login_session.citizen, request_id=found.id, own=True)  # type: ignore[union-attr]
