@@ -10,7 +10,8 @@ certificate at the next signature.
 
 ``revoke_citizen_certificates`` ends a citizen's certificates when their credential ends
 (unsubscribe, a password reset): the CRL lists them from then on and their next signature
-makes a new key. Everything runs in the caller's unit of work and never commits.
+makes a new key. A revoked or replaced certificate's key is destroyed (its sealed bytes
+erased). Everything runs in the caller's unit of work and never commits.
 """
 
 from __future__ import annotations
@@ -41,6 +42,9 @@ MAX_CERTIFICATE_DAYS = 730
 RENEW_BEFORE = timedelta(days=7)  # a certificate this close to its end is not used again
 CRL_LIFETIME = timedelta(days=1)
 CRL_REFRESH = timedelta(hours=12)  # a CRL this old is made again, changes or not
+# What is left of a key once its certificate is revoked or replaced: it never signs again,
+# so it is not kept (only the certificate, which the CRL and validators still need).
+DESTROYED = b""
 _EXTENSION = "idp.firma.ca"
 _loading = threading.Lock()
 
@@ -91,7 +95,7 @@ def signing_credential(identity: SignerIdentity) -> Credential:
     row = _live_certificate(identity.citizen_id)
     if row is not None and row.not_after - clock.now() <= RENEW_BEFORE:
         db.session.execute(update(SigningCertificate).where(SigningCertificate.id == row.id)
-                           .values(live_citizen_id=None))
+                           .values(live_citizen_id=None, sealed_key=DESTROYED))
         row = None
     if row is None:
         row = _issue(identity)
@@ -192,7 +196,8 @@ def revoke_citizen_certificates(citizen_id: int, reason: RevocationReason) -> in
     revoked = db.session.execute(
         update(SigningCertificate)
         .where(SigningCertificate.citizen_id == citizen_id, SigningCertificate.revoked_at.is_(None))
-        .values(revoked_at=clock.now(), revocation_reason=reason.value, live_citizen_id=None)
+        .values(revoked_at=clock.now(), revocation_reason=reason.value, live_citizen_id=None,
+                sealed_key=DESTROYED)
     ).rowcount
     if revoked:
         record_event(EventTag.FIRMA_CERTIFICATES_REVOKED, _Holder(citizen_id),

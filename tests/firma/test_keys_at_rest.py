@@ -89,3 +89,18 @@ def test_the_ca_is_made_once_owner_only_and_its_key_encrypted_with_the_passphras
         == "CN=Cl@ve Firma CA,O=Clave IdP,C=ES"
     with pytest.raises((ValueError, TypeError)):
         load_ca(tmp_path, "wrong")
+
+
+def test_an_app_with_the_passphrase_serves_and_signs_with_an_encrypted_ca(app, tmp_path):
+    from tests.conftest import build_app
+
+    keys = tmp_path / "keys"
+    (keys / CA_FILE).unlink()
+    ensure_ca(keys, "correct horse battery staple")
+    with_passphrase = build_app(tmp_path, IDP_KEYS_PASSPHRASE="correct horse battery staple")
+
+    published = with_passphrase.test_client().get("/firma/ca.crt").get_data()
+    with with_passphrase.app_context():
+        certificate = pki.signing_credential(new_signer()).certificate
+    assert certificate.issuer.rfc4514_string() == "CN=Cl@ve Firma CA,O=Clave IdP,C=ES"
+    assert load_ca(keys, "correct horse battery staple").certificate_der == published

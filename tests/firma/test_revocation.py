@@ -123,6 +123,18 @@ def test_the_next_signature_after_a_revocation_makes_a_new_key_and_certificate(b
         (None, True), (person.citizen.id, False)]
 
 
+def test_a_revoked_certificates_key_is_destroyed_and_its_certificate_kept(browser, sms_file):
+    person = make_citizen()
+    signed_by(person)
+    row = db.session.scalar(db.select(SigningCertificate).filter_by(citizen_id=person.citizen.id))
+    assert row.sealed_key
+
+    unsubscribe(browser, sms_file, person)
+
+    db.session.refresh(row)
+    assert row.sealed_key == b"" and x509.load_der_x509_certificate(row.certificate)
+
+
 def test_the_crl_is_served_unchanged_until_a_revocation_changes_it(browser, sms_file):
     person = make_citizen()
     signed_by(person)

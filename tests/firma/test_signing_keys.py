@@ -19,6 +19,7 @@ from idp.firma.models import SigningCertificate
 from idp.firma.signer import sign_digest, sign_pdf
 from idp.unit_of_work import transaction
 from tests.firma.support import fetch_published, make_pdf, new_signer, pyhanko_status, sha256
+from tests.flows.support import sql_work
 
 PARALLEL = 6
 
@@ -84,3 +85,19 @@ def test_a_certificate_a_week_from_its_end_is_replaced_at_the_next_signature(app
                               .order_by(SigningCertificate.id)).all()
     assert [(row.live_citizen_id, row.revoked_at) for row in rows] == [
         (None, None), (identity.citizen_id, None)]
+    assert rows[0].sealed_key == b"" and rows[1].sealed_key  # the replaced key is destroyed
+
+
+def test_a_signature_with_a_live_key_reads_one_row_and_writes_nothing(app):
+    identity = new_signer()
+    with sql_work(current_app._get_current_object()) as first:
+        sign_digest(identity, sha256(b"a"), name="a")
+    db.session.commit()
+
+    with sql_work(current_app._get_current_object()) as again:
+        sign_digest(identity, sha256(b"b"), name="b")
+        sign_pdf(identity, make_pdf())
+
+    assert len(first.writes_to("firma_certificates")) == 1
+    assert (again.statements, again.sql[0].lstrip()[:6]) == (2, "SELECT")  # one row, per signature
+    assert again.writes_to("firma_certificates") == [] and not db.session.dirty
