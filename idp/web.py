@@ -34,6 +34,8 @@ _IPV6 = re.compile(r"[0-9A-Fa-f:.]+")
 JSON_PATHS = ("/token", "/userinfo", "/introspect", "/revoke", "/jwks.json", "/.well-known/",
               "/api/", "/mobile/status/", "/readyz", "/healthz")
 RETRY_AFTER_SECONDS = 30
+# The JSON APIs (Cl@ve mobile, Cl@ve Firma): even their unmatched paths answer in JSON.
+API_PATHS = ("/api/",)
 # Routes that take a document (Cl@ve Firma): endpoint → the setting of its largest size.
 _LARGE_BODIES = "idp.large_bodies"
 # Room for the form fields around such a document (redirect URI, state, credentials, CSRF).
@@ -237,6 +239,11 @@ def init_web(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException):  # type: ignore[no-untyped-def]
         abandon()
+        if request.path.startswith(API_PATHS):
+            # No route of an API matched (an unknown path, an empty id): its clients read
+            # JSON, as from the routes that did.
+            return jsonify(error=(error.name or "error").lower().replace(" ", "_"),
+                           error_description=error.description), error.code
         return render_template("error.html", http_error=error, status=error.code), error.code
 
     @app.errorhandler(OperationalError)
