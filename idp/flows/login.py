@@ -120,8 +120,9 @@ def finish_login(citizen: Citizen, pending: interaction.Pending | None, *, acr: 
     metrics.login(method, LoginOutcome.SUCCEEDED)
     record_event(EventTag.LOGIN_SUCCEEDED, citizen, acr=acr, amr=amr,
                  client_id=pending.client.client_id if pending else None)
+    back = _page_after_login()  # taken either way: a page left behind is not returned to later
     if pending is None:
-        return redirect(_page_after_login())
+        return redirect(back)
     return interaction.resume(pending.logged_in(login_session))
 
 

@@ -21,7 +21,7 @@ from tests.firma.rp import (
     status_of,
 )
 from tests.flows.test_account import log_in as log_in_to_account
-from tests.support.browser import AuthorizationAttempt, log_in, shows_message, submit
+from tests.support.browser import AuthorizationAttempt, csrf_token, log_in, shows_message, submit
 
 
 @pytest.fixture
@@ -121,3 +121,13 @@ def test_the_forms_of_the_review_page_need_their_csrf_token(browser, rp, client,
     for action in ("sign", "refuse"):
         assert browser.post(f"{path}/{action}").status_code == 400
     assert status_of(rp, client, path.rsplit("/", 1)[1]).get_json()["status"] == "pending"
+
+
+def test_a_signature_left_for_a_relying_partys_login_is_not_returned_to_later(browser, rp, client, person):
+    browser.get(sign_path(ask_digest(rp, client)))  # sent to log in, and left there
+    login_rp = signature_client(default_acr=ACR_LOW)
+    attempt = AuthorizationAttempt(login_rp.client_id, login_rp.redirect_uri)
+    log_in(browser, attempt.start(browser), person.document, person.password)
+    browser.post("/session/end", data={"csrf_token": csrf_token(browser.get("/").get_data(as_text=True))})
+    after = log_in(browser, browser.get("/login"), person.document, person.password, sms_file_of(browser))
+    assert after.headers["Location"] == "/account"
