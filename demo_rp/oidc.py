@@ -49,7 +49,7 @@ class TokensRefused(ProviderProblem):
 
 
 @contextmanager
-def _talking_to_provider(action: str) -> Iterator[None]:
+def talking_to_provider(action: str) -> Iterator[None]:
     """Turn the ways an exchange with the IdP can fail into a page the citizen understands."""
     try:
         yield
@@ -118,7 +118,7 @@ class ClaveProvider:
         cached = self.client.server_metadata
         if cached and time.time() - cached.get("_loaded_at", 0) > METADATA_TTL_SECONDS:
             cached.clear()
-        with _talking_to_provider(_("read its configuration")):
+        with talking_to_provider(_("read its configuration")):
             metadata = self.client.load_server_metadata()
         if metadata.get("issuer") != self.settings.issuer:
             # OpenID Connect Discovery §4.3: a document naming another issuer must not be used.
@@ -167,7 +167,7 @@ class ClaveProvider:
         self.check_response_issuer(
             args, required=bool(metadata.get("authorization_response_iss_parameter_supported"))
         )
-        with _talking_to_provider(_("complete the login")):
+        with talking_to_provider(_("complete the login")):
             try:
                 token = self.client.authorize_access_token(claims_options=self._claims_options())
             except OAuthError as exc:
@@ -193,7 +193,7 @@ class ClaveProvider:
                                   _("Cl@ve did not issue a refresh token for this login."))
         previous = decode_jwt_payload(bundle["id_token"])
         self.metadata()
-        with _talking_to_provider(_("refresh your tokens")):
+        with talking_to_provider(_("refresh your tokens")):
             try:
                 token = self.client.fetch_access_token(
                     grant_type="refresh_token", refresh_token=refresh_token
@@ -219,7 +219,7 @@ class ClaveProvider:
     def fetch_userinfo(self, access_token: str, id_claims: Mapping[str, Any]) -> dict[str, Any]:
         """UserInfo, stored as only what the ID token does not already say."""
         try:
-            with _talking_to_provider(_("fetch your details")):
+            with talking_to_provider(_("fetch your details")):
                 # A bare bearer token: with an expiry Authlib would refresh it behind our back
                 # and the rotated refresh token would be lost.
                 userinfo = self.client.userinfo(

@@ -54,6 +54,11 @@ class DemoSettings:
         return self.base_url + "/callback"
 
     @property
+    def signed_uri(self) -> str:
+        """Where Cl@ve Firma sends the citizen back after a signature."""
+        return self.base_url + "/signed"
+
+    @property
     def post_logout_redirect_uri(self) -> str:
         return self.base_url + "/logged-out"
 

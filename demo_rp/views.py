@@ -23,7 +23,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
 
-from . import presenting
+from . import presenting, signing
 from .oidc import ClaveProvider, ProviderProblem, TokensRefused
 
 bp = Blueprint("demo", __name__)
@@ -196,3 +196,40 @@ def _authorization_error(args: Mapping[str, str]) -> ProviderProblem:
         str(meaning),
         f"{error}: {description}" if description else error,
     )
+
+
+# -- Cl@ve Firma ---------------------------------------------------------------------------
+
+@bp.get("/sign")
+def sign_page() -> str:
+    return render_template("sign.html")
+
+
+@bp.post("/sign")
+def start_signature() -> Response:
+    _check_csrf()
+    settings = provider().settings
+    if not settings.is_client_configured:
+        abort(503, _("This site has no Cl@ve client credentials yet."))
+    state = secrets.token_urlsafe(16)
+    created = signing.request_signature(settings, signing.sample_pdf(), state,
+                                        reason=_("Sample application to the municipality"))
+    session["signature"] = {"request_id": created["request_id"], "state": state}
+    return redirect(created["sign_url"])
+
+
+@bp.get("/signed")
+def signed() -> str:
+    asked = session.get("signature") or {}
+    request_id, state = request.args.get("request_id", ""), request.args.get("state", "")
+    if not asked or not hmac.compare_digest(asked.get("state", ""), state) \
+            or asked.get("request_id") != request_id:
+        abort(400, _("This answer does not belong to a signature asked from this browser."))
+    session.pop("signature", None)
+    settings = provider().settings
+    outcome = signing.status(settings, request_id)
+    validation = None
+    if outcome == "signed":
+        validation = signing.validate(signing.signed_document(settings, request_id),
+                                      signing.ca_certificate(settings))
+    return render_template("signed.html", outcome=outcome, validation=validation)

@@ -87,6 +87,13 @@ class EventTag(StrEnum):
     KEYS_ROTATED = "keys_rotated"
     FIRMA_CERTIFICATE_ISSUED = "firma_certificate_issued"
     FIRMA_CERTIFICATES_REVOKED = "firma_certificates_revoked"
+    SIGNATURE_REQUESTED = "signature_requested"
+    SIGNATURE_REQUEST_REFUSED = "signature_request_refused"
+    SIGNATURE_SIGNED = "signature_signed"
+    SIGNATURE_DECLINED = "signature_declined"
+    SIGNATURE_SIGNER_MISMATCH = "signature_signer_mismatch"
+    SIGNATURE_DOWNLOADED = "signature_downloaded"
+    SIGNATURE_DOWNLOAD_REFUSED = "signature_download_refused"
 
 
 class Identified(Protocol):

@@ -84,6 +84,8 @@ def client() -> None:
 @click.option("--subject-type", type=click.Choice(["pairwise", "public"]), default="pairwise")
 @click.option("--id-token-alg", type=click.Choice(["RS256", "ES256"]))
 @click.option("--backchannel-logout-uri")
+@click.option("--signature", is_flag=True,
+              help="May ask citizens to sign documents (Cl@ve Firma, /api/signature/v1).")
 @click.option("--json", "as_json", is_flag=True)
 def client_create(as_json: bool, jwks_file: str | None, **options) -> None:  # type: ignore[no-untyped-def]
     """Register a relying party; prints its client_id and (once) its secret."""
@@ -206,12 +208,15 @@ def client_show(client_id: str, as_json: bool) -> None:
 @click.option("--scope", help="The scopes it may ask for, space-separated (openid among them).")
 @click.option("--default-acr")
 @click.option("--no-default-acr", is_flag=True, help="Removes the default acr.")
+@click.option("--signature/--no-signature", default=None,
+              help="Whether it may ask citizens to sign documents (Cl@ve Firma).")
 @click.option("--json", "as_json", is_flag=True)
 def client_update(client_id: str, name: str | None, redirect_uris: tuple[str, ...],
                   post_logout_redirect_uris: tuple[str, ...], no_logout_uris: bool,
                   scope: str | None, default_acr: str | None, no_default_acr: bool,
-                  as_json: bool) -> None:
-    """Change a relying party's names, URIs, scopes or default acr (checked as at create)."""
+                  signature: bool | None, as_json: bool) -> None:
+    """Change a relying party's names, URIs, scopes, default acr or signature permission
+    (checked as at create)."""
     from idp.clients import describe, registered, update_client
 
     if no_logout_uris and post_logout_redirect_uris:
@@ -221,7 +226,7 @@ def client_update(client_id: str, name: str | None, redirect_uris: tuple[str, ..
         raise click.UsageError("--no-default-acr and --default-acr exclude each other")
     changes: dict = {"name": name, "redirect_uris": redirect_uris or None,
                      "post_logout_redirect_uris": () if no_logout_uris else post_logout_redirect_uris or None,
-                     "scope": scope}
+                     "scope": scope, "signature": signature}
     if default_acr or no_default_acr:
         changes["default_acr"] = default_acr
     if all(value is None for value in changes.values()):

@@ -95,7 +95,7 @@ def register_client(*, name: str, redirect_uris: tuple[str, ...] | list[str],
                     jwks_uri: str | None = None, jwks: dict[str, Any] | None = None,
                     default_acr: str | None = None, subject_type: str = "pairwise",
                     id_token_alg: str | None = None, backchannel_logout_uri: str | None = None,
-                    client_id: str | None = None) -> RegisteredClient:
+                    client_id: str | None = None, signature: bool = False) -> RegisteredClient:
     scope = _checked_scope(scope)
     _checked_acr(default_acr)
     if auth_method == "private_key_jwt" and not (jwks or jwks_uri):
@@ -123,7 +123,7 @@ def register_client(*, name: str, redirect_uris: tuple[str, ...] | list[str],
     secret = None if auth_method in ("none", "private_key_jwt") else secrets.random_token()
     client = Client(client_id=client_id or _new_client_id(), name=_checked_name(name),
                     client_secret_hash=secrets.keyed_hash(secret, CLIENT_SECRET) if secret else None,
-                    client_metadata=metadata)
+                    client_metadata=metadata, signature_enabled=signature)
     db.session.add(client)
     record_event(EventTag.CLIENT_REGISTERED, client_id=client.client_id)
     return RegisteredClient(client, secret)
@@ -204,7 +204,16 @@ def describe(client: Client) -> dict[str, Any]:
         "jwks_uri": metadata.get("jwks_uri"),
         "jwks_kids": [key.get("kid") for key in (metadata.get("jwks") or {}).get("keys", [])],
         "backchannel_logout_uri": metadata.get("backchannel_logout_uri"),
+        "signature": client.signature_enabled,
     }
+
+
+def _new_value(client: Client, metadata: dict[str, Any], key: str) -> Any:
+    if key == "name":
+        return client.name
+    if key == "signature":
+        return client.signature_enabled
+    return metadata.get(key)
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -217,7 +226,8 @@ _UNSET: Any = object()
 def update_client(client_id: str, *, name: str | None = None,
                   redirect_uris: tuple[str, ...] | list[str] | None = None,
                   post_logout_redirect_uris: tuple[str, ...] | list[str] | None = None,
-                  scope: str | None = None, default_acr: str | None = _UNSET) -> list[str]:
+                  scope: str | None = None, default_acr: str | None = _UNSET,
+                  signature: bool | None = None) -> list[str]:
     """Change what is given (checked as at registration; ``default_acr=None`` removes it):
     the names of the fields changed, audited in one event with their new values. A
     pairwise client keeps its sector when its redirect URIs move to another host, so
@@ -238,6 +248,9 @@ def update_client(client_id: str, *, name: str | None = None,
     if name is not None and _checked_name(name) != client.name:
         client.name = _checked_name(name)
         changed.append("name")
+    if signature is not None and signature != client.signature_enabled:
+        client.signature_enabled = signature
+        changed.append("signature")
     if not changed:
         return []
     if ("redirect_uris" in changed and client.subject_type == "pairwise"
@@ -249,5 +262,5 @@ def update_client(client_id: str, *, name: str | None = None,
         metadata.pop("default_acr", None)
     client.client_metadata = metadata
     record_event(EventTag.CLIENT_UPDATED, client_id=client_id,
-                 **{key: client.name if key == "name" else metadata.get(key) for key in changed})
+                 **{key: _new_value(client, metadata, key) for key in changed})
     return changed

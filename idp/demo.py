@@ -54,13 +54,14 @@ SMS codes are {where}.
 
 
 def _demo_client(client_file: Path, rp_url: str) -> None:
-    redirect_uris, logout_uris = [f"{rp_url}/callback"], [f"{rp_url}/logged-out"]
+    redirect_uris, logout_uris = [f"{rp_url}/callback", f"{rp_url}/signed"], [f"{rp_url}/logged-out"]
     if client_file.exists():
         known = json.loads(client_file.read_text())
         client = db.session.scalar(db.select(Client).filter_by(client_id=known["client_id"]))
         if client is not None:
             if set_redirect_uris(client, redirect_uris, logout_uris):
                 click.echo(f"Demo relying party moved: its client now redirects to {rp_url}")
+            client.signature_enabled = True  # a demo client made before Cl@ve Firma
             return
     registered = register_client(
         name="Ayuntamiento de Ejemplo (demo)",
@@ -68,6 +69,7 @@ def _demo_client(client_file: Path, rp_url: str) -> None:
         post_logout_redirect_uris=logout_uris,
         scope="openid profile email phone national_id",
         default_acr=ACR_SUBSTANTIAL,
+        signature=True,
     )
     private_dir(client_file.parent)
     replace_private(client_file, json.dumps({"client_id": registered.client.client_id,

@@ -5,8 +5,9 @@ request, every login page a QR challenge, every failed attempt a rate counter. W
 this, those tables only grow. Only rows that every reader already treats as absent are
 deleted, so purging never changes an outcome:
 
-* pending requests, flow states, mobile challenges, SMS codes, authorization codes and
-  answered passkey challenges past their ``expires_at`` (an expired code is refused
+* pending requests, flow states, mobile challenges, SMS codes, authorization codes,
+  answered passkey challenges and signature requests (``idp.firma``: undecided, or
+  decided and not downloaded in time) past their ``expires_at`` (an expired code is refused
   without revoking anything, an expired challenge before its answer is looked up);
 * rate counters whose window is older than the longest configured limit.
 
@@ -22,6 +23,7 @@ from sqlalchemy import delete
 
 from idp.clock import clock
 from idp.extensions import db
+from idp.firma.signature_requests import SignatureRequest
 from idp.mobile.models import MobileChallenge
 from idp.models import FlowState, OtpCode
 from idp.oidc.models import AuthorizationCode, AuthorizationRequest
@@ -35,6 +37,7 @@ EXPIRING = {
     "otp_codes": OtpCode,
     "authorization_codes": AuthorizationCode,
     "used_passkey_challenges": UsedPasskeyChallenge,
+    "signature_requests": SignatureRequest,
 }
 
 

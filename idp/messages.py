@@ -49,6 +49,11 @@ MESSAGES = {
     "passkey_renamed": _l("Your passkey has been renamed."),
     "passkey_removed": _l("Your passkey has been removed: it can no longer be used to log in with Cl@ve."),
     "password_passkeys_revoked": _l("For your security, your passkeys have been removed: add them again from your account page."),
+    # Cl@ve Firma
+    "signature_unavailable": _l("This signature request does not exist, has expired or has already been answered. Nothing has been signed. Go back to the body that asked you to sign and start again."),
+    "signature_other_signer": _l("This document can only be signed by the person the body named when it asked for the signature. Nothing has been signed."),
+    "signature_app_denied": _l("The signature was denied in the Cl@ve app, or the code typed there was not the one on this page. Nothing has been signed."),
+    "signature_done": _l("Your document has been signed. Download it now: it is kept for one download only."),
     # passwords (keys returned by idp.passwords.check_password)
     "password_too_short": _l("Use at least 8 characters."),
     "password_too_long": _l("Use at most 256 characters."),
@@ -193,6 +198,9 @@ EVENT_LABELS = {
     "mobile_wrong_code": _l("Login denied: wrong code typed in the Cl@ve app"),
     "firma_certificate_issued": _l("Signature certificate issued for Cl@ve Firma"),
     "firma_certificates_revoked": _l("Signature certificate revoked"),
+    "signature_signed": _l("Document signed with Cl@ve Firma"),
+    "signature_declined": _l("Signature of a document refused"),
+    "signature_signer_mismatch": _l("Signature refused: the document was for another person"),
 }
 
 

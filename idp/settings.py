@@ -101,11 +101,20 @@ SETTINGS: tuple[Setting, ...] = (
         "otp.ip=30/300 sms.citizen=10/3600 sms.ip=60/3600 push.ip=20/300 push.document=5/300 "
         "enrollment.ip=20/300 enrollment.document=10/3600 reset.ip=20/300 reset.document=10/3600 "
         "device.ip=30/300 client_auth.ip=30/300 client_auth.client=60/300 passkey.ip=30/300 "
-        "passkey.credential=10/300",
+        "passkey.credential=10/300 signature.client=100/300 signature.citizen=20/3600",
         "Named limits `action.subject=COUNT/SECONDS`, counted on failed attempts (`push`: on "
-        "every request; `sms.*`: every SMS code sent, per citizen and per address): a slot is "
+        "every request; `sms.*`: every SMS code sent, per citizen and per address; "
+        "`signature.client`: every signature request a client makes; `signature.citizen`: "
+        "every signature a citizen asks to authorise): a slot is "
         "taken before each attempt and given back when it succeeds; with none left the attempt "
         "is refused (429) unchecked.",
+    ),
+    Setting(
+        "IDP_FIRMA_REQUEST_TTL",
+        900,
+        "Seconds a signature request (Cl@ve Firma) waits for the citizen, and then for its one "
+        "download.",
+        int,
     ),
     Setting(
         "IDP_DEV_LOOPBACK_CLIENT_URIS",

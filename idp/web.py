@@ -33,6 +33,12 @@ _IPV6 = re.compile(r"[0-9A-Fa-f:.]+")
 JSON_PATHS = ("/token", "/userinfo", "/introspect", "/revoke", "/jwks.json", "/.well-known/",
               "/api/", "/mobile/status/", "/readyz", "/healthz")
 RETRY_AFTER_SECONDS = 30
+# The JSON APIs (Cl@ve mobile, Cl@ve Firma): even their unmatched paths answer in JSON.
+API_PATHS = ("/api/",)
+# Routes that take a document (Cl@ve Firma): endpoint → the setting of its largest size.
+_LARGE_BODIES = "idp.large_bodies"
+# Room for the form fields around such a document (redirect URI, state, credentials, CSRF).
+FORM_ALLOWANCE = 64 * 1024
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -165,6 +171,12 @@ def configure_sqlite(app: Flask) -> None:
         cursor.close()
 
 
+def allow_large_body(app: Flask, endpoint: str, setting: str) -> None:
+    """Let ``endpoint`` take a body of up to the size named by ``setting`` (and its form
+    fields) instead of ``MAX_CONTENT_LENGTH``."""
+    app.extensions.setdefault(_LARGE_BODIES, {})[endpoint] = setting
+
+
 def init_request_checks(app: Flask) -> None:
     """What every request goes through before anything else reads it. Called before the
     extensions are initialised, so that these hooks run before theirs (CSRF's among them)."""
@@ -172,6 +184,13 @@ def init_request_checks(app: Flask) -> None:
     @app.before_request
     def _request_id() -> None:
         g.request_id = request_id(request.environ)
+
+    @app.before_request
+    def _large_bodies() -> None:
+        # Before CSRF's hook reads the form: the limit applies from the first read.
+        setting = app.extensions.get(_LARGE_BODIES, {}).get(request.endpoint)
+        if setting is not None:
+            request.max_content_length = app.config[setting] + FORM_ALLOWANCE
 
     @app.before_request
     def _refuse_malformed_host() -> Response | None:
@@ -220,6 +239,11 @@ def init_web(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException):  # type: ignore[no-untyped-def]
         abandon()
+        if request.path.startswith(API_PATHS):
+            # No route of an API matched (an unknown path, an empty id): its clients read
+            # JSON, as from the routes that did.
+            return jsonify(error=(error.name or "error").lower().replace(" ", "_"),
+                           error_description=error.description), error.code
         return render_template("error.html", http_error=error, status=error.code), error.code
 
     @app.errorhandler(OperationalError)

@@ -36,9 +36,13 @@ APPROVE_ONLY_IF = ("Approve only if you started this login yourself, just now, f
 def _describe(challenge: dict[str, Any]) -> list[str]:
     origin = challenge.get("origin") or {}
     device = " on ".join(part for part in (origin.get("browser"), origin.get("system")) if part)
+    document = challenge.get("document")
+    asked = ([f"  Sign document:  {document.get('name')}", f"  SHA-256:        {document.get('sha256')}"]
+             if isinstance(document, dict)
+             else [f"  Data requested: {', '.join(challenge.get('requested_claims') or []) or '-'}"])
     return [f"Request {challenge['id']}",
             f"  Requested by:   {challenge.get('requester') or '(Cl@ve)'}",
-            f"  Data requested: {', '.join(challenge.get('requested_claims') or []) or '-'}",
+            *asked,
             f"  From address:   {origin.get('ip') or 'unknown'}",
             f"  Browser:        {device or 'unknown'}  ({origin.get('user_agent') or '-'})",
             f"  Requested at:   {challenge.get('requested_at')}",

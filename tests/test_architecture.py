@@ -81,6 +81,20 @@ def test_the_mobile_api_imports_no_flow():
     assert offenders(mobile, lambda name: within(name, "idp.flows")) == {}
 
 
+def test_the_signature_service_reaches_the_protocol_only_to_authenticate_clients():
+    firma = [name for name in MODULES if within(name, "idp.firma")]
+    assert offenders(firma, lambda name: within(name, "idp.oidc")
+                     and name != "idp.oidc.client_auth") == {}
+    assert [name for name in firma if "idp.oidc.client_auth" in imports(name)] == ["idp.firma.api"]
+
+
+def test_the_signature_service_imports_no_page_and_the_pages_no_api():
+    firma = [name for name in MODULES if within(name, "idp.firma")]
+    assert offenders(firma, lambda name: within(name, "idp.flows") or within(name, "idp.mobile")) == {}
+    flows = [name for name in MODULES if within(name, "idp.flows")]
+    assert offenders(flows, lambda name: name == "idp.firma.api") == {}
+
+
 def spelled_in(text: str) -> list[str]:
     return sorted(name for name, path in MODULES.items() if text in path.read_text(encoding="utf-8"))
 

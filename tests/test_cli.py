@@ -113,14 +113,16 @@ def test_init_demo_seeds_a_client_and_an_active_citizen(run, demo_dir):
     result = run("init", "--demo")
     assert "12345678Z" in result.stdout
     assert json.loads(run("citizen", "show", "12345678Z", "--json").stdout)["status"] == "active"
-    assert demo_client(demo_dir).redirect_uris == ["http://127.0.0.1:5001/callback"]
+    assert demo_client(demo_dir).redirect_uris == ["http://127.0.0.1:5001/callback",
+                                                   "http://127.0.0.1:5001/signed"]
+    assert demo_client(demo_dir).signature_enabled
 
 
 def test_init_demo_registers_the_demo_client_at_the_rp_address_it_is_given(run, demo_dir, monkeypatch):
     monkeypatch.setenv("DEMO_RP_BASE_URL", "http://127.0.0.1:6123/")
     result = run("init", "--demo")
     client = demo_client(demo_dir)
-    assert client.redirect_uris == ["http://127.0.0.1:6123/callback"]
+    assert client.redirect_uris == ["http://127.0.0.1:6123/callback", "http://127.0.0.1:6123/signed"]
     assert client.client_metadata["post_logout_redirect_uris"] == ["http://127.0.0.1:6123/logged-out"]
     assert "Demo relying party: http://127.0.0.1:6123 " in result.stdout
 
@@ -132,7 +134,8 @@ def test_init_demo_moves_the_demo_client_to_the_rp_s_new_address_and_audits_it(r
     run("init", "--demo")
     run("init", "--demo")
     client = demo_client(demo_dir)
-    assert (client.client_id, client.redirect_uris) == (before, ["http://127.0.0.1:6124/callback"])
+    assert (client.client_id, client.redirect_uris) == (
+        before, ["http://127.0.0.1:6124/callback", "http://127.0.0.1:6124/signed"])
     tags = [json.loads(line)["tag"] for line in run("audit", "tail", "--json").stdout.splitlines()]
     assert tags.count("client_updated") == 1
 

@@ -469,3 +469,37 @@ def test_a_malformed_host_header_is_a_bad_request_never_a_server_error(host: str
         assert response.status_code == 400
     assert response.status_code != 500  # /login and /callback: 503, no IdP listens there
     response.close()
+
+
+def test_the_sign_page_offers_the_sample_document_without_any_idp() -> None:
+    page = make_app(closed_port_url()).test_client().get("/sign")
+    assert page.status_code == 200
+    assert "Sign the sample document with Cl@ve" in page.get_data(as_text=True)
+
+
+def test_asking_for_a_signature_without_the_form_token_is_refused() -> None:
+    assert make_app(closed_port_url()).test_client().post("/sign").status_code == 400
+
+
+def test_asking_for_a_signature_says_when_the_idp_is_unavailable() -> None:
+    client = make_app(closed_port_url()).test_client()
+    client.get("/sign")  # the page puts the form token in the session
+    with client.session_transaction() as session:
+        token = session["csrf_token"]
+    answer = client.post("/sign", data={"csrf_token": token})
+    assert answer.status_code == 503
+    assert "could not be reached" in answer.get_data(as_text=True)
+
+
+def test_an_answer_for_a_signature_this_browser_did_not_ask_is_refused() -> None:
+    client = make_app(closed_port_url()).test_client()
+    assert client.get("/signed?request_id=r&state=s").status_code == 400
+
+
+def test_the_sample_document_is_a_pdf_of_one_page_that_the_idp_would_sign() -> None:
+    from demo_rp.signing import sample_pdf
+    from idp import create_app as create_idp
+    from idp.firma.signer import inspect_pdf
+
+    with create_idp(IDP_DATABASE_URL="sqlite://", IDP_SECRET_KEY="demo").app_context():
+        assert inspect_pdf(sample_pdf("2026-12-06")).page_count == 1

@@ -13,6 +13,14 @@ built on top of it and reach it only through these modules:
 * ``ca`` — the deployment's Cl@ve Firma CA (made by ``idp init``) and its CRL;
   ``web`` publishes both at ``/firma/ca.crt`` and ``/firma/crl``.
 
+On top of it, the service the relying parties and citizens use:
+
+* ``signature_requests`` — what an RP asked to have signed, decided once, downloaded once;
+* ``submission`` and ``api`` — the RP API ``/api/signature/v1`` (``openapi.json``), whose
+  clients authenticate through ``idp.oidc.client_auth``, its one door to the protocol;
+* ``decisions`` — signing (or refusing) a request for the citizen who authorised it; the
+  citizen's pages are a flow, ``idp.flows.signature``.
+
 Nothing here commits: it runs in the caller's unit of work (``idp.unit_of_work``).
 """
 
@@ -22,7 +30,10 @@ from flask import Flask
 
 
 def init_firma(app: Flask) -> None:
-    """Publish the CA certificate and its CRL."""
-    from idp.firma import web
+    """Publish the CA certificate and its CRL; serve the relying parties' API."""
+    from idp import web as pages
+    from idp.firma import api, web
 
     app.register_blueprint(web.blueprint)
+    app.register_blueprint(api.blueprint)
+    pages.allow_large_body(app, "signature_api.create_request", "IDP_FIRMA_MAX_PDF_BYTES")

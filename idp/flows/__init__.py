@@ -6,6 +6,7 @@ from flask import Flask
 
 
 def register_flows(app: Flask) -> None:
+    from idp import sessions, web
     from idp.flows import (
         account,
         activation,
@@ -18,14 +19,17 @@ def register_flows(app: Flask) -> None:
         password_change,
         password_reset,
         registration,
+        signature,
         unsubscribe,
     )
     from idp.mobile import api as mobile_api
     from idp.oidc import interaction
 
     for module in (home, login, activation, consent, mobile, mobile_api, passkey, password_change,
-                   password_reset, unsubscribe, account, registration, activation_code):
+                   password_reset, unsubscribe, account, registration, activation_code, signature):
         app.register_blueprint(module.blueprint)
     # The pages that answer what a pending authorization request asks of the citizen.
     interaction.register_pages(app, login="login.start", step_up="login.start",
                                consent="consent.show")
+    sessions.keep_across_logins(app, login.AFTER_LOGIN)
+    web.allow_large_body(app, "signature.own", "IDP_FIRMA_MAX_PDF_BYTES")

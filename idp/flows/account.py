@@ -15,6 +15,7 @@ from idp.assurance import ACR_SUBSTANTIAL, acr_rank
 from idp.audit import EventTag, record_event
 from idp.clock import clock
 from idp.extensions import db
+from idp.firma.decisions import signatures_of
 from idp.messages import EVENT_LABELS, event_label
 from idp.mobile.devices import active_devices, revoke_device
 from idp.models import AuditEvent, Citizen, LoginSession
@@ -77,7 +78,7 @@ def page(login_session: LoginSession, *, passkey_errors: dict[str, list[str]] | 
         phone=masked_phone(citizen.phone), ended=request.args.get("ended") == "1",
         device_revoked=request.args.get("device_revoked") == "1",
         passkeys=active_passkeys(citizen), max_passkeys=MAX_PASSKEYS,
-        passkey_errors=passkey_errors or {},
+        passkey_errors=passkey_errors or {}, signatures=signatures_of(citizen),
         passkey_notice=passkey_notice if passkey_notice in PASSKEY_NOTICES else None), status
 
 

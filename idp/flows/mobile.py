@@ -17,7 +17,7 @@ from idp.audit import EventTag, record_event
 from idp.flows import forms
 from idp.metrics import LoginMethod, LoginOutcome, mobile_method
 from idp.mobile import challenges, qr
-from idp.mobile.models import ChallengeStatus, MobileChallenge
+from idp.mobile.models import ChallengeKind, ChallengeStatus, MobileChallenge
 from idp.oidc import interaction
 
 blueprint = Blueprint("mobile", __name__)
@@ -74,7 +74,7 @@ def proceed():  # type: ignore[no-untyped-def]
     from idp.flows.login import finish_login
 
     challenge = challenges.bound(request.form.get("challenge"))
-    if challenge is None:
+    if challenge is None or challenge.kind == ChallengeKind.SIGNATURE:  # never a login
         return render_template("error.html", message_key="session_expired", status=400), 400
     pending = _pending_of(challenge)
     state = public_status(challenge)

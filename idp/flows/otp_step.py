@@ -107,13 +107,13 @@ def view(kind: str, purpose: str, flow_steps: Sequence[str], *, next_step: str,
 
 
 def page(state: FlowState, problem: str | None, action: str, flow_steps: Sequence[str],
-         **context: Any):  # type: ignore[no-untyped-def]
+         template: str = "otp_step.html", **context: Any):  # type: ignore[no-untyped-def]
     citizen = state.citizen
     assert citizen is not None
     retry_at = retry_time(state, citizen, problem)
     status = 200 if problem in (None, "otp_resent") else 429 if problem in WAIT else 400
     response = make_response(render_template(
-        "otp_step.html", problem=problem, last_digits=masked_phone(citizen), action=action,
+        template, problem=problem, last_digits=masked_phone(citizen), action=action,
         flow_steps=flow_steps, code_sent=bool(state.data.get("otp_id")),
         wait=wait_text(retry_at) if retry_at else "", **context), status)
     if status == 429 and retry_at is not None:

@@ -4,6 +4,7 @@ from alembic import context
 from sqlalchemy import engine_from_config, pool
 
 import idp.firma.models  # noqa: F401 - registers the Cl@ve Firma certificates
+import idp.firma.signature_requests  # noqa: F401 - registers the signature requests
 import idp.mobile.models  # noqa: F401 - registers the Cl@ve mobile tables
 import idp.oidc.models  # noqa: F401 - registers the protocol tables
 import idp.passkeys.models  # noqa: F401 - registers the passkey tables

@@ -173,6 +173,8 @@ def _describe(challenge: MobileChallenge) -> dict[str, Any]:
                    "browser": browser, "system": system},
         "requested_at": _utc(challenge.created_at),
         "expires_at": _utc(challenge.expires_at),
+        **({"document": {"name": challenge.document["name"], "sha256": challenge.document["sha256"]}}
+           if challenge.document else {}),
     }
 
 

@@ -163,6 +163,26 @@ def create_push(citizen: Citizen | None, pending: Pending | None) -> MobileChall
     return _new(ChallengeKind.PUSH, pending, citizen if has_device else None)
 
 
+def create_signature(citizen: Citizen, *, client_name: str, request_id: str, name: str,
+                     sha256: str) -> MobileChallenge:
+    """A signature pushed to the citizen's apps (Cl@ve Firma), naming the document and its
+    SHA-256, with a code to type in the app as for a login. Its approval authorises that one
+    signature; it never becomes a login (``idp.flows.mobile`` refuses it)."""
+    challenge = MobileChallenge(
+        id=_new_id(), verification_code=_new_code(), expires_at=clock.now() + LIFETIME,
+        **{**_columns(ChallengeKind.SIGNATURE, None, citizen),
+           "client_name": displayable(client_name, 200) or None},
+        document={"request_id": request_id, "name": displayable(name, 200), "sha256": sha256})
+    db.session.add(challenge)
+    _bind(challenge.id)
+    return challenge
+
+
+def has_app(citizen: Citizen) -> bool:
+    return db.session.scalar(db.select(Device.id).filter_by(
+        citizen_id=citizen.id, revoked_at=None).limit(1)) is not None
+
+
 def bound(challenge_id: str | None) -> MobileChallenge | None:
     """The challenge, if this browser is the one that was shown it; a drafted one is
     stored now."""
@@ -178,7 +198,8 @@ def bound(challenge_id: str | None) -> MobileChallenge | None:
 def pending_for(device: Device) -> list[MobileChallenge]:
     return list(db.session.scalars(
         db.select(MobileChallenge)
-        .filter_by(citizen_id=device.citizen_id, kind=ChallengeKind.PUSH, status=ChallengeStatus.PENDING)
+        .filter_by(citizen_id=device.citizen_id, status=ChallengeStatus.PENDING)
+        .where(MobileChallenge.kind.in_([ChallengeKind.PUSH, ChallengeKind.SIGNATURE]))
         .where(MobileChallenge.expires_at > clock.now())
         .order_by(MobileChallenge.created_at)))
 
@@ -223,13 +244,15 @@ def decide(challenge: MobileChallenge | None, device: Device, approve: bool,
     tag = {Decision.APPROVED: EventTag.MOBILE_APPROVED, Decision.DENIED: EventTag.MOBILE_DENIED,
            Decision.WRONG_CODE: EventTag.MOBILE_WRONG_CODE}[outcome]
     record_event(tag, device.citizen, device_id=device.id, kind=challenge.kind)
-    if outcome != Decision.APPROVED:  # an approval counts as a login when the browser uses it
+    if outcome != Decision.APPROVED and challenge.kind != ChallengeKind.SIGNATURE:
+        # An approval counts as a login when the browser uses it
         metrics.login(metrics.mobile_method(challenge.kind), metrics.LoginOutcome.FAILED)
     return outcome
 
 
 def consume(challenge: MobileChallenge) -> Citizen | None:
-    """Turn an approval into a login, once; None if not (or no longer) approved."""
+    """Turn an approval into a login (or a signature's authorisation), once; None if not
+    (or no longer) approved."""
     if challenge.expired():
         return None
     taken = db.session.execute(

@@ -40,6 +40,7 @@ class Device(db.Model):
 class ChallengeKind(StrEnum):
     QR = "qr"
     PUSH = "push"
+    SIGNATURE = "signature"  # a document to sign (Cl@ve Firma), pushed to the signer's apps
 
 
 class ChallengeStatus(StrEnum):
@@ -59,7 +60,7 @@ class MobileChallenge(db.Model):
     __tablename__ = "mobile_challenges"
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    kind: Mapped[str] = mapped_column(String(8))
+    kind: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16), default=ChallengeStatus.PENDING, index=True)
     # For a push challenge, the citizen is known from the start; for a QR one, on approval.
     citizen_id: Mapped[int | None] = mapped_column(ForeignKey("citizens.id", ondelete="CASCADE"),
@@ -68,6 +69,9 @@ class MobileChallenge(db.Model):
     auth_request_id: Mapped[str | None] = mapped_column(String(64))
     client_name: Mapped[str | None] = mapped_column(String(200))
     requested_claims: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # A signature challenge: the request it authorises and what the app shows of it,
+    # {"request_id", "name", "sha256"}; never a login.
+    document: Mapped[dict[str, str] | None] = mapped_column(JSON)
     # The code the browser shows and the citizen types in the app (number matching). Kept
     # in clear: the page shows it again, and it is no secret from whoever sees that page;
     # what it proves is that the citizen looked at it. It is never sent to the app.

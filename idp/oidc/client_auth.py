@@ -90,6 +90,25 @@ class Attempt:
             record_event(EventTag.CLIENT_AUTH_FAILED, client_id=self.client_id, endpoint=self.endpoint)
 
 
+# A confidential client's ways to prove itself, by their names in Authlib's registry
+# (``client_assertion_jwt`` is private_key_jwt); a public client has none.
+CONFIDENTIAL_METHODS = ["client_secret_basic", "client_secret_post", "client_assertion_jwt"]
+
+
+def authenticate(endpoint: str) -> Client:
+    """The confidential client that the current Flask request authenticates as, checked as
+    at the token endpoint (the same methods, limits and audit): the one door through which
+    an API outside the protocol (the signature API) authenticates relying parties. Raises
+    Authlib's ``OAuth2Error`` (``invalid_client``, or ``TooManyFailures``)."""
+    from flask import request
+
+    from idp.oidc import server
+
+    authorization_server = server()
+    return authorization_server.authenticate_client(
+        authorization_server.create_oauth2_request(request), CONFIDENTIAL_METHODS, endpoint)
+
+
 def attempt(request, endpoint: str, query_client: Callable[[str], Client | None]) -> Attempt:  # type: ignore[no-untyped-def]
     return Attempt(endpoint, ratelimit.client_address(), claimed_client_id(request), query_client)
 

@@ -35,6 +35,9 @@ class Client(db.Model, ClientMixin):
     # Set by ``idp client disable``: the client is then unknown to every endpoint (within
     # the client cache's lifetime, ``idp.oidc.client_cache``).
     disabled_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # Set by ``idp client create|update --signature``: the client may ask citizens to sign
+    # documents through ``/api/signature/v1`` (Cl@ve Firma).
+    signature_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
 
     # -- what the rest of the code reads ------------------------------------------------
     @property

@@ -170,3 +170,22 @@ def test_citizen_sends_the_login_to_the_app_and_switches_language_by_keyboard_al
     pages.wait(chrome, ec.presence_of_element_located((By.CSS_SELECTOR, ALLOW)), "the consent page")
     keys.go(ALLOW)
     pages.wait_for_path(chrome, demo_rp.url + "/")
+
+
+def test_citizen_signs_a_document_an_rp_asks_for_by_keyboard_alone(
+        chrome: WebDriver, keys: Keyboard, live_idp: LiveIdp, demo_rp: LiveDemoRp) -> None:
+    document = new_dni()
+    activate(live_idp, document, register_citizen(live_idp, document, PASSWORD), PASSWORD)
+    chrome.get(demo_rp.url + "/sign")
+    keys.go("main form button")
+    pages.wait_for_path(chrome, live_idp.url + "/login")
+    keys.activate("a[data-tab='permanent']")
+    keys.submit(document=document, password=PASSWORD)
+    keys.submit(otp=sms_code(live_idp))
+    pages.wait(chrome, lambda d: "/signature/" in d.current_url, "the review page")
+
+    keys.go(".decision form:first-child button")  # Sign
+    keys.submit(otp=sms_code(live_idp))
+    pages.wait_for_path(chrome, demo_rp.url + "/signed")
+    assert chrome.find_element(By.ID, "signature-verdict").text == (
+        "The document is signed, and the signature is valid.")

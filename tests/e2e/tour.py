@@ -8,13 +8,16 @@ stop renders, so that a test can fail when a new template is not on the tour.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
+from demo_rp.signing import sample_pdf
 from tests.e2e import pages
 from tests.factories import DEFAULT_PASSWORD, new_dni
 from tests.support.live import LiveDemoRp, LiveIdp, active_citizen, register_citizen
@@ -84,6 +87,7 @@ def walk(driver: WebDriver, stops: Stops, language: str) -> Iterator[Stop]:
                 now=datetime.now(UTC).replace(tzinfo=None))
     driver.get(idp.url + "/account?passkey=added")
     yield "account-passkeys", "account/show.html"
+    yield from signing(driver, stops, document)
     driver.get(idp.url + "/logout")
     yield "logout-confirm", "oidc/logout_confirm.html"
     pages.fill_and_submit(driver, driver.find_element(By.CSS_SELECTOR, "main form"))
@@ -181,6 +185,47 @@ def walk(driver: WebDriver, stops: Stops, language: str) -> Iterator[Stop]:
         yield "regeneration", "activation_code/regenerate.html"
         pages.fill_and_submit(driver, driver.find_element(By.CSS_SELECTOR, "main form"))
         yield "regeneration-receipt", "activation_code/done.html"
+
+
+def signing(driver: WebDriver, stops: Stops, document: str) -> Iterator[Stop]:
+    """Cl@ve Firma's pages, for a citizen logged in at the substantial level: a signature the
+    demo RP asks for (by SMS code, and in the app: the tour's phone is a row in the database,
+    as its passkey), and a PDF of their own."""
+    idp = stops.idp
+    ask_for_a_signature(driver, stops)
+    yield "signature-review", "signature/review.html"
+    pages.fill_and_submit(driver, driver.find_element(
+        By.XPATH, "//form[contains(@action, '/sign') and not(input[@name='method'])]"))
+    yield "signature-sms-code", "signature/otp.html"
+    pages.enter_sms_code(driver, idp)
+    pages.wait_for_path(driver, stops.rp.url + "/signed")
+    idp.execute("INSERT INTO devices (id, citizen_id, name, public_jwk, enrolled_at) SELECT :id, id, "
+                "'Teléfono', :jwk, :now FROM citizens WHERE document = :document", id=f"tour-{document}",
+                jwk='{"kty": "EC"}', now=datetime.now(UTC).replace(tzinfo=None), document=document)
+    ask_for_a_signature(driver, stops)
+    pages.fill_and_submit(driver, driver.find_element(By.XPATH, "//form[input[@name='method']]"))
+    yield "signature-app", "signature/app.html"
+    driver.get(idp.url + "/signature/own")
+    yield "signature-own", "signature/own.html"
+    with tempfile.TemporaryDirectory() as folder:
+        for name, content in (("nota.txt", b"not a PDF"), ("propio.pdf", sample_pdf())):
+            (Path(folder) / name).write_bytes(content)
+            driver.find_element(By.ID, "file").send_keys(str(Path(folder) / name))
+            pages.leaving_page(driver, driver.find_element(By.CSS_SELECTOR, "main form button").click,
+                               "the answer to the upload")
+            if name == "nota.txt":
+                yield "signature-own-refused", "signature/own.html"
+    pages.fill_and_submit(driver, driver.find_element(
+        By.XPATH, "//form[contains(@action, '/sign') and not(input[@name='method'])]"))
+    pages.enter_sms_code(driver, idp)
+    yield "signature-own-done", "signature/own_done.html"
+
+
+def ask_for_a_signature(driver: WebDriver, stops: Stops) -> None:
+    """The demo RP's "Sign a document with Cl@ve", up to Cl@ve's review page."""
+    driver.get(stops.rp.url + "/sign")
+    pages.fill_and_submit(driver, driver.find_element(By.CSS_SELECTOR, "main form"))
+    pages.wait(driver, lambda d: "/signature/" in d.current_url, "the review page")
 
 
 def use_language(driver: WebDriver, idp: LiveIdp, language: str) -> None:

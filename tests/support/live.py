@@ -268,6 +268,7 @@ def start_demo_rp(base: Path, idp: LiveIdp, name: str = "Ayuntamiento de Ejemplo
     rp_url = f"http://127.0.0.1:{port}"
     client = idp.cli_json("client", "create", "--name", name,
                           "--redirect-uri", f"{rp_url}/callback",
+                          "--redirect-uri", f"{rp_url}/signed", "--signature",
                           "--post-logout-redirect-uri", f"{rp_url}/logged-out",
                           "--default-acr", default_acr)
     rp = LiveDemoRp(port, name, client["client_id"])
