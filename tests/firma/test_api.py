@@ -90,7 +90,8 @@ def test_a_bad_field_is_invalid_request_saying_which_and_stores_nothing(rp, fiel
     assert len(events(EventTag.SIGNATURE_REQUEST_REFUSED)) == 1
 
 
-@pytest.mark.parametrize("body", [b"[1, 2]", b"not json", b"{" * 100000 + b"}" * 100000])
+@pytest.mark.parametrize("body", [b"[1, 2]", b"not json", b"{" * 100000 + b"}" * 100000],
+                         ids=["a-list", "not-json", "nested-too-deep"])
 def test_a_body_that_is_not_a_json_object_is_invalid_request(rp, body):
     client = signature_client()
     refused = rp.post(f"{API}/requests", data=body, content_type="application/json",
