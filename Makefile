@@ -47,7 +47,8 @@ run: $(STAMP) translations
 # wheel on SQLite databases of their own; and the tests of what no database changes, which
 # the first pass proves once (PG_PASS_SKIPS: the serving stack and its access log, the
 # shipped nginx, the metrics' process handling, the app's command line, files at rest and
-# the Host and transport checks made before any query, the demo RP, docs and catalogues).
+# the Host and transport checks made before any query, the demo RP, docs and catalogues, and the
+# check that pytest-xdist keeps each xdist_group on one worker).
 PG_PASS_SKIPS := tests/e2e tests/interop tests/test_run_demo.py tests/test_package.py \
 	tests/test_serving.py tests/security/test_access_log.py tests/deploy \
 	tests/test_metrics_serving.py tests/mobile/test_idp_mobile.py \
