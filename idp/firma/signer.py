@@ -32,22 +32,26 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from io import BytesIO
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from flask import current_app
-from pyhanko.pdf_utils import generic
-from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-from pyhanko.pdf_utils.misc import PdfError
-from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign import fields, signers, timestamps
 
 from idp.clock import clock
 from idp.firma import pki, sealing
 from idp.firma.ca import utc
-from idp.firma.cades import CitizenSigner, citizen_signer
 from idp.firma.identity import SignerIdentity
+
+# pyHanko is imported by the functions that use it, not with the app: about 14 MB that a
+# worker pays only once it inspects or signs a document (issue 14 keeps workers ≤ 120 MB).
+if TYPE_CHECKING:
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign import timestamps
+
+    from idp.firma.cades import CitizenSigner
 
 log = logging.getLogger("idp.firma")
 PDF_HEADER = b"%PDF-"
@@ -84,6 +88,8 @@ def inspect_pdf(data: bytes) -> PdfFacts:
         raise DocumentRefused("firma_pdf_too_large", megabytes=limit // (1024 * 1024))
     if not data.startswith(PDF_HEADER):
         raise DocumentRefused("firma_not_pdf")
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
     with _malformed_refused():
         reader = PdfFileReader(BytesIO(data), strict=True)
         if reader.encrypted:
@@ -95,6 +101,9 @@ def inspect_pdf(data: bytes) -> PdfFacts:
 
 def sign_pdf(identity: SignerIdentity, data: bytes, *, reason: str | None = None) -> bytes:
     inspect_pdf(data)
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import fields, signers
+
     with _malformed_refused():  # before the citizen's key is opened (or made)
         writer = IncrementalPdfFileWriter(BytesIO(data), strict=True)
         meta = signers.PdfSignatureMetadata(
@@ -111,6 +120,8 @@ def _malformed_refused() -> Iterator[None]:
     """What a damaged document makes pyHanko raise (found by tests/firma/test_pdf_fuzz.py)
     becomes a refusal of the document. pyHanko checks some of a file's structure with
     ``assert`` (an xref stream's /Type): a failed one is a damaged document too."""
+    from pyhanko.pdf_utils.misc import PdfError
+
     try:
         yield
     except DocumentRefused:
@@ -133,6 +144,8 @@ def _read_every_object(reader: PdfFileReader) -> None:
 def _count_pages(catalogue: generic.DictionaryObject) -> int:
     """The pages a reader would show: the leaves of the page tree, walked without trusting
     its /Count (a damaged or hostile tree may lie, loop or lack a node)."""
+    from pyhanko.pdf_utils import generic
+
     pending, seen, pages = [catalogue.raw_get("/Pages")], set(), 0
     while pending:
         entry = pending.pop()
@@ -178,6 +191,8 @@ def _unavailable_service() -> Iterator[None]:
 
 
 def _signer(credential: pki.Credential, **attributes: Any) -> CitizenSigner:
+    from idp.firma.cades import citizen_signer
+
     # The key was made here and has just passed AES-GCM's authentication: it is the key we
     # generated, so the RSA consistency check (about 100 ms for RSA-3072) proves nothing.
     key = serialization.load_der_private_key(credential.private_key_der, password=None,
@@ -190,10 +205,14 @@ def _signer(credential: pki.Credential, **attributes: Any) -> CitizenSigner:
 
 
 def _timestamper() -> timestamps.TimeStamper | None:
+    from pyhanko.sign import timestamps
+
     url = current_app.config["IDP_TSA_URL"]
     return timestamps.HTTPTimeStamper(url, timeout=TSA_TIMEOUT) if url else None
 
 
 def _free_field_name(writer: IncrementalPdfFileWriter) -> str:
+    from pyhanko.sign import fields
+
     taken = {name for name, _, _ in fields.enumerate_sig_fields(writer)}
     return next(f"ClaveFirma{n}" for n in range(1, len(taken) + 2) if f"ClaveFirma{n}" not in taken)
