@@ -41,8 +41,9 @@ from tests.deploy.support import (
     write,
 )
 from tests.factories import new_dni
+from tests.firma.support import pdf_of_size
 from tests.support import pki
-from tests.support.live import create_client, free_port, start_idp
+from tests.support.live import RP_REDIRECT, create_client, free_port, start_idp
 
 HEADER = "X-SSL-Client-Cert"  # IDP_CLIENT_CERT_HEADER's default, which the shipped file sets
 ACTIVATION_CODE = re.compile(r"^[A-Z0-9]{4}(-[A-Z0-9]{4})+$")
@@ -275,3 +276,20 @@ def test_nginx_passes_the_certificate_it_received_and_only_that_one(forwarded):
     through.curl(url, *forged, holder=holder)
     assert recorder.seen[-1][HEADER.lower()] == pki.escaped(certificate_of(holder))
 
+
+
+def test_a_relying_party_sends_a_pdf_of_several_megabytes_to_sign_through_nginx(deployment, tmp_path):
+    """nginx refuses a body over 1 MB unless told otherwise; Cl@ve Firma takes PDFs up to
+    ``IDP_FIRMA_MAX_PDF_BYTES`` (10 MB), and only there."""
+    rp = deployment.idp.cli_json("client", "create", "--name", "Sede", "--redirect-uri", RP_REDIRECT,
+                                 "--signature")
+    pdf = tmp_path / "contrato.pdf"
+    pdf.write_bytes(pdf_of_size(6 * 1024 * 1024))
+
+    asked = deployment.curl(deployment.url(PUBLIC, "/api/signature/v1/requests"), "-H", "Expect:",
+                            "-u", f"{rp['client_id']}:{rp['client_secret']}", "-F", f"file=@{pdf}",
+                            "-F", f"redirect_uri={RP_REDIRECT}", "-F", "state=s")
+    elsewhere = deployment.curl(deployment.url(PUBLIC, "/token"), "-H", "Expect:", "-F", f"file=@{pdf}")
+
+    assert asked.status == 201, asked.body[:300]
+    assert elsewhere.status == 413  # nginx's own limit everywhere else
