@@ -5,24 +5,12 @@ from __future__ import annotations
 
 import io
 
-import pytest
-
 from tests.factories import make_citizen
 from tests.firma.rp import ask_pdf, returned, sign_path, signature_client, sms_file_of
 from tests.firma.support import encrypted_pdf, fetch_published, make_pdf, pyhanko_status
 from tests.firma.test_signing import sign_with_sms
 from tests.flows.test_account import log_in as log_in_to_account
 from tests.support.browser import csrf_token, shows_message, submit
-
-
-@pytest.fixture
-def rp(app):  # type: ignore[no-untyped-def]
-    return app.test_client()
-
-
-@pytest.fixture
-def person():  # type: ignore[no-untyped-def]
-    return make_citizen()
 
 
 def upload(browser, pdf: bytes, filename: str = "mi-contrato.pdf"):  # type: ignore[no-untyped-def]

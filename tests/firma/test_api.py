@@ -15,11 +15,6 @@ from tests.firma.rp import API, DIGEST, ask_digest, download, signature_client, 
 from tests.oidc.test_code_flow import basic
 
 
-@pytest.fixture
-def rp(app):  # type: ignore[no-untyped-def]
-    return app.test_client()
-
-
 def stored_requests() -> int:
     db.session.rollback()  # see what the server committed
     return db.session.scalar(db.select(db.func.count()).select_from(SignatureRequest))

@@ -11,27 +11,11 @@ import pytest
 from idp.audit import EventTag
 from idp.extensions import db
 from idp.models import AuditEvent
-from tests.factories import make_citizen
-from tests.firma.rp import ask_pdf, download, returned, sign_path, signature_client, sms_file_of, status_of
+from tests.firma.rp import ask_pdf, download, returned, sign_path, sms_file_of, status_of
 from tests.firma.support import fetch_published, make_pdf, pyhanko_status
 from tests.flows.test_account import log_in as log_in_to_account
 from tests.mobile.support import API, decide, enroll, shown_code, signed_get
 from tests.support.browser import shows_message, submit
-
-
-@pytest.fixture
-def rp(app):  # type: ignore[no-untyped-def]
-    return app.test_client()
-
-
-@pytest.fixture
-def person():  # type: ignore[no-untyped-def]
-    return make_citizen()
-
-
-@pytest.fixture
-def client():  # type: ignore[no-untyped-def]
-    return signature_client()
 
 
 @pytest.fixture

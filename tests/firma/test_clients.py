@@ -23,10 +23,6 @@ def run(app, monkeypatch):  # type: ignore[no-untyped-def]
     return cli_for(app, monkeypatch)
 
 
-@pytest.fixture
-def rp(app):  # type: ignore[no-untyped-def]
-    return app.test_client()
-
 
 def created(run, *options: str) -> ClientAndSecret:  # type: ignore[no-untyped-def]
     from idp.oidc.models import Client

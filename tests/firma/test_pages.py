@@ -25,16 +25,6 @@ from tests.support.browser import AuthorizationAttempt, csrf_token, log_in, show
 
 
 @pytest.fixture
-def rp(app):  # type: ignore[no-untyped-def]
-    return app.test_client()
-
-
-@pytest.fixture
-def person():  # type: ignore[no-untyped-def]
-    return make_citizen()
-
-
-@pytest.fixture
 def client():  # type: ignore[no-untyped-def]
     return signature_client(redirect_uris=["https://rp.example/signed?from=idp"])
 

@@ -24,7 +24,6 @@ from tests.firma.rp import (
     download,
     returned,
     sign_path,
-    signature_client,
     sms_file_of,
     status_of,
 )
@@ -33,21 +32,6 @@ from tests.flows.support import wrong_code
 from tests.flows.test_account import log_in as log_in_to_account
 from tests.oidc.test_code_flow import basic
 from tests.support.browser import shows_message, submit
-
-
-@pytest.fixture
-def rp(app):  # type: ignore[no-untyped-def]
-    return app.test_client()
-
-
-@pytest.fixture
-def person():  # type: ignore[no-untyped-def]
-    return make_citizen()
-
-
-@pytest.fixture
-def client():  # type: ignore[no-untyped-def]
-    return signature_client()
 
 
 def events(tag: EventTag) -> list[AuditEvent]:
