@@ -9,6 +9,8 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext
 
+from idp import durations
+
 MESSAGES = {
     # documents
     "document_format": _l("Enter a DNI (8 digits and a letter) or NIE (X, Y or Z, 7 digits and a letter)."),
@@ -66,7 +68,7 @@ MESSAGES = {
     "password_contains_document": _l("The password must not contain your DNI/NIE."),
     "password_same_as_previous": _l("The new password must be different from the previous one."),
     "password_mismatch": _l("The two passwords do not match."),
-    "password_expired": _l("Your password is more than 2 years old. Choose a new one to continue."),
+    "password_expired": _l("Your password is more than %(password_lifetime)s old. Choose a new one to continue."),
     "warning_keyboard_sequence": _l("Avoid keyboard sequences such as \"asdf\" or \"1234\"."),
     "warning_repeated_characters": _l("Avoid repeating the same character, as in \"111222\"."),
     "warning_personal_data": _l("Avoid personal data such as your birthdate or phone number."),
@@ -80,8 +82,8 @@ MESSAGES = {
     # password change, forgotten password, unsubscribe, account
     "reset_failed": _l("The details do not match our records. Check your DNI/NIE and activation code."),
     "not_yet_active": _l("This Cl@ve is not active yet. Activate it first with your activation code."),
-    "password_changed": _l("Your password has been changed. It is valid for 2 years. Any other session open with your Cl@ve has been closed."),
-    "password_reset_done": _l("Your new password is set and your password is unblocked. It is valid for 2 years. Any other session open with your Cl@ve has been closed."),
+    "password_changed": _l("Your password has been changed. It is valid for %(password_lifetime)s. Any other session open with your Cl@ve has been closed."),
+    "password_reset_done": _l("Your new password is set and your password is unblocked. It is valid for %(password_lifetime)s. Any other session open with your Cl@ve has been closed."),
     "password_apps_revoked": _l("For your security, your enrolled Cl@ve apps have been revoked: enroll the app again from the app itself."),
     "unsubscribe_restarted": _l("Too many wrong SMS codes. For your security, start the unsubscription again from the beginning."),
     "unsubscribed": _l("Your Permanent Cl@ve has been cancelled. To use Cl@ve again you need a new registration act."),
@@ -110,7 +112,10 @@ MESSAGES = {
 
 
 def message(key: str, **params: object) -> str:
-    return str(MESSAGES[key]) % params
+    text = str(MESSAGES[key])
+    if "%(password_lifetime)s" in text:  # the deployment's setting, never the default's words
+        params.setdefault("password_lifetime", durations.password_lifetime())
+    return text % params
 
 CLAIM_LABELS = {
     "name": _l("Full name"),

@@ -23,7 +23,7 @@ from flask import current_app
 from flask_babel import gettext
 from sqlalchemy import bindparam, case, exists, or_, select, update
 
-from idp import metrics, ratelimit, secrets
+from idp import durations, metrics, ratelimit, secrets
 from idp.audit import EventTag, record_event
 from idp.clock import clock
 from idp.extensions import db
@@ -99,8 +99,8 @@ def send_otp(citizen: Citizen, purpose: str, *, resend_of: int | None = None) ->
     )
     db.session.add(otp)
     commit_now(CommitReason.BEFORE_SMS)
-    text = gettext("Cl@ve: your one-time code is %(code)s. It is valid for 5 minutes. "
-                   "Never share it with anyone.", code=code)
+    text = gettext("Cl@ve: your one-time code is %(code)s. It is valid for %(lifetime)s. "
+                   "Never share it with anyone.", code=code, lifetime=durations.otp_lifetime())
     try:
         gateway().send(citizen.phone, text)
     except SmsDeliveryError:

@@ -299,9 +299,10 @@ def init_web(app: Flask) -> None:
     app.jinja_env.globals["gettext"] = app.jinja_env.globals["_"] = rendering.gettext
     app.jinja_env.globals["url_for"] = rendering.page_urls(app)
 
-    from idp import passwords
+    from idp import durations, passwords
     from idp.messages import message
 
     app.jinja_env.globals.update(message=message, public_url=public_url,
                                  password_checklist=passwords.checklist,
+                                 password_lifetime=durations.password_lifetime,
                                  password_policy=passwords)
