@@ -121,9 +121,26 @@ def pending(request_id: object) -> SignatureRequest | None:
 
 
 def may_decide(signature_request: SignatureRequest, citizen: Citizen) -> bool:
-    """Whether ``citizen`` may sign or refuse it: anyone, unless the RP named the signer."""
+    """Whether ``citizen`` may sign or refuse it: anyone, unless the RP named the signer or
+    another citizen claimed it."""
     expected = signature_request.signer_document
     return expected is None or hmac.compare_digest(expected, citizen.document)
+
+
+def claim(signature_request: SignatureRequest, citizen: Citizen) -> bool:
+    """Whether ``citizen`` may see, sign or refuse it. A request whose RP named no signer
+    becomes the first citizen's who opens it, by one conditional UPDATE (of two citizens
+    opening it at once, one gets it): a ``sign_url`` that leaks afterwards (a browser's
+    history, a forwarded link) shows the document to nobody else."""
+    if signature_request.signer_document is None:
+        db.session.execute(
+            update(SignatureRequest)
+            .where(SignatureRequest.id == signature_request.id,
+                   SignatureRequest.signer_document.is_(None))
+            .values(signer_document=citizen.document)
+            .execution_options(synchronize_session=False))
+        db.session.expire(signature_request, ["signer_document"])
+    return may_decide(signature_request, citizen)
 
 
 def _decide(signature_request: SignatureRequest, citizen: Citizen, status: Status,

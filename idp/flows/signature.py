@@ -6,7 +6,8 @@ from the API).
 
 Only a session at the substantial level (password + SMS code, Cl@ve mobile or a passkey)
 may see a request: anyone else logs in first and comes back. A request whose RP named the
-signer shows the same refusal to everyone else, whoever they are.
+signer shows the same refusal to everyone else, whoever they are; one whose RP named nobody
+belongs to the first citizen who opens it, and shows everyone else that refusal.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ def _decidable(request_id: object, citizen: Citizen) -> tuple[SignatureRequest |
     found = stored.find(request_id)
     if found is None or found.current_status != Status.PENDING:
         return None, _refusal("signature_unavailable", 404)
-    if not stored.may_decide(found, citizen):
+    if not stored.claim(found, citizen):
         record_event(EventTag.SIGNATURE_SIGNER_MISMATCH, citizen, client_id=found.client_id or None,
                      request_id=found.id)
         return None, _refusal("signature_other_signer", 403)

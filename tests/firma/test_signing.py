@@ -176,6 +176,20 @@ def test_the_named_signer_signs(browser, rp, client, person):
     assert status_of(rp, client, query["request_id"]).get_json()["status"] == "signed"
 
 
+def test_a_request_naming_no_signer_belongs_to_the_first_citizen_who_opens_it(
+        app, browser, rp, client, person):
+    path = sign_path(ask_pdf(rp, client, make_pdf()))
+    log_in_to_account(browser, person)
+    assert browser.get(path).status_code == 200
+    someone_else = app.test_client()
+    log_in_to_account(someone_else, make_citizen())
+    for refused in (someone_else.get(path), someone_else.get(f"{path}/document"),
+                    submit(someone_else, someone_else.get("/account"), f"{path}/sign")):
+        assert refused.status_code == 403 and shows_message(refused, "signature_other_signer")
+    _, query = returned(sign_with_sms(browser, path))
+    assert status_of(rp, client, query["request_id"]).get_json()["status"] == "signed"
+
+
 @pytest.mark.parametrize(("document", "problem"), [
     (b"GIF89a not a pdf at all", "it is not a PDF"),
     (encrypted_pdf(), "it is encrypted"),
