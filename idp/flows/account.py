@@ -11,16 +11,16 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 
-from idp.assurance import ACR_SUBSTANTIAL, acr_rank
 from idp.audit import EventTag, record_event
 from idp.clock import clock
 from idp.extensions import db
 from idp.firma.decisions import signatures_of
+from idp.flows.substantial import requires_substantial_session
 from idp.messages import EVENT_LABELS, event_label
 from idp.mobile.devices import active_devices, revoke_device
 from idp.models import AuditEvent, Citizen, LoginSession
 from idp.passkeys.store import MAX_PASSKEYS, active_passkeys
-from idp.sessions import close_session, current_session, end_session, idle_since
+from idp.sessions import close_session, end_session, idle_since
 from idp.user_agents import describe_device
 
 blueprint = Blueprint("account", __name__, url_prefix="/account")
@@ -50,19 +50,9 @@ def recent_activity(citizen: Citizen) -> list[AuditEvent]:
         .limit(RECENT_EVENTS)))
 
 
-def account_session() -> LoginSession | None:
-    """This browser's session if it may use the account page."""
-    login_session = current_session()
-    if login_session is None or acr_rank(login_session.acr) < acr_rank(ACR_SUBSTANTIAL):
-        return None
-    return login_session
-
-
 @blueprint.get("")
-def show():  # type: ignore[no-untyped-def]
-    login_session = account_session()
-    if login_session is None:
-        return redirect(url_for("login.start"))
+@requires_substantial_session()
+def show(login_session: LoginSession):  # type: ignore[no-untyped-def]
     return page(login_session)
 
 
@@ -83,20 +73,16 @@ def page(login_session: LoginSession, *, passkey_errors: dict[str, list[str]] | 
 
 
 @blueprint.post("/devices/revoke")
-def revoke_one_device():  # type: ignore[no-untyped-def]
-    login_session = account_session()
-    if login_session is None:
-        return redirect(url_for("login.start"))
+@requires_substantial_session()
+def revoke_one_device(login_session: LoginSession):  # type: ignore[no-untyped-def]
     if not revoke_device(login_session.citizen, request.form.get("device")):
         abort(404)
     return redirect(url_for("account.show", device_revoked=1))
 
 
 @blueprint.post("/sessions/end")
-def end_one_session():  # type: ignore[no-untyped-def]
-    login_session = account_session()
-    if login_session is None:
-        return redirect(url_for("login.start"))
+@requires_substantial_session()
+def end_one_session(login_session: LoginSession):  # type: ignore[no-untyped-def]
     citizen = login_session.citizen
     chosen = next((s for s in open_sessions(citizen) if s.id == request.form.get("sid")), None)
     if chosen is None:

@@ -23,8 +23,9 @@ from idp.assurance import ACR_SUBSTANTIAL
 from idp.audit import EventTag, record_event
 from idp.flows import account, forms
 from idp.flows.login import finish_login, render_login
+from idp.flows.substantial import requires_substantial_session, substantial_session
 from idp.metrics import LoginMethod, LoginOutcome
-from idp.models import Citizen
+from idp.models import Citizen, LoginSession
 from idp.oidc import interaction
 from idp.passkeys import ceremonies, store
 from idp.passkeys.ceremonies import Refused
@@ -103,7 +104,7 @@ def _verified_login(passkey: Passkey | None, credential: AuthenticationCredentia
 
 @blueprint.post("/account/passkeys/options")
 def enrollment_options():  # type: ignore[no-untyped-def]
-    login_session = account.account_session()
+    login_session = substantial_session()
     if login_session is None:
         abort(403)
     citizen = login_session.citizen
@@ -116,10 +117,8 @@ def enrollment_options():  # type: ignore[no-untyped-def]
 
 
 @blueprint.post("/account/passkeys")
-def add():  # type: ignore[no-untyped-def]
-    login_session = account.account_session()
-    if login_session is None:
-        return redirect(url_for("login.start"))
+@requires_substantial_session()
+def add(login_session: LoginSession):  # type: ignore[no-untyped-def]
     citizen = login_session.citizen
     errors = forms.FormErrors()
     name = forms.text("name", errors)
@@ -144,10 +143,8 @@ def add():  # type: ignore[no-untyped-def]
 
 
 @blueprint.post("/account/passkeys/rename")
-def rename():  # type: ignore[no-untyped-def]
-    login_session = account.account_session()
-    if login_session is None:
-        return redirect(url_for("login.start"))
+@requires_substantial_session()
+def rename(login_session: LoginSession):  # type: ignore[no-untyped-def]
     citizen = login_session.citizen
     errors = forms.FormErrors()
     name = forms.text("name", errors)
@@ -162,10 +159,8 @@ def rename():  # type: ignore[no-untyped-def]
 
 
 @blueprint.post("/account/passkeys/remove")
-def remove():  # type: ignore[no-untyped-def]
-    login_session = account.account_session()
-    if login_session is None:
-        return redirect(url_for("login.start"))
+@requires_substantial_session()
+def remove(login_session: LoginSession):  # type: ignore[no-untyped-def]
     citizen = login_session.citizen
     passkey_id = _passkey_id()
     if not store.remove(citizen, passkey_id):

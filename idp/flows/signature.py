@@ -18,7 +18,6 @@ from flask import Blueprint, Response, current_app, redirect, render_template, r
 from flask_babel import lazy_gettext as _l
 
 from idp import flow_state, ratelimit
-from idp.assurance import ACR_SUBSTANTIAL, acr_rank
 from idp.audit import EventTag, record_event
 from idp.firma import decisions
 from idp.firma import signature_requests as stored
@@ -26,25 +25,16 @@ from idp.firma.signature_requests import SignatureRequest, Status
 from idp.firma.signer import DocumentRefused, SigningUnavailable, inspect_pdf
 from idp.firma.submission import file_name
 from idp.flows import otp_step
-from idp.flows.login import log_in_then_return
 from idp.flows.mobile import public_status, seconds_left
+from idp.flows.substantial import requires_substantial_session, substantial_session
 from idp.mobile import challenges
 from idp.mobile.models import ChallengeKind, ChallengeStatus, MobileChallenge
 from idp.models import Citizen, LoginSession
-from idp.sessions import current_session
 
 blueprint = Blueprint("signature", __name__, url_prefix="/signature")
 FLOW = "signature"
 OTP_PURPOSE = "signature"
 STEPS = (_l("Review the document"), _l("SMS code"))
-
-
-def signer_session() -> LoginSession | None:
-    """This browser's session if it may sign: substantial level, as the account page."""
-    login_session = current_session()
-    if login_session is None or acr_rank(login_session.acr) < acr_rank(ACR_SUBSTANTIAL):
-        return None
-    return login_session
 
 
 def _refusal(message_key: str, status: int):  # type: ignore[no-untyped-def]
@@ -64,10 +54,8 @@ def _decidable(request_id: object, citizen: Citizen) -> tuple[SignatureRequest |
 
 
 @blueprint.get("/<request_id>")
-def review(request_id: str):  # type: ignore[no-untyped-def]
-    login_session = signer_session()
-    if login_session is None:
-        return log_in_then_return(request.path)
+@requires_substantial_session(back_to=lambda request_id: url_for("signature.review", request_id=request_id))
+def review(login_session: LoginSession, request_id: str):  # type: ignore[no-untyped-def]
     found, refusal = _decidable(request_id, login_session.citizen)
     if found is None:
         return refusal
@@ -76,11 +64,9 @@ def review(request_id: str):  # type: ignore[no-untyped-def]
 
 
 @blueprint.get("/<request_id>/document")
-def document(request_id: str):  # type: ignore[no-untyped-def]
+@requires_substantial_session(back_to=lambda request_id: url_for("signature.review", request_id=request_id))
+def document(login_session: LoginSession, request_id: str):  # type: ignore[no-untyped-def]
     """The exact bytes that will be signed, for the citizen's own PDF reader."""
-    login_session = signer_session()
-    if login_session is None:
-        return log_in_then_return(url_for("signature.review", request_id=request_id))
     found, refusal = _decidable(request_id, login_session.citizen)
     if found is None:
         return refusal
@@ -93,10 +79,8 @@ def document(request_id: str):  # type: ignore[no-untyped-def]
 
 
 @blueprint.post("/<request_id>/sign")
-def start_signing(request_id: str):  # type: ignore[no-untyped-def]
-    login_session = signer_session()
-    if login_session is None:
-        return log_in_then_return(url_for("signature.review", request_id=request_id))
+@requires_substantial_session(back_to=lambda request_id: url_for("signature.review", request_id=request_id))
+def start_signing(login_session: LoginSession, request_id: str):  # type: ignore[no-untyped-def]
     citizen = login_session.citizen
     found, refusal = _decidable(request_id, citizen)
     if found is None:
@@ -122,7 +106,7 @@ def _app_page(found: SignatureRequest, challenge: MobileChallenge, state: str,
 def app_continue():  # type: ignore[no-untyped-def]
     """After the app's decision: an approval of this browser's challenge, by the app of the
     citizen logged in here, signs the document it names, once."""
-    login_session = signer_session()
+    login_session = substantial_session()
     challenge = challenges.bound(request.form.get("challenge"))
     if login_session is None or challenge is None or challenge.kind != ChallengeKind.SIGNATURE \
             or challenge.citizen_id != login_session.citizen_id or not challenge.document:
@@ -145,7 +129,7 @@ def app_continue():  # type: ignore[no-untyped-def]
 def otp():  # type: ignore[no-untyped-def]
     """The SMS code sent for this one signature; once right, the document is signed."""
     state = flow_state.current(FLOW, "otp")
-    login_session = signer_session()
+    login_session = substantial_session()
     if state is None or state.citizen is None or login_session is None \
             or login_session.citizen_id != state.citizen_id:
         return flow_state.expired_page()
@@ -176,10 +160,8 @@ def _signed(found: SignatureRequest, citizen: Citizen, method: str):  # type: ig
 
 
 @blueprint.post("/<request_id>/refuse")
-def refuse(request_id: str):  # type: ignore[no-untyped-def]
-    login_session = signer_session()
-    if login_session is None:
-        return log_in_then_return(url_for("signature.review", request_id=request_id))
+@requires_substantial_session(back_to=lambda request_id: url_for("signature.review", request_id=request_id))
+def refuse(login_session: LoginSession, request_id: str):  # type: ignore[no-untyped-def]
     found, refusal = _decidable(request_id, login_session.citizen)
     if found is None:
         return refusal
@@ -198,12 +180,10 @@ def back_to_client(found: SignatureRequest):  # type: ignore[no-untyped-def]
 # -- a PDF of the citizen's own, from the account page ------------------------------------
 
 @blueprint.route("/own", methods=["GET", "POST"])
-def own():  # type: ignore[no-untyped-def]
+@requires_substantial_session(back_to=lambda: url_for("signature.own"))
+def own(login_session: LoginSession):  # type: ignore[no-untyped-def]
     """Upload a PDF to sign it oneself: it becomes a request only this citizen may decide,
     reviewed and authorised as any other, whose result comes back to ``own_done``."""
-    login_session = signer_session()
-    if login_session is None:
-        return log_in_then_return(url_for("signature.own"))
     if request.method == "GET":
         return render_template("signature/own.html", problem=None)
     upload = request.files.get("file")
@@ -234,7 +214,7 @@ def _own_signed(login_session: LoginSession | None, request_id: object) -> Signa
 
 @blueprint.get("/own/done")
 def own_done():  # type: ignore[no-untyped-def]
-    login_session = signer_session()
+    login_session = substantial_session()
     found = _own_signed(login_session, request.args.get("request_id"))
     if found is None or found.downloaded_at is not None:
         return redirect(url_for("account.show"))
@@ -243,7 +223,7 @@ def own_done():  # type: ignore[no-untyped-def]
 
 @blueprint.post("/own/download")
 def own_download():  # type: ignore[no-untyped-def]
-    login_session = signer_session()
+    login_session = substantial_session()
     found = _own_signed(login_session, request.form.get("request_id"))
     signed = stored.take_signature(found) if found is not None else None
     if found is None or signed is None:
