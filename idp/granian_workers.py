@@ -61,8 +61,11 @@ def start_worker(listening_fd: int, server_pid: int, graceful_timeout: float,
         os.kill(os.getpid(), signal.SIGTERM)  # granian's own graceful stop
 
     signal.signal(SERVER_GONE, server_gone)
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(_PR_SET_PDEATHSIG, int(SERVER_GONE), 0, 0, 0) == 0 and os.getppid() != server_pid:
+    try:
+        asked = ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, int(SERVER_GONE), 0, 0, 0) == 0
+    except AttributeError:  # not Linux: no prctl
+        asked = False
+    if asked and os.getppid() != server_pid:
         server_gone()  # the server died before the request was made
     return load()
 
