@@ -9,12 +9,13 @@ src/proto/h1/dispatch.rs: ``has_initial_read_write_state``), so a request whose 
 the stopping worker had just accepted was lost: the client saw the connection closed.
 Here the server first asks the worker to stop accepting (STOP_ACCEPTING), waits DRAIN
 seconds for the requests of the connections it holds to arrive, and only then sends
-SIGTERM, which finds every connection with its request read: hyper answers it, with
-``Connection: close``, before the worker exits.
+SIGTERM, which finds the request of every connection whose client sent it within that
+second read: hyper answers it, with ``Connection: close``, before the worker exits.
 
 A worker stops accepting by putting a listening socket of its own in place of the shared
 one under the same descriptor number (granian's accept loop holds the number, not the
 socket): its next accept finds nothing, and the other workers take every new connection.
+Both rely on granian's internals as of the version pyproject.toml pins.
 
 gunicorn's workers exit when their server dies; granian's have no such check, and a worker
 of a server killed with SIGKILL lived on, orphaned and serving. Each worker asks Linux to
