@@ -16,7 +16,14 @@ import requests
 from flask import Flask
 
 from bench.deploy import children, cpu_seconds, free_port
-from idp.serving import DEFAULT_SERVER, THREADS, WORKER_OPTIONS, AccessLog, as_gunicorn_would
+from idp.serving import (
+    DEFAULT_SERVER,
+    GRACEFUL_TIMEOUT,
+    THREADS,
+    WORKER_OPTIONS,
+    AccessLog,
+    as_gunicorn_would,
+)
 
 BODY = b'{"keys": []}'
 
@@ -44,7 +51,8 @@ def command(app: str, workers: int, port: int, server: str) -> list[str]:
     binary = str(Path(sys.executable).parent / server)
     if server == "granian":
         return [binary, "--interface", "wsgi", "--http", "1", "--no-ws", "--workers", str(workers),
-                "--blocking-threads", str(THREADS), "--host", "127.0.0.1", "--port", str(port),
+                "--blocking-threads", str(THREADS), "--workers-kill-timeout", str(GRACEFUL_TIMEOUT),
+                "--host", "127.0.0.1", "--port", str(port),
                 "--no-access-log", f"bench.floor:logged_{app}"]
     return [binary, "--workers", str(workers), "--bind", f"127.0.0.1:{port}", "--access-logfile", "-",
             "--no-control-socket", "--worker-class", WORKER_OPTIONS["worker_class"],

@@ -52,6 +52,11 @@ def start_worker(listening_fd: int, server_pid: int, graceful_timeout: float,
                  load: Callable[[], Any]) -> Any:
     """Run first in every worker, before it loads the app: the handlers of both signals,
     then the request to be told when the server dies."""
+    # Until granian sets its own, a forked worker has the server's handlers, which only
+    # mark the server's copy as stopping: a worker told to stop while it loaded the app
+    # served on until the server killed it. Without a connection yet, it may just die.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, signal.SIG_DFL)
     signal.signal(STOP_ACCEPTING, lambda *_: stop_accepting(listening_fd))
 
     def server_gone(*_: object) -> None:
