@@ -225,3 +225,24 @@ def test_a_threaded_worker_does_not_keep_an_argon2_buffer_per_thread():
     # Without the setting each thread's heap keeps its own 19 MiB buffer (about 57 MiB more
     # for four threads); with it, one buffer at a time is all the process ever holds.
     assert peak_kib("served") < peak_kib("default") - 30 * 1024
+
+
+# A granian worker forked by the server has the server's own SIGTERM handler (which only
+# marks the server's copy as stopping) until granian sets the worker's. The loader here
+# asks the worker to stop while it "loads the app", as a restart or stop can.
+TOLD_TO_STOP_WHILE_LOADING = """
+import os, signal, socket, time
+from idp.granian_workers import start_worker
+signal.signal(signal.SIGTERM, lambda *_: None)
+listening = socket.create_server(("127.0.0.1", 0))
+def load():
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(5)
+start_worker(listening.fileno(), os.getppid(), 10, load)
+"""
+
+
+def test_a_granian_worker_told_to_stop_while_it_loads_the_app_exits_at_once():
+    # It ignored SIGTERM and served on until the server killed it, 10 s later.
+    done = subprocess.run([sys.executable, "-c", TOLD_TO_STOP_WHILE_LOADING], timeout=60)
+    assert done.returncode == -signal.SIGTERM
