@@ -1,4 +1,4 @@
-"""``make bench``: the IdP as deployed (``idp init`` + ``idp serve`` = gunicorn) driven over
+"""``make bench``: the IdP as deployed (``idp init`` + ``idp serve``, granian by default) driven over
 loopback by a Python load generator on the same machine, on SQLite and PostgreSQL, and
 side by side with node-oidc-provider (one core each, in turns, in the same run).
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from idp.serving import DEFAULT_SERVER
+
 TARGETS: dict[str, dict[str, Any]] = {
     "login": {"per_vcpu": 30, "fraction": 0.6, "text": "≥ 30/s and ≥ 60% of argon2"},
     "mobile_login": {"per_vcpu": None, "text": "(a figure, no target)"},
@@ -13,7 +15,9 @@ TARGETS: dict[str, dict[str, Any]] = {
     "discovery": {"per_vcpu": 3000, "text": "≥ 3,000/s"},
     "jwks": {"per_vcpu": 3000, "text": "≥ 3,000/s"},
 }
-FLASK_FLOOR = "gunicorn + Flask hello"
+# The serving floor, measured under the server ``idp serve`` runs by default (bench.floor).
+FLASK_FLOOR = f"{DEFAULT_SERVER} + Flask hello"
+PLAIN_FLOOR = f"{DEFAULT_SERVER} + trivial WSGI"
 MOBILE_LOGIN_REQUESTS = 9
 
 
@@ -86,7 +90,7 @@ def findings(results: dict[str, Any]) -> list[str]:
     argon2_ms = 1000 / limits["argon2id_verifications_per_s_per_core"]
     rs256_ms = 1000 / limits["rs256_signatures_per_s_per_core"]
     flask = results["floors"].get(FLASK_FLOOR, {}).get("per_server_vcpu") or 0
-    plain = results["floors"].get("gunicorn + trivial WSGI", {}).get("per_server_vcpu") or 0
+    plain = results["floors"].get(PLAIN_FLOOR, {}).get("per_server_vcpu") or 0
     queries = run.get("queries_per_request", {})
     login_q = queries.get("= full login (7 requests)", {})
     refresh_q = queries.get("POST /token (refresh_token)", {})
@@ -127,7 +131,7 @@ def findings(results: dict[str, Any]) -> list[str]:
         q = queries.get("GET /userinfo" if name == "userinfo" else "POST /introspect", {})
         out.append(
             f"**{label}.** {_ms_per(entry):.2f} ms of server CPU per request against "
-            f"{1000 / flask if flask else 0:.2f} ms for a Flask hello under the same gunicorn; "
+            f"{1000 / flask if flask else 0:.2f} ms for a Flask hello under the same {DEFAULT_SERVER}; "
             f"{q.get('statements', '?')} SQL statement{'' if q.get('statements') == 1 else 's'}, "
             "no commit. SQLAlchemy (mostly the ORM's "
             f"Python, not SQLite) is {_share(entry, 'SQLAlchemy', 'SQLite'):.0%} of the request time.")
@@ -136,10 +140,10 @@ def findings(results: dict[str, Any]) -> list[str]:
         out.append(
             f"**{label}.** {_ms_per(entry):.2f} ms of server CPU per request against "
             f"{1000 / flask if flask else 0:.2f} ms for a Flask hello and "
-            f"{1000 / plain if plain else 0:.2f} ms for a trivial WSGI app under the same gunicorn: "
-            "body and ETag are built once, so what is left is serving (Werkzeug/Flask "
-            f"{_share(entry, 'Werkzeug'):.0%} of the request time, gunicorn "
-            f"{_share(entry, 'gunicorn'):.0%}) and the app-wide hooks. "
+            f"{1000 / plain if plain else 0:.2f} ms for a trivial WSGI app under the same "
+            f"{DEFAULT_SERVER}: body and ETag are built once, so what is left is serving "
+            f"(Werkzeug/Flask {_share(entry, 'Werkzeug'):.0%} of the request time, {DEFAULT_SERVER}'s "
+            f"Python {_share(entry, DEFAULT_SERVER):.0%}) and the app-wide hooks. "
             + (f"3,000/s per vCPU is above even the trivial WSGI app ({plain:,.0f}/s per vCPU) on "
                "this machine." if plain < TARGETS[name]["per_vcpu"] else
                f"The trivial WSGI app does {plain:,.0f}/s per vCPU here."))
@@ -189,7 +193,7 @@ run, in turns, on the same core.
 
 * The IdP runs as deployed: `idp init`, two clients (`idp client create --default-acr
   http://eidas.europa.eu/LoA/substantial`, and one at `…/LoA/low` for the password-only
-  login), then `idp serve --workers N` (gunicorn, threaded workers) in a temporary directory,
+  login), then `idp serve --workers N` (granian, 4 threads per worker) in a temporary directory,
   with every `IDP_*` default (argon2id m=19 MiB, t=2, p=1; RS256 ID tokens) and the file SMS
   backend, on SQLite and on PostgreSQL.
 * **PostgreSQL**: when its server binaries are installed (`scripts/ensure-system-packages.sh
@@ -254,7 +258,7 @@ run, in turns, on the same core.
   **Limits** are raw rates on one core measured at the start and end of the run; the fraction
   of the limit is the per-vCPU figure over the limit (a login needs one argon2id verification,
   a token response one RS256 signature). For the endpoints without cryptography the limit is
-  the serving floor: a Flask hello under the same gunicorn. A login's CPU outside argon2id is
+  the serving floor: a Flask hello under the same server. A login's CPU outside argon2id is
   its server CPU per login in the side-by-side run less the CPU time of one verification,
   measured in the same run.
 * Peak RSS is each worker's `VmHWM` (the peer's: its process's); database bytes per session is

@@ -1,5 +1,5 @@
 """The IdP as deployed: ``idp init``, ``idp client create`` and ``idp serve --workers N``
-(gunicorn by default, or ``server="granian"``) in a temporary directory, with what the
+(its default server, granian, or ``server="gunicorn"``) in a temporary directory, with what the
 benchmark reads from outside: the workers' CPU time and peak resident memory from ``/proc``."""
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Where a request's time goes: py-spy samples of the gunicorn workers under load.
+"""Where a request's time goes: py-spy samples of the server's workers under load (the
+Python frames: granian's HTTP work is Rust, outside them).
 
 py-spy attaches from outside (``--nonblocking``: the workers are never paused) and
 records with ``--idle``, so time spent waiting on the database (SQLite's lock and
@@ -36,6 +37,7 @@ BUCKETS: list[tuple[str, str, str]] = [
     ("logging (audit log lines, access log)", "", "logging/"),
     ("logging (audit log lines, access log)", "", "gunicorn/glogging"),
     ("gunicorn (HTTP parsing, socket I/O)", "", "gunicorn/"),
+    ("granian (WSGI environ and response, its Python side)", "", "granian/"),
     ("Authlib", "", "authlib/"),
     ("Flask-WTF CSRF / itsdangerous", "", "flask_wtf/"),
     ("Flask-WTF CSRF / itsdangerous", "", "itsdangerous/"),

@@ -248,7 +248,8 @@ def markdown(results: dict[str, Any]) -> str:
         f"### Clave IdP benchmark ({results['mode']}, {results['started_at']}, "
         f"{results['elapsed_seconds']} s)",
         f"Machine: {m['nproc']} vCPU {m['cpu_model']}, {m['ram_gib']} GiB RAM, Python {m['python']}. "
-        f"Server: `idp serve` (gunicorn, threaded workers), {run['database']}, {run['citizens']:,} citizens; "
+        f"Server: `idp serve` ({results.get('server', 'gunicorn')}, 4 threads per worker), "
+        f"{run['database']}, {run['citizens']:,} citizens; "
         "load generator on the same machine over loopback.",
         limits_table(results),
         "Cl@ve Firma, signing core in process (one unit of work per signature, SQLite; HTTP not included):",

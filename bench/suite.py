@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import cores, firma, load, machine, peer, postgres, storage, versus
+from bench.analysis import FLASK_FLOOR, PLAIN_FLOOR
 from bench.deploy import LOW, Deployment
 from bench.floor import FloorServer
 from bench.profiling import Recording, py_spy
@@ -28,6 +29,7 @@ from bench.queries import count_per_request
 from bench.scenarios import SCOPE, Get, Introspection, Login, MobileLogin, Refresh, Target, UserInfo
 from bench.seed import seed
 from bench.wire import SmsTail
+from idp.serving import DEFAULT_SERVER
 from idp_mobile.device import DeviceKey
 
 SCENARIOS = ("discovery", "jwks", "login", "mobile_login", "userinfo", "introspection", "refresh")
@@ -62,8 +64,7 @@ def _scenario(name: str, target: Target) -> load.Scenario:
 
 def measure_floors(plan: Plan, log: Callable[[str], None]) -> dict[str, Any]:
     floors = {}
-    for label, app in (("gunicorn + trivial WSGI", "bench.floor:plain"),
-                       ("gunicorn + Flask hello", "bench.floor:flask_app")):
+    for label, app in ((PLAIN_FLOOR, "plain"), (FLASK_FLOOR, "flask_app")):
         server = FloorServer(app, workers=2)
         try:
             result = load.saturate(Get("127.0.0.1", server.port, label, "/"), 4, plan.warmup,
@@ -233,6 +234,7 @@ def run(quick: bool, out_dir: Path, log: Callable[[str], None] = print, *, peer_
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine.describe(),
         "plan": plan.__dict__,
+        "server": DEFAULT_SERVER,
     }
     results["limits"] = machine.measure_limits(plan.limit_seconds)
     log(f"limits: {results['limits']}")

@@ -495,9 +495,10 @@ def dev_certificates(out: Path, document: str, given_name: str, surnames: str, e
 @click.option("--port", default=5000, show_default=True)
 @click.option("--workers", default=2, show_default=True)
 @click.option("--server", type=click.Choice(SERVERS), default=DEFAULT_SERVER, show_default=True,
-              help="The HTTP server: granian uses less CPU; see docs/deployment.md.")
+              help="The HTTP server: granian uses less CPU, gunicorn is the alternative; "
+                   "see docs/deployment.md.")
 def serve(host: str, port: int, workers: int, server: str) -> None:
-    """Serve the IdP (gunicorn or granian; SIGHUP replaces the workers)."""
+    """Serve the IdP (granian or gunicorn; SIGHUP replaces the workers)."""
     from idp import settings
     from idp.serving import serve_app
     from idp.transport import start_warning

@@ -1,6 +1,7 @@
-"""``idp serve``: the app under gunicorn (the default) or granian, from our own console
+"""``idp serve``: the app under granian (the default) or gunicorn, from our own console
 script, alike on both: threaded workers that a slow or idle client cannot hold, workers
-replaced on SIGHUP, a killed worker replaced, an access log without query strings, and
+replaced on SIGHUP without a request lost, a killed worker replaced, workers that exit
+with a killed server, an access log without query strings, and
 glibc's mmap threshold fixed in every worker, and metrics (when configured) summed over
 every worker. Where they differ: docs/deployment.md."""
 
@@ -18,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from socketserver import ThreadingMixIn
 from typing import Any
@@ -30,11 +32,11 @@ MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 # granian serves the same requests for a third to two thirds of gunicorn's CPU (its HTTP is
-# Rust, off the GIL; `python -m bench servers`), but its graceful restart can drop a request
-# that arrives as a worker stops (hyper closes a connection whose request it has not read
-# yet), where gunicorn's drops none: tests/test_serving.py. So gunicorn stays the default.
-SERVERS = ("gunicorn", "granian")
-DEFAULT_SERVER = "gunicorn"
+# Rust, off the GIL; `python -m bench servers`), and keeps every behaviour gunicorn's does
+# once its workers stop accepting before they stop (idp.granian_workers). gunicorn stays
+# selectable with ``idp serve --server gunicorn``.
+SERVERS = ("granian", "gunicorn")
+DEFAULT_SERVER = "granian"
 
 THREADS = 4  # per worker: requests of one worker run at once (the GIL allows one at a time)
 TIMEOUT = 30  # seconds a client has to send its request headers; gunicorn: a silent worker
@@ -243,11 +245,12 @@ def serve_gunicorn(host: str, port: int, workers: int, counting: bool = False) -
 
 
 def serve_granian(host: str, port: int, workers: int, counting: bool = False) -> None:
-
     from granian.constants import HTTPModes, Interfaces
     from granian.http import HTTP1Settings
     from granian.net import SocketSpec
     from granian.server import MPServer
+
+    from idp.granian_workers import ignore_worker_signals, start_worker, stop_accepting_then_wait
 
     class OneListeningSocket(MPServer):
         """Every worker accepts from one socket, as gunicorn's do. On Linux granian 2.8
@@ -264,9 +267,18 @@ def serve_granian(host: str, port: int, workers: int, counting: bool = False) ->
             self._sso.set_inheritable(True)
 
         def _spawn_worker(self, idx, target, callback_loader):  # type: ignore[no-untyped-def]
-            """granian has no hook for a worker's end: its watcher thread, which waits
-            for it, calls ``worker_exited`` too."""
-            worker = super()._spawn_worker(idx, target, callback_loader)
+            """Each worker stops accepting before it stops and dies with the server
+            (idp.granian_workers). granian has no hook for a worker's end: its watcher
+            thread, which waits for it, calls ``worker_exited`` too."""
+            start = partial(start_worker, self._sfd, os.getpid(), GRACEFUL_TIMEOUT, callback_loader)
+            worker = super()._spawn_worker(idx, target, start)
+            terminate = worker.terminate
+
+            def stop_accepting_then_terminate() -> None:
+                stop_accepting_then_wait([worker])
+                terminate()
+
+            worker.terminate = stop_accepting_then_terminate
             if counting:
                 waits = worker._watcher
 
@@ -279,6 +291,11 @@ def serve_granian(host: str, port: int, workers: int, counting: bool = False) ->
                 worker._watcher = watcher
             return worker
 
+        def _stop_workers(self) -> None:
+            stop_accepting_then_wait(self.wrks)  # all at once, then one wait
+            super()._stop_workers()
+
+    ignore_worker_signals()
     OneListeningSocket(
         "idp.serving:granian_worker_app", factory=True, address=host, port=port,
         interface=Interfaces.WSGI, http=HTTPModes.http1, websockets=False, workers=workers,

@@ -58,7 +58,7 @@ class ConsoleSms:
 class FileSms:
     """Appends one JSON object per line: ``{"to": …, "text": …, "sent_at": "…Z"}``.
 
-    Used by tests and the demo to read the codes the IdP sent. Several workers (gunicorn
+    Used by tests and the demo to read the codes the IdP sent. Several workers (server
     processes, test threads) may append at once, so each line goes out in a single
     ``O_APPEND`` write under an exclusive ``flock``: readers only ever see whole lines.
     """

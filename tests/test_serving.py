@@ -1,7 +1,7 @@
 """How `idp serve` runs the app, on each server it offers: threads that a slow or idle
-client cannot hold, workers replaced on SIGHUP (gracefully: under gunicorn), a killed worker
-replaced, glibc's mmap threshold fixed and umask 077 in every worker; and the memory a
-threaded worker keeps after argon2id."""
+client cannot hold, workers replaced on SIGHUP without a request lost, a killed worker
+replaced, workers that exit with a killed server, glibc's mmap threshold fixed and umask
+077 in every worker; and the memory a threaded worker keeps after argon2id."""
 
 from __future__ import annotations
 
@@ -115,19 +115,37 @@ def test_every_worker_runs_with_umask_077(served):
         assert "Umask:\t0077" in status, pid
 
 
-def test_sighup_replaces_every_worker_and_serving_goes_on(served):
+def ask_after_a_pause(idp: LiveIdp) -> int | str:
+    """One request on a new connection, sent a moment after connecting (as a client
+    that resolves, handshakes TLS or builds its request after connecting): its status,
+    or what went wrong."""
+    try:
+        with socket.create_connection(("127.0.0.1", idp.port), timeout=10) as connection:
+            time.sleep(0.005)
+            connection.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            answer = b""
+            while chunk := connection.recv(65536):
+                answer += chunk
+    except OSError as error:
+        return f"{type(error).__name__}: {error}"[:300]
+    if not answer:
+        return "closed without an answer"
+    return int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/1.1 ") else repr(answer[:80])
+
+
+def test_sighup_replaces_every_worker_and_every_request_is_answered(served):
+    # A stopping granian worker closed, unanswered, the connections it had just accepted
+    # whose request had not arrived yet (idp.granian_workers): about one request in a
+    # thousand sent during a restart by clients that pause after connecting.
     before = workers_of(served)
     answers: list[int | str] = []
     stop = threading.Event()
 
     def keep_asking() -> None:
         while not stop.is_set():
-            try:
-                answers.append(requests.get(f"{served.url}/healthz", timeout=10).status_code)
-            except requests.RequestException as error:
-                answers.append(f"{type(error).__name__}: {error}"[:300])
+            answers.append(ask_after_a_pause(served))
 
-    askers = [threading.Thread(target=keep_asking) for _ in range(4)]
+    askers = [threading.Thread(target=keep_asking) for _ in range(8)]
     for asker in askers:
         asker.start()
     try:
@@ -138,12 +156,8 @@ def test_sighup_replaces_every_worker_and_serving_goes_on(served):
         for asker in askers:
             asker.join(timeout=30)
     assert not after & before
-    assert answers.count(200) > 0.9 * len(answers)
+    assert set(answers) == {200}, [a for a in answers if a != 200][:5]
     assert requests.get(f"{served.url}/healthz", timeout=10).status_code == 200
-    if served.server == "gunicorn":
-        # granian can drop a request that arrives as a worker stops (docs/deployment.md):
-        # the reason gunicorn stays the default.
-        assert set(answers) == {200}, [a for a in answers if a != 200][:5]
 
 
 def test_a_worker_killed_with_sigkill_is_replaced(served):
@@ -153,6 +167,32 @@ def test_a_worker_killed_with_sigkill_is_replaced(served):
     after = wait_for_workers(served, WORKERS, other_than={victim})
     assert before - {victim} <= after
     assert served.process.poll() is None
+
+
+def running(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] != "Z"
+
+
+@pytest.mark.parametrize("server", serving.SERVERS)
+def test_the_workers_exit_when_the_server_is_killed(tmp_path, server):
+    # A granian worker of a server killed with SIGKILL lived on, orphaned and serving.
+    idp = start_idp(tmp_path, workers=WORKERS, server=server)
+    try:
+        workers = wait_for_workers(idp, WORKERS)
+        idp.process.send_signal(signal.SIGKILL)
+        idp.process.wait(timeout=10)
+        deadline = time.monotonic() + serving.GRACEFUL_TIMEOUT + 5
+        while any(running(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not [pid for pid in workers if running(pid)]
+        with pytest.raises(requests.ConnectionError):
+            requests.get(f"{idp.url}/healthz", timeout=5)
+    finally:
+        idp.stop()
 
 
 # Four threads of one process verify passwords at the production argon2id cost, one at a
@@ -185,3 +225,24 @@ def test_a_threaded_worker_does_not_keep_an_argon2_buffer_per_thread():
     # Without the setting each thread's heap keeps its own 19 MiB buffer (about 57 MiB more
     # for four threads); with it, one buffer at a time is all the process ever holds.
     assert peak_kib("served") < peak_kib("default") - 30 * 1024
+
+
+# A granian worker forked by the server has the server's own SIGTERM handler (which only
+# marks the server's copy as stopping) until granian sets the worker's. The loader here
+# asks the worker to stop while it "loads the app", as a restart or stop can.
+TOLD_TO_STOP_WHILE_LOADING = """
+import os, signal, socket, time
+from idp.granian_workers import start_worker
+signal.signal(signal.SIGTERM, lambda *_: None)
+listening = socket.create_server(("127.0.0.1", 0))
+def load():
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(5)
+start_worker(listening.fileno(), os.getppid(), 10, load)
+"""
+
+
+def test_a_granian_worker_told_to_stop_while_it_loads_the_app_exits_at_once():
+    # It ignored SIGTERM and served on until the server killed it, 10 s later.
+    done = subprocess.run([sys.executable, "-c", TOLD_TO_STOP_WHILE_LOADING], timeout=60)
+    assert done.returncode == -signal.SIGTERM

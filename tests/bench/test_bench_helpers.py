@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from bench.analysis import FLASK_FLOOR
 from bench.cores import Split, parse_cpu_list
 from bench.cores import split as cores_split
 from bench.load import median_run, percentile
@@ -153,7 +154,7 @@ def _versus_results(peer: dict | None) -> dict:
         contenders["peer"] = {"label": "node-oidc-provider", "kind": "peer",
                               "memory": {"peak_rss_mb_max": 240.0}, **peer}
     return {"limits": {"argon2id_verifications_per_s_per_core": 50.0},
-            "floors": {"gunicorn + Flask hello": {"per_server_vcpu": 1800.0}},
+            "floors": {FLASK_FLOOR: {"per_server_vcpu": 1800.0}},
             "machine": {"nproc": 2},
             "versus": {"pinning": {"server_cpus": [1], "generator_cpus": [0]}, "concurrency": 4,
                        "repeats": 3, "seconds": 4.0, "flows": flows, "contenders": contenders,
