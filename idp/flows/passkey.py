@@ -15,8 +15,9 @@ a plain form, so that the answer (a redirect to the relying party, a refusal) is
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from flask import Blueprint, Response, abort, redirect, request, url_for
-from webauthn.helpers.structs import AuthenticationCredential
 
 from idp import metrics, notices, ratelimit
 from idp.assurance import ACR_SUBSTANTIAL
@@ -30,6 +31,9 @@ from idp.oidc import interaction
 from idp.passkeys import ceremonies, store
 from idp.passkeys.ceremonies import Refused
 from idp.passkeys.models import Passkey
+
+if TYPE_CHECKING:
+    from webauthn.helpers.structs import AuthenticationCredential
 
 blueprint = Blueprint("passkey", __name__)
 PASSKEY_AMR = ["mfa", "pop", "user"]

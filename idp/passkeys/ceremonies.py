@@ -10,6 +10,10 @@ offers passkeys writes nothing. Each is bound to that browser, lives
 ``IDP_PASSKEY_CHALLENGE_TTL`` seconds and is answered once: the first answer inserts its
 hash (``UsedPasskeyChallenge``), and an insert that finds it there (a replay, or two
 parallel requests with one challenge, on any process) is refused.
+
+py_webauthn (about 5 MB with what it imports) is loaded by a worker when it first meets a
+passkey, not with the app: a worker that only serves passwords and tokens stays lighter
+(issue 14's 120 MB per worker; ``tests/passkeys/test_worker_memory.py``).
 """
 
 from __future__ import annotations
@@ -18,41 +22,21 @@ import secrets as random
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from flask import current_app, session
 from sqlalchemy.dialects import postgresql, sqlite
-from webauthn import (
-    generate_authentication_options,
-    generate_registration_options,
-    options_to_json,
-    verify_authentication_response,
-    verify_registration_response,
-)
-from webauthn.authentication.verify_authentication_response import VerifiedAuthentication
-from webauthn.helpers import (
-    base64url_to_bytes,
-    bytes_to_base64url,
-    parse_authentication_credential_json,
-    parse_client_data_json,
-    parse_registration_credential_json,
-)
-from webauthn.helpers.structs import (
-    AttestationConveyancePreference,
-    AuthenticationCredential,
-    AuthenticatorSelectionCriteria,
-    PublicKeyCredentialDescriptor,
-    RegistrationCredential,
-    ResidentKeyRequirement,
-    UserVerificationRequirement,
-)
-from webauthn.registration.verify_registration_response import VerifiedRegistration
 
 from idp import secrets
 from idp.clock import clock
 from idp.extensions import db
 from idp.passkeys.models import UsedPasskeyChallenge
+
+if TYPE_CHECKING:
+    from webauthn.authentication.verify_authentication_response import VerifiedAuthentication
+    from webauthn.helpers.structs import AuthenticationCredential
+    from webauthn.registration.verify_registration_response import VerifiedRegistration
 
 SESSION_KEY = "passkey_challenges"
 MAX_DRAFTS = 5  # a few tabs of one browser, each with its own challenge
@@ -92,6 +76,8 @@ def _lifetime() -> int:
 # -- challenges ----------------------------------------------------------------------------
 
 def _draft(purpose: Purpose, **bound: Any) -> bytes:
+    from webauthn.helpers import bytes_to_base64url
+
     challenge = random.token_bytes(32)
     drafts = [d for d in session.get(SESSION_KEY, []) if d["expires"] > clock.timestamp()]
     drafts.append({"challenge": bytes_to_base64url(challenge), "purpose": purpose,
@@ -103,6 +89,8 @@ def _draft(purpose: Purpose, **bound: Any) -> bytes:
 def _take(purpose: Purpose, client_data_json: bytes) -> dict[str, Any]:
     """The draft this answer was made for, taken out of the session and marked used, or
     ``Refused`` when it is not this browser's, has expired or was answered already."""
+    from webauthn.helpers import bytes_to_base64url, parse_client_data_json
+
     try:
         answered = bytes_to_base64url(parse_client_data_json(client_data_json).challenge)
     except Exception as problem:  # noqa: BLE001 - whatever the browser sent: refused
@@ -128,6 +116,16 @@ def registration_options(*, citizen_id: int, user_handle: bytes, user_name: str,
                          display_name: str, existing: list[str]) -> str:
     """The JSON for ``navigator.credentials.create``: a discoverable credential with user
     verification, no attestation, none of the citizen's current passkeys again."""
+    from webauthn import generate_registration_options, options_to_json
+    from webauthn.helpers import base64url_to_bytes, bytes_to_base64url
+    from webauthn.helpers.structs import (
+        AttestationConveyancePreference,
+        AuthenticatorSelectionCriteria,
+        PublicKeyCredentialDescriptor,
+        ResidentKeyRequirement,
+        UserVerificationRequirement,
+    )
+
     rp = relying_party()
     challenge = _draft(Purpose.ENROLL, citizen_id=citizen_id, user_handle=bytes_to_base64url(user_handle))
     options = generate_registration_options(
@@ -151,6 +149,10 @@ class NewCredential:
 def verify_registration(raw: str, *, citizen_id: int) -> NewCredential:
     """The credential ``navigator.credentials.create`` gave for the challenge this browser
     got for this citizen, verified; ``Refused`` otherwise."""
+    from webauthn import verify_registration_response
+    from webauthn.helpers import base64url_to_bytes, bytes_to_base64url, parse_registration_credential_json
+    from webauthn.helpers.structs import RegistrationCredential
+
     credential = _parsed(parse_registration_credential_json, raw)
     assert isinstance(credential, RegistrationCredential)
     draft = _take(Purpose.ENROLL, credential.response.client_data_json)
@@ -171,6 +173,9 @@ def verify_registration(raw: str, *, citizen_id: int) -> NewCredential:
 def authentication_options() -> str:
     """The JSON for ``navigator.credentials.get``: any of this site's passkeys (the browser
     offers them; nobody types a DNI), with user verification."""
+    from webauthn import generate_authentication_options, options_to_json
+    from webauthn.helpers.structs import UserVerificationRequirement
+
     options = generate_authentication_options(
         rp_id=relying_party().id, challenge=_draft(Purpose.LOGIN), timeout=_lifetime() * 1000,
         user_verification=UserVerificationRequirement.REQUIRED)
@@ -178,6 +183,9 @@ def authentication_options() -> str:
 
 
 def parse_assertion(raw: str) -> AuthenticationCredential:
+    from webauthn.helpers import parse_authentication_credential_json
+    from webauthn.helpers.structs import AuthenticationCredential
+
     credential = _parsed(parse_authentication_credential_json, raw)
     assert isinstance(credential, AuthenticationCredential)
     return credential
@@ -186,6 +194,8 @@ def parse_assertion(raw: str) -> AuthenticationCredential:
 def take_login_challenge(credential: AuthenticationCredential) -> bytes:
     """The challenge of this browser that the assertion answers, now used up; ``Refused``
     when there is none (expired, another browser's, answered already)."""
+    from webauthn.helpers import base64url_to_bytes
+
     return base64url_to_bytes(_take(Purpose.LOGIN, credential.response.client_data_json)["challenge"])
 
 
@@ -199,6 +209,9 @@ def verify_assertion(credential: AuthenticationCredential, challenge: bytes, *, 
     so is user verification, checked after the signature so that a refusal for it speaks of
     a genuine passkey.
     """
+    from webauthn import verify_authentication_response
+    from webauthn.helpers import bytes_to_base64url
+
     if credential.response.user_handle and bytes_to_base64url(credential.response.user_handle) != user_handle:
         raise Refused("passkey_failed", "user handle of another account")
     rp = relying_party()

@@ -3,12 +3,11 @@ recording a login with one (its sign counter and backup state)."""
 
 from __future__ import annotations
 
+import base64
 import secrets as random
 
 from sqlalchemy import update
 from sqlalchemy.orm import joinedload
-from webauthn.helpers import base64url_to_bytes
-from webauthn.helpers.structs import CredentialDeviceType
 
 from idp.clock import clock
 from idp.extensions import db
@@ -29,7 +28,9 @@ def user_handle(citizen: Citizen) -> bytes:
     """The citizen's WebAuthn user.id: random, never their document, and the same for all
     their passkeys (an authenticator keeps one passkey per user.id and site)."""
     known = db.session.scalar(db.select(Passkey.user_handle).filter_by(citizen_id=citizen.id).limit(1))
-    return base64url_to_bytes(known) if known is not None else random.token_bytes(32)
+    if known is None:
+        return random.token_bytes(32)
+    return base64.urlsafe_b64decode(known + "=" * (-len(known) % 4))  # stored unpadded
 
 
 def find_active(credential_id: str) -> Passkey | None:
@@ -43,6 +44,8 @@ def credential_known(credential_id: str) -> bool:
 
 
 def add(citizen: Citizen, credential: NewCredential, name: str) -> Passkey:
+    from webauthn.helpers.structs import CredentialDeviceType
+
     verified = credential.verified
     passkey = Passkey(citizen_id=citizen.id, credential_id=credential.credential_id,
                       user_handle=credential.user_handle, public_key=verified.credential_public_key,
