@@ -5,9 +5,6 @@ the front answers it or hands it on, and without Flask's request context when it
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -17,9 +14,10 @@ from werkzeug.test import Client
 from idp.clock import clock
 from idp.oidc.endpoints.userinfo import UserInfoFront
 from tests.factories import make_citizen, make_client
+from tests.oidc import support
+from tests.oidc.support import REQUEST_ID
 from tests.security.conftest import tokens_for
 
-REQUEST_ID = "front-and-flask-1"
 fuzz = settings(max_examples=100, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
@@ -28,33 +26,12 @@ def bearer_of(issued: dict) -> dict[str, str]:
     return {"Authorization": f"Bearer {issued['access_token']}"}
 
 
-def _front(app):  # type: ignore[no-untyped-def]
-    front = app.wsgi_app
-    assert isinstance(front, UserInfoFront)
-    return front
+def answers(app, method: str, **options):  # type: ignore[no-untyped-def]
+    return support.answers(app, UserInfoFront, method, "/userinfo", **options)
 
 
-def answers(app, method: str, path: str = "/userinfo", **options):  # type: ignore[no-untyped-def]
-    """(front's answer, Flask's answer) to the same request, as (status, headers, body)."""
-    headers = {"X-Request-Id": REQUEST_ID, **options.pop("headers", {})}
-    seen = []
-    for wsgi in (app, _front(app).inner):
-        response = Client(wsgi).open(path, method=method, headers=headers, **options)
-        seen.append(_steady(response))
-    return seen
-
-
-def _steady(response) -> tuple:  # type: ignore[no-untyped-def]
-    """What must be equal: an error page rendered by Flask (a request handed on) carries a
-    new CSRF token in its session cookie and its language form each time."""
-    headers = [(name, value.split("=", 1)[0] if name == "Set-Cookie" else value)
-               for name, value in response.headers.items()]
-    body = re.sub(rb'name="csrf_token" value="[^"]*"', b"", response.get_data())
-    return response.status, headers, body
-
-
-def assert_same(app, method: str, path: str = "/userinfo", **options) -> tuple:  # type: ignore[no-untyped-def]
-    front, flask = answers(app, method, path, **options)
+def assert_same(app, method: str, **options) -> tuple:  # type: ignore[no-untyped-def]
+    front, flask = answers(app, method, **options)
     assert front == flask
     return front
 
@@ -64,21 +41,8 @@ def issued(app, browser, sms_file) -> dict:  # type: ignore[no-untyped-def]
     return tokens_for(browser, sms_file, make_client(), make_citizen(), scope="openid profile email")
 
 
-@contextmanager
-def counting_handoffs(app) -> Iterator[list]:  # type: ignore[no-untyped-def]
-    """The requests the front hands on to Flask meanwhile."""
-    front = _front(app)
-    handed_on: list = []
-    inner = front.inner
-    front.inner = lambda environ, start_response: handed_on.append(1) or inner(environ, start_response)
-    try:
-        yield handed_on
-    finally:
-        front.inner = inner
-
-
 def test_userinfo_is_answered_without_entering_flask(app, issued):
-    with counting_handoffs(app) as handed_on:
+    with support.counting_handoffs(app, UserInfoFront) as handed_on:
         answer = Client(app).get("/userinfo", headers=bearer_of(issued))
         refused = Client(app).get("/userinfo", headers={"Authorization": "Bearer nothing"})
     assert answer.status_code == 200 and answer.get_json()["given_name"]
@@ -143,7 +107,7 @@ def test_a_post_body_gets_the_same_answer_as_through_flask(app, issued):
 
 
 def test_a_token_in_the_form_body_is_answered_in_front_of_flask(app, issued):
-    with counting_handoffs(app) as handed_on:
+    with support.counting_handoffs(app, UserInfoFront) as handed_on:
         answer = Client(app).post("/userinfo", data={"access_token": issued["access_token"]})
     assert answer.status_code == 200 and handed_on == []
 
@@ -166,13 +130,8 @@ def test_transport_host_query_and_request_id_cases_get_the_same_answer_as_throug
     for method in ("GET", "POST"):
         front, flask = answers(app, method, headers=headers, **options)
         if headers.get("X-Request-Id") == "no":  # not sane: each answer gets a new id
-            front, flask = (_without_request_id(front), _without_request_id(flask))
+            front, flask = (support.without_request_id(front), support.without_request_id(flask))
         assert front == flask
-
-
-def _without_request_id(answer: tuple) -> tuple:
-    status, headers, body = answer
-    return status, [(name, value) for name, value in headers if name != "X-Request-Id"], body
 
 
 def test_an_expired_access_token_gets_the_same_refusal_as_through_flask(app, issued):
