@@ -92,9 +92,9 @@ def init_oidc(app: Flask) -> None:
     from idp.oidc.endpoints.introspection import IntrospectionFront
     from idp.oidc.endpoints.userinfo import UserInfoFront
 
-    app.wsgi_app = PublishedDocuments(app, app.wsgi_app)  # type: ignore[method-assign]
     for front in (IntrospectionFront, UserInfoFront):  # answered before Flask (endpoints/front.py)
         app.wsgi_app = front(app, app.wsgi_app)  # type: ignore[method-assign]
+    app.wsgi_app = PublishedDocuments(app, app.wsgi_app)  # type: ignore[method-assign]
 
     @app.errorhandler(InsecureTransportError)
     def _insecure_transport(error: InsecureTransportError):  # type: ignore[no-untyped-def]
