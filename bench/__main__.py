@@ -2,7 +2,8 @@
 ``python -m bench seed`` (bulk citizens into the database the ``IDP_*`` environment names);
 ``python -m bench report RESULTS.json`` rewrites the Markdown from a run's figures;
 ``python -m bench servers [--quick]`` compares the serving stacks (granian, gunicorn);
-``python -m bench logincpu`` measures a login's CPU outside argon2id, request by request."""
+``python -m bench logincpu`` measures a login's CPU outside argon2id, request by request;
+``python -m bench tokencpu`` the token paths' (UserInfo, introspection, refresh, revocation)."""
 
 from __future__ import annotations
 
@@ -85,6 +86,22 @@ def _logincpu(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tokencpu(args: argparse.Namespace) -> int:
+    from bench import instructions, tokencpu
+
+    if args.instructions:
+        result = instructions.measure_tokens(args.requests, args.revocations)
+        markdown = "\n".join(f"| `{name}` | {count / 1e6:.2f} M |"
+                             for name, count in result["per_request"].items())
+    else:
+        result = tokencpu.measure(args.requests, args.revocations)
+        markdown = tokencpu.markdown(result)
+    if args.out:
+        Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    print(markdown)
+    return 0
+
+
 def _seed(args: argparse.Namespace) -> int:
     from bench.seed import seed
     from idp import create_app
@@ -133,6 +150,14 @@ def main(argv: list[str] | None = None) -> int:
     cpu.add_argument("--instructions", action="store_true",
                      help="count instructions under callgrind instead (valgrind, a C compiler)")
     cpu.set_defaults(handler=_logincpu)
+    tokens = commands.add_parser("tokencpu",
+                                 help="the token paths' CPU and statements per request, in process")
+    tokens.add_argument("--requests", type=int, default=50, help="measured requests of each kind")
+    tokens.add_argument("--revocations", type=int, default=5, help="measured revocations (a login each)")
+    tokens.add_argument("--out", help="also write the figures as JSON here")
+    tokens.add_argument("--instructions", action="store_true",
+                        help="count instructions under callgrind instead (valgrind, a C compiler)")
+    tokens.set_defaults(handler=_tokencpu)
     seeding = commands.add_parser("seed", help="bulk-insert active citizens (shared argon2id hash)")
     seeding.add_argument("--citizens", type=int, required=True)
     seeding.add_argument("--client-id", required=True, help="the client the login pool consented to")

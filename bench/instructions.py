@@ -54,6 +54,19 @@ def marks() -> Marks | None:
 
 def measure(logins: int) -> dict[str, Any]:
     """Per request and per login, the median instructions of ``logins`` logins of each level."""
+    return _summary(_count(["logincpu", "--logins", str(logins)]), logins)
+
+
+def measure_tokens(requests: int, revocations: int) -> dict[str, Any]:
+    """Per request of the token paths (``bench.tokencpu``), the median instructions."""
+    counts = _count(["tokencpu", "--requests", str(requests), "--revocations", str(revocations)])
+    return {"requests": requests, "revocations": revocations,
+            "per_request": {label.split("|", 1)[1]: statistics.median(values)
+                            for label, values in counts.items()}}
+
+
+def _count(arguments: list[str]) -> dict[str, list[int]]:
+    """``python -m bench ARGUMENTS`` under callgrind: each dump's count by its label."""
     missing = [tool for tool in ("valgrind", "cc") if shutil.which(tool) is None]
     if missing:
         raise SystemExit(f"--instructions needs {' and '.join(missing)} (apt-get install valgrind gcc)")
@@ -63,8 +76,7 @@ def measure(logins: int) -> dict[str, Any]:
         subprocess.run(["cc", "-shared", "-fPIC", "-O1", "-o", str(library), str(source)], check=True)  # noqa: S603, S607
         out = Path(work, "callgrind.out")
         command = ["valgrind", "--tool=callgrind", "--collect-atstart=no", "--toggle-collect=argon2_verify",
-                   f"--callgrind-out-file={out}", sys.executable, "-m", "bench", "logincpu",
-                   "--logins", str(logins)]
+                   f"--callgrind-out-file={out}", sys.executable, "-m", "bench", *arguments]
         subprocess.run(  # noqa: S603
             command,
             check=True, env={**os.environ, _LIBRARY: str(library)}, stdout=subprocess.DEVNULL,
@@ -75,7 +87,7 @@ def measure(logins: int) -> dict[str, Any]:
             trigger, summary = _TRIGGER.search(text), _SUMMARY.search(text)
             if trigger and summary and "\0" not in trigger.group(1) and "|" in trigger.group(1):
                 counts[trigger.group(1)].append(int(summary.group(1)))
-    return _summary(counts, logins)
+    return counts
 
 
 def _summary(counts: dict[str, list[int]], logins: int) -> dict[str, Any]:

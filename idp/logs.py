@@ -6,14 +6,15 @@ import json
 import logging
 import sys
 
-from flask import Flask, g, has_request_context
+from flask import Flask, g, has_app_context
 
 HANDLER_NAME = "idp"
 
 
 class RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = g.get("request_id", "-") if has_request_context() else "-"
+        # g lives in the app context: the layers that answer in front of Flask set it too.
+        record.request_id = g.get("request_id", "-") if has_app_context() else "-"
         return True
 
 

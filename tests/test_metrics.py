@@ -16,6 +16,7 @@ from tests.conftest import build_app, prepare_files
 from tests.factories import make_citizen, make_client, new_dni
 from tests.flows.support import refresh
 from tests.mobile.support import continue_login, decide, enroll, login_page, qr_challenge_id, shown_code
+from tests.oidc.test_userinfo_front import bearer_of
 from tests.security.conftest import tokens_for
 from tests.support.browser import AuthorizationAttempt, consent, log_in, submit
 
@@ -184,3 +185,12 @@ def test_readyz_answers_503_with_a_reason_when_the_database_is_unreachable(tmp_p
 
 def test_readyz_answers_ready_when_the_database_answers(app, browser):
     assert browser.get("/readyz").get_json() == {"status": "ready"}
+
+
+def test_userinfo_answered_in_front_of_flask_is_counted_under_its_route(client, sms_path):
+    issued = tokens_for(client, sms_path, make_client(), make_citizen())
+    moved = Moves(client)
+    assert client.get("/userinfo", headers=bearer_of(issued)).status_code == 200
+    assert client.post("/userinfo", headers={"Authorization": "Bearer nothing"}).status_code == 401
+    assert moved("idp_http_requests_total", route="oidc.userinfo", status="200") == 1
+    assert moved("idp_http_requests_total", route="oidc.userinfo", status="401") == 1

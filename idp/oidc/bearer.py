@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Select, bindparam, or_, select
+from sqlalchemy import Connection, DateTime, Select, bindparam, or_, select
 
 from idp import secrets
 from idp.clock import clock
@@ -119,10 +119,13 @@ def _hashes(value: str, hint: str | None) -> dict[str, str]:
             if hint in (None, kind)}
 
 
-def token_in_force(value: str, hint: str | None = None) -> ActiveToken | None:
-    """The token in force that ``value`` is (by ``hint``: its access or refresh token)."""
+def token_in_force(value: str, hint: str | None = None,
+                   connection: Connection | None = None) -> ActiveToken | None:
+    """The token in force that ``value`` is (by ``hint``: its access or refresh token), read
+    through the request's session or, in front of Flask, ``connection``."""
     hint = hint if hint in (ACCESS, REFRESH) else None
-    row = db.session.execute(_IN_FORCE[hint], {**_hashes(value, hint), "now": clock.now()}).first()
+    execute = db.session.execute if connection is None else connection.execute
+    row = execute(_IN_FORCE[hint], {**_hashes(value, hint), "now": clock.now()}).first()
     if row is None:
         return None
     client = find_client(row.client_id)
