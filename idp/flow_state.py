@@ -21,13 +21,13 @@ _PURPOSE = "flow_state"
 _ALONG: list[tuple[Any, Any]] = []
 
 
-def load_along(entity: Any, key: str | None = None, *, on: Any = None) -> None:
-    """Have every flow state read with the ``entity`` row whose id its data keeps under
-    ``key`` (the protocol registers its pending request, "ir"), or the one found ``on`` a
-    condition over the flow and the rows registered before it: one statement instead of
-    several, the rows then wait in the session (``db.session.get`` finds them unasked)."""
+def load_along(entity: Any, *, on: Any) -> None:
+    """Have every flow state read with the ``entity`` row found ``on`` a condition over the
+    flow and the rows registered before it (the protocol registers the pending request the
+    flow serves): one statement instead of several, the rows then wait in the session
+    (``db.session.get`` finds them unasked)."""
     if entity not in (along for along, _ in _ALONG):
-        _ALONG.append((entity, on if key is None else entity.id == FlowState.data[key].as_string()))
+        _ALONG.append((entity, on))
         _reading.cache_clear()
 
 
@@ -47,15 +47,23 @@ def _session_key(kind: str) -> str:
     return f"flow:{kind}"
 
 
-def start(kind: str, step: str, citizen: Citizen | None, **data: Any) -> FlowState:
+def start(kind: str, step: str, citizen: Citizen | None, *, request_id: str | None = None,
+          **data: Any) -> FlowState:
+    """Start this browser's flow ``kind`` at ``step``; ``request_id`` names the pending
+    authorization request it serves, which takes the flow along when it ends."""
     finish(kind)
     token = secrets.random_token()
-    state = FlowState(id=secrets.keyed_hash(token, _PURPOSE), kind=kind, step=step,
-                      citizen_id=citizen.id if citizen else None, data=data,
-                      expires_at=clock.now() + timedelta(seconds=current_app.config["IDP_INTERACTION_TTL"]))
+    state = _new(token, kind, step, citizen, request_id, data)
     db.session.add(state)
     session[_session_key(kind)] = token
     return state
+
+
+def _new(token: str, kind: str, step: str, citizen: Citizen | None, request_id: str | None,
+         data: dict[str, Any]) -> FlowState:
+    return FlowState(id=secrets.keyed_hash(token, _PURPOSE), kind=kind, step=step,
+                     citizen_id=citizen.id if citizen else None, request_id=request_id, data=data,
+                     expires_at=clock.now() + timedelta(seconds=current_app.config["IDP_INTERACTION_TTL"]))
 
 
 def current(kind: str, step: str) -> FlowState | None:
@@ -111,17 +119,27 @@ def _take(state: FlowState, step: str, *, reread: bool = True) -> bool:
 def finish(kind: str) -> None:
     token = session.pop(_session_key(kind), None)
     if isinstance(token, str):
-        db.session.execute(db.delete(FlowState).where(
-            FlowState.id == secrets.keyed_hash(token, _PURPOSE)))
+        db.session.execute(_DELETE, {"state_id": secrets.keyed_hash(token, _PURPOSE)})
 
 
-def start_for_token(kind: str, step: str, citizen: Citizen | None, **data: Any) -> str:
+def finished_with_request(state: FlowState, request_answered: bool) -> None:
+    """End ``state``, whose last step has just run (the browser's cookie may have been
+    cleared meanwhile, by a fresh login): when ``request_answered``, the pending request it
+    serves is deleted in this unit of work and the database deletes the flow with it (ON
+    DELETE CASCADE); otherwise (the request goes on to consent) it is deleted now."""
+    session.pop(_session_key(state.kind), None)
+    if not (request_answered and state.request_id):
+        db.session.execute(_DELETE, {"state_id": state.id})
+
+
+_DELETE = db.delete(FlowState).where(FlowState.id == bindparam("state_id"))  # built once
+
+
+def start_for_token(kind: str, step: str, citizen: Citizen | None, *, request_id: str | None = None,
+                    **data: Any) -> str:
     """Like ``start`` for a client without cookies (the mobile app): returns the token."""
     token = secrets.random_token()
-    db.session.add(FlowState(id=secrets.keyed_hash(token, _PURPOSE), kind=kind, step=step,
-                             citizen_id=citizen.id if citizen else None, data=data,
-                             expires_at=clock.now() + timedelta(
-                                 seconds=current_app.config["IDP_INTERACTION_TTL"])))
+    db.session.add(_new(token, kind, step, citizen, request_id, data))
     return token
 
 

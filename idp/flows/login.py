@@ -19,7 +19,7 @@ from idp.assurance import ACR_LOW, ACR_SUBSTANTIAL, acr_rank
 from idp.audit import EventTag, record_event
 from idp.flows import forms, identify, new_password_step, otp_step
 from idp.metrics import LoginMethod, LoginOutcome
-from idp.models import Citizen
+from idp.models import Citizen, FlowState
 from idp.oidc import interaction
 from idp.sessions import current_session, start_session
 
@@ -111,7 +111,8 @@ def _after_password(citizen: Citizen, pending: interaction.Pending | None):  # t
 def _start_otp(citizen: Citizen, pending: interaction.Pending | None, amr: list[str],
                renewal: bool = False):  # type: ignore[no-untyped-def]
     return otp_step.begin(FLOW, citizen, OTP_PURPOSE, "login.otp",
-                          ir=pending.request.id if pending else None, amr=amr, renewal=renewal)
+                          request_id=pending.request.id if pending else None, amr=amr,
+                          renewal=renewal)
 
 
 def finish_login(citizen: Citizen, pending: interaction.Pending | None, *, acr: str,
@@ -146,7 +147,7 @@ def otp():  # type: ignore[no-untyped-def]
     if state is None or state.citizen is None:
         return flow_state.expired_page()
     citizen = state.citizen
-    pending = interaction.load(state.data.get("ir"))
+    pending = interaction.load(state.request_id)
     renewal = bool(state.data.get("renewal"))
     verified, problem = otp_step.respond(state, citizen, OTP_PURPOSE)
     if verified:
@@ -154,8 +155,7 @@ def otp():  # type: ignore[no-untyped-def]
         if renewal:
             flow_state.advance(state, "expired", amr=amr)
             return redirect(url_for("login.expired"))
-        flow_state.finish(FLOW)
-        return finish_login(citizen, pending, acr=ACR_SUBSTANTIAL, amr=amr)
+        return _finish(state, citizen, pending, amr)
     if renewal:
         return otp_step.page(state, problem, url_for("login.otp"), RENEWAL_STEPS,
                              intro_key="password_expired", pending=pending)
@@ -171,7 +171,7 @@ def expired():  # type: ignore[no-untyped-def]
     if state is None or state.citizen is None or "sms" not in state.data.get("amr", ()):
         return flow_state.expired_page()
     citizen = state.citizen
-    pending = interaction.load(state.data.get("ir"))
+    pending = interaction.load(state.request_id)
     outcome = new_password_step.respond(citizen)
     if not outcome.saved:
         return new_password_step.page(outcome, heading=_l("Your password has expired"),
@@ -181,6 +181,13 @@ def expired():  # type: ignore[no-untyped-def]
     # below opens a fresh one.
     new_password_step.retire_old_password(citizen, EventTag.PASSWORD_CHANGED,
                                           this_browser_too=True, reason="expired")
-    amr = state.data["amr"]
-    flow_state.finish(FLOW)
-    return finish_login(citizen, pending, acr=ACR_SUBSTANTIAL, amr=amr)
+    return _finish(state, citizen, pending, state.data["amr"])
+
+
+def _finish(state: FlowState, citizen: Citizen, pending: interaction.Pending | None,
+            amr: list[str]):  # type: ignore[no-untyped-def]
+    """The last step of the flow is done: log in at the substantial level, then end the
+    flow (with its pending request, when that was answered: no statement of its own)."""
+    response = finish_login(citizen, pending, acr=ACR_SUBSTANTIAL, amr=amr)
+    flow_state.finished_with_request(state, pending is not None and interaction.answered(pending))
+    return response

@@ -19,7 +19,7 @@ from authlib.oauth2.rfc6749 import AccessDeniedError, OAuth2Request
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from authlib.oidc.core.errors import ConsentRequiredError, InteractionRequiredError, LoginRequiredError
 from flask import Flask, current_app, g, redirect, render_template, session, url_for
-from sqlalchemy import bindparam
+from sqlalchemy import bindparam, inspect
 from werkzeug.datastructures import MultiDict
 
 from idp import flow_state, secrets
@@ -41,11 +41,11 @@ from idp.web import locale_from_tags
 SESSION_KEY = "interactions"
 MAX_PENDING = 5
 _PAGES = "idp.interaction_pages"
-# A flow keeps its pending request's id under "ir" (the login's SMS step, its expired
-# password): read with the flow state, the request costs that step no statement of its own,
-# nor does the consent its citizen gave that request's client, which the step that resumes
-# the request asks about.
-flow_state.load_along(AuthorizationRequest, "ir")
+# A flow names the pending request it serves (the login's SMS step, its expired password):
+# read with the flow state, the request costs that step no statement of its own, nor does
+# the consent its citizen gave that request's client, which the step that resumes the
+# request asks about.
+flow_state.load_along(AuthorizationRequest, on=AuthorizationRequest.id == FlowState.request_id)
 flow_state.load_along(Consent, on=(Consent.citizen_id == FlowState.citizen_id)
                       & (Consent.client_id == AuthorizationRequest.client_id))
 PROMPT_ERRORS = {"login_required": LoginRequiredError, "consent_required": ConsentRequiredError,
@@ -245,6 +245,12 @@ def _pending(auth_request: AuthorizationRequest, client: Client) -> Pending:
     # that refuses the cookie (idp.web.select_locale).
     g.pending_locale = locale_from_tags(auth_request.params.get("ui_locales"))
     return Pending(auth_request, client, current_session())
+
+
+def answered(pending: Pending) -> bool:
+    """Whether this unit of work answered the request (a code, or an error for the RP): its
+    row is then deleted at the commit, and the flow states that served it with it."""
+    return pending.request in db.session.deleted or inspect(pending.request).deleted
 
 
 def _forget(pending: Pending) -> None:
