@@ -11,6 +11,10 @@ citizen's own; the login then completes at the substantial level (both factors w
 
 from __future__ import annotations
 
+from functools import partial
+from types import SimpleNamespace
+from typing import Any
+
 from flask import Blueprint, redirect, render_template, request, session, url_for
 from flask_babel import lazy_gettext as _l
 
@@ -18,6 +22,7 @@ from idp import flow_state, metrics, ratelimit
 from idp.assurance import ACR_LOW, ACR_SUBSTANTIAL, acr_rank
 from idp.audit import EventTag, record_event
 from idp.flows import forms, identify, new_password_step, otp_step
+from idp.kept_pages import CSRF_TOKEN, KeptPage
 from idp.metrics import LoginMethod, LoginOutcome
 from idp.models import Citizen, FlowState
 from idp.oidc import interaction
@@ -43,19 +48,49 @@ def _target_acr(pending: interaction.Pending | None) -> str:
     return pending.required_acr if pending else ACR_SUBSTANTIAL
 
 
+# The login page's text changes only with the language, which way is open and what was
+# refused: kept per such key, each request's own values filled in (idp.kept_pages).
+LOGIN_PAGE = KeptPage("login/password.html", CSRF_TOKEN, "page_path", "ir", "document",
+                      "requester", "challenge_id", "verification_code", "seconds_left", "deep_link")
+
+
 def render_login(pending: interaction.Pending | None, errors: forms.FormErrors | None = None,
                  document: str = "", status: int = 200, passkey_problem: str | None = None):  # type: ignore[no-untyped-def]
     """The login page with its three ways; after a refusal, with the way that was refused
     shown and what went wrong."""
+    key, context, values = login_page(pending, errors, document, passkey_problem)
+    return LOGIN_PAGE.render(key, context, values, partial(page_stand_ins, pending is not None)), status
+
+
+def login_page(pending: interaction.Pending | None, errors: forms.FormErrors | None,
+               document: str, passkey_problem: str | None) -> tuple[tuple, dict[str, Any], dict[str, object]]:
+    """What the login page shows: the key its text is kept by, the template's context,
+    and the values of this request that the kept text leaves out."""
     from idp.flows.mobile import qr_context
 
     # Shown again after a refusal: with the QR code it showed, not a new one.
     qr = qr_context(pending, shown_again=request.method == "POST")
     tab = "passkey" if passkey_problem else "permanent" if errors else "mobile"
-    return render_template("login/password.html", pending=pending, errors=errors or {},
-                           document=document or (pending.params.get("login_hint", "") if pending else ""),
-                           ir=pending.request.id if pending else "", tab=tab,
-                           passkey_problem=passkey_problem, **qr), status
+    errors = errors or forms.FormErrors()
+    context = {"pending": pending, "errors": errors, "tab": tab, "passkey_problem": passkey_problem,
+               "document": document or (pending.params.get("login_hint", "") if pending else ""),
+               "ir": pending.request.id if pending else "", "page_path": request.full_path, **qr}
+    values = {"page_path": context["page_path"], "ir": context["ir"], "document": context["document"],
+              "requester": pending.client.name if pending else "", "challenge_id": qr["challenge"].id,
+              "verification_code": qr["challenge"].verification_code,
+              "seconds_left": qr["seconds_left"], "deep_link": qr["deep_link"]}
+    refused = tuple((name, tuple(keys)) for name, keys in errors.items())
+    key = (tab, pending is not None, passkey_problem, refused)
+    return key, context, values
+
+
+def page_stand_ins(with_pending: bool) -> dict[str, Any]:
+    marker = LOGIN_PAGE.marker
+    requester = SimpleNamespace(client=SimpleNamespace(name=marker("requester")))
+    return {"pending": requester if with_pending else None,
+            "challenge": SimpleNamespace(id=marker("challenge_id"),
+                                         verification_code=marker("verification_code")),
+            **{slot: marker(slot) for slot in ("page_path", "ir", "document", "seconds_left", "deep_link")}}
 
 
 @blueprint.get("")
