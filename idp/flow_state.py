@@ -47,23 +47,24 @@ def _session_key(kind: str) -> str:
     return f"flow:{kind}"
 
 
-def start(kind: str, step: str, citizen: Citizen | None, *, request_id: str | None = None,
+def start(kind: str, step: str, citizen: Citizen | None, *, pending_request_id: str | None = None,
           **data: Any) -> FlowState:
-    """Start this browser's flow ``kind`` at ``step``; ``request_id`` names the pending
+    """Start this browser's flow ``kind`` at ``step``; ``pending_request_id`` names the pending
     authorization request it serves, which takes the flow along when it ends."""
     finish(kind)
     token = secrets.random_token()
-    state = _new(token, kind, step, citizen, request_id, data)
+    state = _new(token, kind, step, citizen, pending_request_id, data)
     db.session.add(state)
     session[_session_key(kind)] = token
     return state
 
 
-def _new(token: str, kind: str, step: str, citizen: Citizen | None, request_id: str | None,
+def _new(token: str, kind: str, step: str, citizen: Citizen | None, pending_request_id: str | None,
          data: dict[str, Any]) -> FlowState:
     return FlowState(id=secrets.keyed_hash(token, _PURPOSE), kind=kind, step=step,
-                     citizen_id=citizen.id if citizen else None, request_id=request_id, data=data,
-                     expires_at=clock.now() + timedelta(seconds=current_app.config["IDP_INTERACTION_TTL"]))
+                     citizen_id=citizen.id if citizen else None, pending_request_id=pending_request_id,
+                     data=data, expires_at=clock.now() + timedelta(
+                         seconds=current_app.config["IDP_INTERACTION_TTL"]))
 
 
 def current(kind: str, step: str) -> FlowState | None:
@@ -128,18 +129,18 @@ def finished_with_request(state: FlowState, request_answered: bool) -> None:
     serves is deleted in this unit of work and the database deletes the flow with it (ON
     DELETE CASCADE); otherwise (the request goes on to consent) it is deleted now."""
     session.pop(_session_key(state.kind), None)
-    if not (request_answered and state.request_id):
+    if not (request_answered and state.pending_request_id):
         db.session.execute(_DELETE, {"state_id": state.id})
 
 
 _DELETE = db.delete(FlowState).where(FlowState.id == bindparam("state_id"))  # built once
 
 
-def start_for_token(kind: str, step: str, citizen: Citizen | None, *, request_id: str | None = None,
+def start_for_token(kind: str, step: str, citizen: Citizen | None, *, pending_request_id: str | None = None,
                     **data: Any) -> str:
     """Like ``start`` for a client without cookies (the mobile app): returns the token."""
     token = secrets.random_token()
-    db.session.add(_new(token, kind, step, citizen, request_id, data))
+    db.session.add(_new(token, kind, step, citizen, pending_request_id, data))
     return token
 
 

@@ -59,7 +59,7 @@ def render_login(pending: interaction.Pending | None, errors: forms.FormErrors |
     """The login page with its three ways; after a refusal, with the way that was refused
     shown and what went wrong."""
     key, context, values = login_page(pending, errors, document, passkey_problem)
-    return LOGIN_PAGE.render(key, context, values, partial(page_stand_ins, pending is not None)), status
+    return LOGIN_PAGE.render(key, context, values, partial(login_stand_ins, pending is not None)), status
 
 
 def login_page(pending: interaction.Pending | None, errors: forms.FormErrors | None,
@@ -84,7 +84,7 @@ def login_page(pending: interaction.Pending | None, errors: forms.FormErrors | N
     return key, context, values
 
 
-def page_stand_ins(with_pending: bool) -> dict[str, Any]:
+def login_stand_ins(with_pending: bool) -> dict[str, Any]:
     marker = LOGIN_PAGE.marker
     requester = SimpleNamespace(client=SimpleNamespace(name=marker("requester")))
     return {"pending": requester if with_pending else None,
@@ -146,7 +146,7 @@ def _after_password(citizen: Citizen, pending: interaction.Pending | None):  # t
 def _start_otp(citizen: Citizen, pending: interaction.Pending | None, amr: list[str],
                renewal: bool = False):  # type: ignore[no-untyped-def]
     return otp_step.begin(FLOW, citizen, OTP_PURPOSE, "login.otp",
-                          request_id=pending.request.id if pending else None, amr=amr,
+                          pending_request_id=pending.request.id if pending else None, amr=amr,
                           renewal=renewal)
 
 
@@ -182,7 +182,7 @@ def otp():  # type: ignore[no-untyped-def]
     if state is None or state.citizen is None:
         return flow_state.expired_page()
     citizen = state.citizen
-    pending = interaction.load(state.request_id)
+    pending = interaction.load(state.pending_request_id)
     renewal = bool(state.data.get("renewal"))
     verified, problem = otp_step.respond(state, citizen, OTP_PURPOSE)
     if verified:
@@ -206,7 +206,7 @@ def expired():  # type: ignore[no-untyped-def]
     if state is None or state.citizen is None or "sms" not in state.data.get("amr", ()):
         return flow_state.expired_page()
     citizen = state.citizen
-    pending = interaction.load(state.request_id)
+    pending = interaction.load(state.pending_request_id)
     outcome = new_password_step.respond(citizen)
     if not outcome.saved:
         return new_password_step.page(outcome, heading=_l("Your password has expired"),

@@ -45,7 +45,7 @@ _PAGES = "idp.interaction_pages"
 # read with the flow state, the request costs that step no statement of its own, nor does
 # the consent its citizen gave that request's client, which the step that resumes the
 # request asks about.
-flow_state.load_along(AuthorizationRequest, on=AuthorizationRequest.id == FlowState.request_id)
+flow_state.load_along(AuthorizationRequest, on=AuthorizationRequest.id == FlowState.pending_request_id)
 flow_state.load_along(Consent, on=(Consent.citizen_id == FlowState.citizen_id)
                       & (Consent.client_id == AuthorizationRequest.client_id))
 PROMPT_ERRORS = {"login_required": LoginRequiredError, "consent_required": ConsentRequiredError,

@@ -66,7 +66,7 @@ def test_a_flow_state_is_deleted_with_the_pending_request_it_serves(app):
     pending = AuthorizationRequest(id="a-pending-request", client_id=rp.client_id, params={},
                                    expires_at=clock.now() + timedelta(minutes=10))
     db.session.add(pending)
-    token = flow_state.start_for_token("login", "otp", make_citizen().citizen, request_id=pending.id)
+    token = flow_state.start_for_token("login", "otp", make_citizen().citizen, pending_request_id=pending.id)
     db.session.commit()
     db.session.execute(delete(AuthorizationRequest).where(AuthorizationRequest.id == pending.id))
     db.session.commit()
