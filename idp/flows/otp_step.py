@@ -27,13 +27,13 @@ def send(citizen: Citizen, purpose: str, *, again_after: int | None = None) -> t
     """Send a code (``again_after``: another one, after the flow's code of that id): the new
     code's id, or None and the message key saying why none was sent."""
     try:
-        code = otp.send_otp(citizen, purpose, resend_of=again_after)
+        code_id = otp.send_otp(citizen, purpose, resend_of=again_after)
     except otp.SendRefused as refused:
         return None, refused.reason
     except SmsDeliveryError:
         current_app.logger.warning("SMS gateway failed for a %s code", purpose)
         return None, "sms_unavailable"
-    return code.id, None
+    return code_id, None
 
 
 def begin(kind: str, citizen: Citizen, purpose: str, endpoint: str, **data: Any):  # type: ignore[no-untyped-def]

@@ -19,7 +19,7 @@ from authlib.oauth2.rfc6749 import AccessDeniedError, OAuth2Request
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from authlib.oidc.core.errors import ConsentRequiredError, InteractionRequiredError, LoginRequiredError
 from flask import Flask, current_app, g, redirect, render_template, session, url_for
-from sqlalchemy import bindparam, inspect
+from sqlalchemy import bindparam, delete
 from werkzeug.datastructures import MultiDict
 
 from idp import flow_state, secrets
@@ -41,6 +41,7 @@ from idp.web import locale_from_tags
 SESSION_KEY = "interactions"
 MAX_PENDING = 5
 _PAGES = "idp.interaction_pages"
+_ANSWERED = "idp_answered_requests"  # in g: the requests this unit of work answered
 # A flow names the pending request it serves (the login's SMS step, its expired password):
 # read with the flow state, the request costs that step no statement of its own, nor does
 # the consent its citizen gave that request's client, which the step that resumes the
@@ -249,16 +250,21 @@ def _pending(auth_request: AuthorizationRequest, client: Client) -> Pending:
 
 def answered(pending: Pending) -> bool:
     """Whether this unit of work answered the request (a code, or an error for the RP): its
-    row is then deleted at the commit, and the flow states that served it with it."""
-    return pending.request in db.session.deleted or inspect(pending.request).deleted
+    row is deleted, and the flow states that served it with it."""
+    return pending.request.id in g.get(_ANSWERED, ())
 
 
 def _forget(pending: Pending) -> None:
     session[SESSION_KEY] = [i for i in session.get(SESSION_KEY, []) if i != pending.request.id]
-    if pending.request in db.session.new:
-        db.session.expunge(pending.request)  # answered at once (single sign-on): never written
-    else:
-        db.session.delete(pending.request)
+    if pending.request not in db.session.new:  # else answered at once (single sign-on): never written
+        # A Core statement: the ORM's unit of work took about three times as long.
+        db.session.execute(_DELETE_REQUEST, {"request_id": pending.request.id})
+        g.setdefault(_ANSWERED, set()).add(pending.request.id)
+    db.session.expunge(pending.request)
+
+
+_DELETE_REQUEST = delete(AuthorizationRequest.__table__).where(
+    AuthorizationRequest.__table__.c.id == bindparam("request_id"))
 
 
 def error_response(error: OAuth2Error, params: dict[str, str]):  # type: ignore[no-untyped-def]
