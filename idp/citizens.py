@@ -16,6 +16,7 @@ from flask import current_app
 from sqlalchemy import Row, bindparam, case, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm.attributes import set_committed_value
 
 from idp import secrets
 from idp.audit import EventTag, record_event
@@ -128,17 +129,25 @@ def verify_password(citizen: Citizen | None, password: str) -> PasswordCheck:
         return PasswordCheck.BLOCKED
     if not correct:
         return _count_wrong_password(citizen)
-    values: dict[str, object] = {"password_failures": 0}
-    if hasher().needs_rehash(checked_hash):
-        values["password_hash"] = hasher().hash(password)
-    accepted = db.session.execute(
-        update(Citizen).where(Citizen.id == citizen.id, Citizen.password_hash == checked_hash,
-                              Citizen.password_blocked.is_(False))
-        .values(**values)).rowcount
+    kept_hash = hasher().hash(password) if hasher().needs_rehash(checked_hash) else checked_hash
+    accepted = db.session.execute(_ACCEPT_PASSWORD, {
+        "b_citizen": citizen.id, "b_checked": checked_hash, "b_kept": kept_hash}).rowcount
     if accepted == 1:
+        set_committed_value(citizen, "password_failures", 0)
+        set_committed_value(citizen, "password_hash", kept_hash)
         return PasswordCheck.OK
     db.session.refresh(citizen)
     return PasswordCheck.BLOCKED if citizen.password_blocked else PasswordCheck.WRONG
+
+
+_CITIZENS = Citizen.__table__.c
+# Built once, on the table: the ORM's update took as long again as the statement itself.
+_ACCEPT_PASSWORD = (
+    update(Citizen.__table__)
+    .where(_CITIZENS.id == bindparam("b_citizen"), _CITIZENS.password_hash == bindparam("b_checked"),
+           _CITIZENS.password_blocked.is_(False))
+    .values(password_failures=0, password_hash=bindparam("b_kept"))
+)
 
 
 def _count_wrong_password(citizen: Citizen) -> PasswordCheck:

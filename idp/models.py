@@ -113,6 +113,11 @@ class FlowState(db.Model):
     kind: Mapped[str] = mapped_column(String(32))
     step: Mapped[str] = mapped_column(String(32))
     citizen_id: Mapped[int | None] = mapped_column(ForeignKey("citizens.id", ondelete="CASCADE"))
+    # The pending authorization request the flow serves (a login for a relying party): the
+    # flow ends with it, by the database, so that answering the request ends its flow
+    # without a statement of its own.
+    pending_request_id: Mapped[str | None] = mapped_column(
+        ForeignKey("authorization_requests.id", ondelete="CASCADE"), index=True)
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=clock.now)
     expires_at: Mapped[datetime] = mapped_column(DateTime)

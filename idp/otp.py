@@ -21,7 +21,7 @@ from enum import StrEnum
 
 from flask import current_app
 from flask_babel import gettext
-from sqlalchemy import bindparam, case, exists, or_, select, update
+from sqlalchemy import bindparam, case, delete, exists, insert, or_, select, update
 
 from idp import durations, metrics, ratelimit, secrets
 from idp.audit import EventTag, record_event
@@ -76,11 +76,12 @@ def resend_at(code_id: int | None) -> datetime | None:
     return previous.created_at + timedelta(seconds=current_app.config["IDP_OTP_RESEND_INTERVAL"])
 
 
-def send_otp(citizen: Citizen, purpose: str, *, resend_of: int | None = None) -> OtpCode:
-    """Create a code and send it; ``resend_of`` is the flow's last code when the citizen
-    asks for another. The code (with the slot of the ``sms`` limits it takes, and what the
-    request did before) is committed before the message leaves. Raises ``SendRefused``,
-    having kept nothing, or ``SmsDeliveryError``, having deleted the code again."""
+def send_otp(citizen: Citizen, purpose: str, *, resend_of: int | None = None) -> int:
+    """Create a code and send it; return its id. ``resend_of`` is the flow's last code when
+    the citizen asks for another. The code (with the slot of the ``sms`` limits it takes,
+    and what the request did before) is committed before the message leaves. Raises
+    ``SendRefused``, having kept nothing, or ``SmsDeliveryError``, having deleted the code
+    again."""
     until = locked_until(citizen)
     if until is not None:
         raise SendRefused(OtpResult.LOCKED.value, until)
@@ -91,27 +92,26 @@ def send_otp(citizen: Citizen, purpose: str, *, resend_of: int | None = None) ->
     if not limits.reserve():
         raise SendRefused("otp_send_limit")
     code = secrets.random_digits(6)
-    otp = OtpCode(
-        citizen_id=citizen.id,
-        purpose=purpose,
-        code_hash=secrets.keyed_hash(code, _PURPOSE),
-        expires_at=clock.now() + timedelta(seconds=current_app.config["IDP_OTP_TTL"]),
-    )
-    db.session.add(otp)
+    now = clock.now()
+    # A Core statement: the ORM's unit of work took four times as long to write the row.
+    otp_id = db.session.execute(_INSERT, {
+        "citizen_id": citizen.id, "purpose": purpose, "code_hash": secrets.keyed_hash(code, _PURPOSE),
+        "failed_attempts": 0, "created_at": now,
+        "expires_at": now + timedelta(seconds=current_app.config["IDP_OTP_TTL"])}).scalar_one()
     commit_now(CommitReason.BEFORE_SMS)
     text = gettext("Cl@ve: your one-time code is %(code)s. It is valid for %(lifetime)s. "
                    "Never share it with anyone.", code=code, lifetime=durations.otp_lifetime())
     try:
         gateway().send(citizen.phone, text)
     except SmsDeliveryError:
-        db.session.delete(otp)  # it never went out
+        db.session.execute(delete(OtpCode.__table__).where(_CODES.id == otp_id))  # it never went out
         limits.release()
         record_event(EventTag.OTP_SEND_FAILED, citizen, purpose=purpose)
         metrics.sms("code", sent=False)
         raise
     record_event(EventTag.OTP_SENT, citizen, purpose=purpose)
     metrics.sms("code", sent=True)
-    return otp
+    return otp_id
 
 
 def verify_otp(otp_id: int | None, citizen: Citizen, purpose: str, presented: str) -> OtpResult:
@@ -168,6 +168,7 @@ def _consume(otp_id: int, citizen: Citizen, purpose: str, presented: str, now: d
 
 # Built once: building it was a fifth of the SMS code step's time.
 _CODES, _CITIZENS = OtpCode.__table__.c, Citizen.__table__.c
+_INSERT = insert(OtpCode.__table__).returning(_CODES.id)
 _CONSUME = (
     update(OtpCode.__table__)
     .where(_CODES.id == bindparam("b_otp"), _CODES.citizen_id == bindparam("b_citizen"),

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from flask import Flask, current_app, g, request, session
-from sqlalchemy import update
+from sqlalchemy import insert, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from idp import secrets
@@ -68,22 +68,31 @@ def start_session(citizen: Citizen, *, acr: str, amr: list[str]) -> LoginSession
     session.clear()
     session.update(kept)
     token = secrets.random_token()
+    now = clock.now()
     login_session = previous or LoginSession(id=secrets.random_token(16), citizen_id=citizen.id,
-                                             citizen=citizen)
+                                             citizen=citizen, created_at=now)
     login_session.token_hash = secrets.keyed_hash(token, _PURPOSE)
     login_session.acr, login_session.amr, login_session.auth_time = acr, amr, clock.timestamp()
     login_session.epoch = citizen.session_epoch
-    login_session.expires_at = clock.now() + timedelta(seconds=current_app.config["IDP_SESSION_TTL"])
-    login_session.last_seen_at = clock.now()
+    login_session.expires_at = now + timedelta(seconds=current_app.config["IDP_SESSION_TTL"])
+    login_session.last_seen_at = now
     login_session.ip = request.remote_addr
     login_session.user_agent = (request.user_agent.string or "")[:256]
-    db.session.add(login_session)
+    if previous is None:
+        # A Core statement (the ORM's unit of work took four times as long to write the row);
+        # the object stays out of the ORM session, read by the rest of this request only.
+        db.session.execute(_INSERT, {column: getattr(login_session, column) for column in _COLUMNS})
     session[SESSION_TOKEN] = token
     # A browser-session cookie: closing the browser (a library or office computer) ends the
     # login there; the server ends it after IDP_SESSION_TTL whatever the browser keeps.
     session.permanent = False
     g.login_session = login_session
     return login_session
+
+
+_INSERT = insert(LoginSession.__table__)
+_COLUMNS = ("id", "token_hash", "citizen_id", "acr", "amr", "auth_time", "epoch", "created_at",
+            "last_seen_at", "expires_at", "ip", "user_agent")
 
 
 def current_session() -> LoginSession | None:

@@ -39,7 +39,7 @@ from tests.support.browser import AuthorizationAttempt, code_from, consent, log_
 
 SUBSTANTIAL = "http://eidas.europa.eu/LoA/substantial"
 # A login with password and SMS code, from the RP's redirect to UserInfo (7 requests).
-FULL_LOGIN_STATEMENTS = 26
+FULL_LOGIN_STATEMENTS = 25
 
 
 @dataclass

@@ -11,6 +11,10 @@ citizen's own; the login then completes at the substantial level (both factors w
 
 from __future__ import annotations
 
+from functools import partial
+from types import SimpleNamespace
+from typing import Any
+
 from flask import Blueprint, redirect, render_template, request, session, url_for
 from flask_babel import lazy_gettext as _l
 
@@ -18,8 +22,9 @@ from idp import flow_state, metrics, ratelimit
 from idp.assurance import ACR_LOW, ACR_SUBSTANTIAL, acr_rank
 from idp.audit import EventTag, record_event
 from idp.flows import forms, identify, new_password_step, otp_step
+from idp.kept_pages import CSRF_TOKEN, KeptPage
 from idp.metrics import LoginMethod, LoginOutcome
-from idp.models import Citizen
+from idp.models import Citizen, FlowState
 from idp.oidc import interaction
 from idp.sessions import current_session, start_session
 
@@ -43,19 +48,49 @@ def _target_acr(pending: interaction.Pending | None) -> str:
     return pending.required_acr if pending else ACR_SUBSTANTIAL
 
 
+# The login page's text changes only with the language, which way is open and what was
+# refused: kept per such key, each request's own values filled in (idp.kept_pages).
+LOGIN_PAGE = KeptPage("login/password.html", CSRF_TOKEN, "page_path", "ir", "document",
+                      "requester", "challenge_id", "verification_code", "seconds_left", "deep_link")
+
+
 def render_login(pending: interaction.Pending | None, errors: forms.FormErrors | None = None,
                  document: str = "", status: int = 200, passkey_problem: str | None = None):  # type: ignore[no-untyped-def]
     """The login page with its three ways; after a refusal, with the way that was refused
     shown and what went wrong."""
+    key, context, values = login_page(pending, errors, document, passkey_problem)
+    return LOGIN_PAGE.render(key, context, values, partial(login_stand_ins, pending is not None)), status
+
+
+def login_page(pending: interaction.Pending | None, errors: forms.FormErrors | None,
+               document: str, passkey_problem: str | None) -> tuple[tuple, dict[str, Any], dict[str, object]]:
+    """What the login page shows: the key its text is kept by, the template's context,
+    and the values of this request that the kept text leaves out."""
     from idp.flows.mobile import qr_context
 
     # Shown again after a refusal: with the QR code it showed, not a new one.
     qr = qr_context(pending, shown_again=request.method == "POST")
     tab = "passkey" if passkey_problem else "permanent" if errors else "mobile"
-    return render_template("login/password.html", pending=pending, errors=errors or {},
-                           document=document or (pending.params.get("login_hint", "") if pending else ""),
-                           ir=pending.request.id if pending else "", tab=tab,
-                           passkey_problem=passkey_problem, **qr), status
+    errors = errors or forms.FormErrors()
+    context = {"pending": pending, "errors": errors, "tab": tab, "passkey_problem": passkey_problem,
+               "document": document or (pending.params.get("login_hint", "") if pending else ""),
+               "ir": pending.request.id if pending else "", "page_path": request.full_path, **qr}
+    values = {"page_path": context["page_path"], "ir": context["ir"], "document": context["document"],
+              "requester": pending.client.name if pending else "", "challenge_id": qr["challenge"].id,
+              "verification_code": qr["challenge"].verification_code,
+              "seconds_left": qr["seconds_left"], "deep_link": qr["deep_link"]}
+    refused = tuple((name, tuple(keys)) for name, keys in errors.items())
+    key = (tab, pending is not None, passkey_problem, refused)
+    return key, context, values
+
+
+def login_stand_ins(with_pending: bool) -> dict[str, Any]:
+    marker = LOGIN_PAGE.marker
+    requester = SimpleNamespace(client=SimpleNamespace(name=marker("requester")))
+    return {"pending": requester if with_pending else None,
+            "challenge": SimpleNamespace(id=marker("challenge_id"),
+                                         verification_code=marker("verification_code")),
+            **{slot: marker(slot) for slot in ("page_path", "ir", "document", "seconds_left", "deep_link")}}
 
 
 @blueprint.get("")
@@ -111,7 +146,8 @@ def _after_password(citizen: Citizen, pending: interaction.Pending | None):  # t
 def _start_otp(citizen: Citizen, pending: interaction.Pending | None, amr: list[str],
                renewal: bool = False):  # type: ignore[no-untyped-def]
     return otp_step.begin(FLOW, citizen, OTP_PURPOSE, "login.otp",
-                          ir=pending.request.id if pending else None, amr=amr, renewal=renewal)
+                          pending_request_id=pending.request.id if pending else None, amr=amr,
+                          renewal=renewal)
 
 
 def finish_login(citizen: Citizen, pending: interaction.Pending | None, *, acr: str,
@@ -146,7 +182,7 @@ def otp():  # type: ignore[no-untyped-def]
     if state is None or state.citizen is None:
         return flow_state.expired_page()
     citizen = state.citizen
-    pending = interaction.load(state.data.get("ir"))
+    pending = interaction.load(state.pending_request_id)
     renewal = bool(state.data.get("renewal"))
     verified, problem = otp_step.respond(state, citizen, OTP_PURPOSE)
     if verified:
@@ -154,8 +190,7 @@ def otp():  # type: ignore[no-untyped-def]
         if renewal:
             flow_state.advance(state, "expired", amr=amr)
             return redirect(url_for("login.expired"))
-        flow_state.finish(FLOW)
-        return finish_login(citizen, pending, acr=ACR_SUBSTANTIAL, amr=amr)
+        return _finish(state, citizen, pending, amr)
     if renewal:
         return otp_step.page(state, problem, url_for("login.otp"), RENEWAL_STEPS,
                              intro_key="password_expired", pending=pending)
@@ -171,7 +206,7 @@ def expired():  # type: ignore[no-untyped-def]
     if state is None or state.citizen is None or "sms" not in state.data.get("amr", ()):
         return flow_state.expired_page()
     citizen = state.citizen
-    pending = interaction.load(state.data.get("ir"))
+    pending = interaction.load(state.pending_request_id)
     outcome = new_password_step.respond(citizen)
     if not outcome.saved:
         return new_password_step.page(outcome, heading=_l("Your password has expired"),
@@ -181,6 +216,13 @@ def expired():  # type: ignore[no-untyped-def]
     # below opens a fresh one.
     new_password_step.retire_old_password(citizen, EventTag.PASSWORD_CHANGED,
                                           this_browser_too=True, reason="expired")
-    amr = state.data["amr"]
-    flow_state.finish(FLOW)
-    return finish_login(citizen, pending, acr=ACR_SUBSTANTIAL, amr=amr)
+    return _finish(state, citizen, pending, state.data["amr"])
+
+
+def _finish(state: FlowState, citizen: Citizen, pending: interaction.Pending | None,
+            amr: list[str]):  # type: ignore[no-untyped-def]
+    """The last step of the flow is done: log in at the substantial level, then end the
+    flow (with its pending request, when that was answered: no statement of its own)."""
+    response = finish_login(citizen, pending, acr=ACR_SUBSTANTIAL, amr=amr)
+    flow_state.finished_with_request(state, pending is not None and interaction.answered(pending))
+    return response

@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from functools import partial
+from types import SimpleNamespace
 from typing import Any
 
 from flask import current_app, make_response, redirect, render_template, request, url_for
@@ -16,6 +18,7 @@ from flask_babel import format_timedelta
 
 from idp import flow_state, otp, ratelimit
 from idp.flows import forms
+from idp.kept_pages import CSRF_TOKEN, KeptPage
 from idp.models import Citizen, FlowState
 from idp.sms import SmsDeliveryError
 
@@ -24,13 +27,13 @@ def send(citizen: Citizen, purpose: str, *, again_after: int | None = None) -> t
     """Send a code (``again_after``: another one, after the flow's code of that id): the new
     code's id, or None and the message key saying why none was sent."""
     try:
-        code = otp.send_otp(citizen, purpose, resend_of=again_after)
+        code_id = otp.send_otp(citizen, purpose, resend_of=again_after)
     except otp.SendRefused as refused:
         return None, refused.reason
     except SmsDeliveryError:
         current_app.logger.warning("SMS gateway failed for a %s code", purpose)
         return None, "sms_unavailable"
-    return code.id, None
+    return code_id, None
 
 
 def begin(kind: str, citizen: Citizen, purpose: str, endpoint: str, **data: Any):  # type: ignore[no-untyped-def]
@@ -106,19 +109,48 @@ def view(kind: str, purpose: str, flow_steps: Sequence[str], *, next_step: str,
     return page(state, problem, request.path, flow_steps)
 
 
+# The SMS-code page's text changes only with the language, the flow and what happened:
+# kept per such key, each request's own values filled in (idp.kept_pages).
+OTP_PAGE = KeptPage("otp_step.html", CSRF_TOKEN, "page_path", "last_digits", "wait", "requester")
+_KEPT_CONTEXT = frozenset({"pending", "intro_key", "problem", "last_digits", "action", "flow_steps",
+                           "code_sent", "wait", "page_path"})
+
+
 def page(state: FlowState, problem: str | None, action: str, flow_steps: Sequence[str],
          template: str = "otp_step.html", **context: Any):  # type: ignore[no-untyped-def]
     citizen = state.citizen
     assert citizen is not None
     retry_at = retry_time(state, citizen, problem)
     status = 200 if problem in (None, "otp_resent") else 429 if problem in WAIT else 400
-    response = make_response(render_template(
-        template, problem=problem, last_digits=masked_phone(citizen), action=action,
-        flow_steps=flow_steps, code_sent=bool(state.data.get("otp_id")),
-        wait=wait_text(retry_at) if retry_at else "", **context), status)
+    context.update(problem=problem, last_digits=masked_phone(citizen), action=action,
+                   flow_steps=flow_steps, code_sent=bool(state.data.get("otp_id")),
+                   wait=wait_text(retry_at) if retry_at else "", page_path=request.full_path)
+    if template == OTP_PAGE.template and context.keys() <= _KEPT_CONTEXT:
+        html = OTP_PAGE.render(*otp_page(context), partial(otp_stand_ins, context.get("pending") is not None))
+    else:
+        html = render_template(template, **context)
+    response = make_response(html, status)
     if status == 429 and retry_at is not None:
         response.headers["Retry-After"] = str(otp.seconds_until(retry_at))
     return response
+
+
+def otp_page(context: dict[str, Any]) -> tuple[tuple, dict[str, Any], dict[str, object]]:
+    """The key the SMS-code page's text is kept by, its context, and the values of this
+    request that the kept text leaves out."""
+    pending = context.get("pending")
+    key = (context["problem"], context["action"], tuple(map(str, context["flow_steps"])),
+           context["code_sent"], bool(context["wait"]), context.get("intro_key"), pending is not None)
+    values = {"page_path": context["page_path"], "last_digits": context["last_digits"],
+              "wait": context["wait"], "requester": pending.client.name if pending else ""}
+    return key, context, values
+
+
+def otp_stand_ins(with_pending: bool) -> dict[str, Any]:
+    marker = OTP_PAGE.marker
+    requester = SimpleNamespace(client=SimpleNamespace(name=marker("requester")))
+    return {"pending": requester if with_pending else None,
+            **{slot: marker(slot) for slot in ("page_path", "last_digits", "wait")}}
 
 
 def retry_time(state: FlowState, citizen: Citizen, problem: str | None) -> datetime | None:

@@ -85,12 +85,12 @@ def start_enrollment():  # type: ignore[no-untyped-def]
         record_event(EventTag.PASSWORD_EXPIRED, citizen, channel="mobile_enrollment")
         return _error(403, "password_expired")
     try:
-        code = otp.send_otp(citizen, ENROLLMENT)
+        code_id = otp.send_otp(citizen, ENROLLMENT)
     except otp.SendRefused as refused:
         return _wait(refused.reason, refused.retry_at)
     except SmsDeliveryError:
         return _error(503, "sms_unavailable")
-    token = flow_state.start_for_token(ENROLLMENT, "otp", citizen, otp_id=code.id,
+    token = flow_state.start_for_token(ENROLLMENT, "otp", citizen, otp_id=code_id,
                                        device_name=_text(data, "device_name", 100) or "Cl@ve app")
     return jsonify(enrollment=token, phone_hint=citizen.phone[-3:],
                    expires_in=current_app.config["IDP_OTP_TTL"]), 201

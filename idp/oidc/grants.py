@@ -10,6 +10,7 @@ from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import OpenIDCode
 from flask import current_app, render_template
 from joserfc.errors import JoseError
+from sqlalchemy import insert
 
 from idp import secrets
 from idp.clock import clock
@@ -38,6 +39,9 @@ def deliver(redirect_uri: str, params: list[tuple[str, str]], response_mode: str
     return 302, "", [("Location", add_params_to_uri(redirect_uri, params))]
 
 
+_INSERT_CODE = insert(AuthorizationCode.__table__)
+
+
 class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = ALL_AUTH_METHODS
 
@@ -53,7 +57,9 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     def save_authorization_code(self, code: str, request) -> None:  # type: ignore[no-untyped-def]
         context: AuthContext = request.auth_context
         data = request.payload.data
-        db.session.add(AuthorizationCode(
+        now = clock.now()
+        # A Core statement: the ORM's unit of work took about four times as long.
+        db.session.execute(_INSERT_CODE, dict(
             code_hash=secrets.keyed_hash(code, tokens.CODE),
             client_id=request.client.client_id,
             citizen_id=request.user.id,
@@ -67,7 +73,8 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             claims_request=context.claims_request,
             code_challenge=data.get("code_challenge"),
             code_challenge_method=data.get("code_challenge_method"),
-            expires_at=clock.now() + timedelta(seconds=current_app.config["IDP_CODE_TTL"]),
+            created_at=now,
+            expires_at=now + timedelta(seconds=current_app.config["IDP_CODE_TTL"]),
         ))
 
     def query_authorization_code(self, code: str, client: Client) -> tokens.Redeemed | None:

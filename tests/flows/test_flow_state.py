@@ -3,12 +3,16 @@ a flow that one of them ended stays ended."""
 
 from __future__ import annotations
 
-from sqlalchemy import delete, update
+from datetime import timedelta
+
+from sqlalchemy import delete, func, select, update
 
 from idp import flow_state
+from idp.clock import clock
 from idp.extensions import db
 from idp.models import FlowState
-from tests.factories import make_citizen
+from idp.oidc.models import AuthorizationRequest
+from tests.factories import make_citizen, make_client
 
 
 def _flow_at_the_sms_step() -> FlowState:
@@ -55,3 +59,16 @@ def test_a_flow_moved_on_meanwhile_elsewhere_is_not_moved_back(app):
     assert flow_state.add_one(state, "wrong_codes") is None
     moved_on = db.session.get(FlowState, state.id, populate_existing=True)
     assert moved_on is not None and moved_on.step == "confirm" and "otp_id" not in moved_on.data
+
+
+def test_a_flow_state_is_deleted_with_the_pending_request_it_serves(app):
+    rp = make_client()
+    pending = AuthorizationRequest(id="a-pending-request", client_id=rp.client_id, params={},
+                                   expires_at=clock.now() + timedelta(minutes=10))
+    db.session.add(pending)
+    token = flow_state.start_for_token("login", "otp", make_citizen().citizen, pending_request_id=pending.id)
+    db.session.commit()
+    db.session.execute(delete(AuthorizationRequest).where(AuthorizationRequest.id == pending.id))
+    db.session.commit()
+    assert flow_state.by_token("login", "otp", token) is None
+    assert db.session.scalar(select(func.count()).select_from(FlowState)) == 0

@@ -5,10 +5,10 @@ from __future__ import annotations
 from idp.assurance import ACR_SUBSTANTIAL
 from idp.audit import EventTag
 from idp.extensions import db
-from idp.models import AuditEvent, LoginSession
+from idp.models import AuditEvent, FlowState, LoginSession
 from idp.sms import latest_code
 from tests.factories import make_citizen, make_client, new_dni
-from tests.support.browser import AuthorizationAttempt, log_in, log_in_to_account, submit
+from tests.support.browser import AuthorizationAttempt, code_from, consent, log_in, log_in_to_account, submit
 
 
 def post_login(browser, document: str, password: str):  # type: ignore[no-untyped-def]
@@ -112,3 +112,28 @@ def test_no_secret_appears_in_audit_events(app, browser, sms_file):
     assert EventTag.OTP_VERIFIED in rendered
     for secret in (person.password, "Mala-Clave-99", latest_code(sms_file), person.activation_code):
         assert secret not in rendered
+
+
+def flow_states() -> int:
+    return db.session.scalar(db.select(db.func.count()).select_from(FlowState))
+
+
+def test_a_login_that_goes_on_to_consent_leaves_no_sms_step_behind(app, browser, sms_file):
+    person = make_citizen()
+    rp = make_client(default_acr=ACR_SUBSTANTIAL)
+    to_consent = log_in(browser, AuthorizationAttempt(rp.client_id, rp.redirect_uri).start(browser),
+                        person.document, person.password, sms_file)
+    assert "/consent" in to_consent.headers["Location"]
+    assert flow_states() == 0
+
+
+def test_a_login_answered_with_a_code_leaves_no_sms_step_behind(app, browser, sms_file):
+    person = make_citizen()
+    rp = make_client(default_acr=ACR_SUBSTANTIAL)
+    other = app.test_client()
+    consent(other, log_in(other, AuthorizationAttempt(rp.client_id, rp.redirect_uri).start(other),
+                          person.document, person.password, sms_file))
+    answered = log_in(browser, AuthorizationAttempt(rp.client_id, rp.redirect_uri).start(browser),
+                      person.document, person.password, sms_file)
+    assert code_from(answered)
+    assert flow_states() == 0
