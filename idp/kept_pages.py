@@ -36,7 +36,6 @@ class KeptPage:
         self._markers = {name: f"{self._token}s{number}x" for number, name in enumerate(slots)}
         self._slot_of = {marker: name for name, marker in self._markers.items()}
         self._split = re.compile("(" + "|".join(self._markers.values()) + ")")
-        self._kept: dict[Hashable, tuple[list[str], list[str]]] = {}
 
     def marker(self, slot: str) -> str:
         """What the template is given in the place of ``slot``'s value."""
@@ -50,11 +49,14 @@ class KeptPage:
         per-request value, with ``marker(slot)`` in the value's place; it is called only
         when the page is first rendered for the key."""
         full_key = (key, str(get_locale()), rendered_locale(), request.script_root)
-        kept = self._kept.get(full_key)
+        # Kept per app: a page holds the app's settings (the issuer, lifetimes, what is
+        # enabled), and one process may hold several apps (the tests, a dispatcher).
+        kept_here = current_app.extensions.setdefault("kept_pages", {}).setdefault(self, {})
+        kept = kept_here.get(full_key)
         if kept is None:
-            if len(self._kept) >= _KEPT:
-                self._kept.clear()
-            kept = self._kept[full_key] = self._render_marked({**context, **stand_ins()})
+            if len(kept_here) >= _KEPT:
+                kept_here.clear()
+            kept = kept_here[full_key] = self._render_marked({**context, **stand_ins()})
         texts, slots = kept
         if CSRF_TOKEN in self._markers:
             values = {**values, CSRF_TOKEN: generate_csrf()}

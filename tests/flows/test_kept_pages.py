@@ -89,3 +89,18 @@ def test_the_kept_sms_code_page_is_the_page_rendered_whole(app, language, state)
             whole = render_template(OTP_PAGE.template, **context)
             kept = OTP_PAGE.render(key, context, values, partial(otp_stand_ins, pending is not None))
             assert kept == whole
+
+
+def test_a_page_kept_by_one_app_is_never_served_by_another_with_other_settings(app, tmp_path):
+    from idp.kept_pages import KeptPage
+    from tests.conftest import build_app
+
+    home = KeptPage("home.html", "login_session")
+    one_year = build_app(tmp_path, IDP_PASSWORD_LIFETIME_DAYS=365)
+    pages = []
+    for server in (app, one_year, app):
+        with server.test_request_context("/", headers={"Accept-Language": "en"}):
+            pages.append(home.render("home", {}, {"login_session": ""},
+                                     lambda: {"login_session": None}))
+    assert "valid for 2 years" in pages[0] and "valid for 1 year" in pages[1]
+    assert pages[2] == pages[0]
