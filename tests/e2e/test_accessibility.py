@@ -12,7 +12,8 @@ import pytest
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from idp.web import language_tag
-from tests.e2e import tour
+from tests.e2e import pages, tour
+from tests.e2e.conftest import start_chromium
 from tests.support.live import start_demo_rp, start_idp
 from tests.support.pki import make_authority
 
@@ -57,6 +58,28 @@ def stops(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tour.Stops]:
     yield tour.Stops(idp, rp, low_rp, authority)
     for server in (low_rp, rp, idp):
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def tour_browser(chromium_binaries: tuple[str, str],
+                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[WebDriver, dict]]:
+    """One Chromium for every walk a worker makes, and the window size it started with."""
+    driver = start_chromium(chromium_binaries, tmp_path_factory.mktemp("a11y-chromium"))
+    try:
+        yield driver, driver.get_window_size()
+    finally:
+        driver.quit()
+
+
+@pytest.fixture
+def chrome(tour_browser: tuple[WebDriver, dict]) -> WebDriver:
+    """The module's browser as a new one would be: on no page, at its first size, presenting
+    no certificate (and without cookies: each walk starts with tour.use_language)."""
+    driver, size = tour_browser
+    driver.get("about:blank")
+    driver.set_window_size(size["width"], size["height"])
+    pages.present(driver, None)
+    return driver
 
 
 def violations(driver: WebDriver) -> list[dict]:
