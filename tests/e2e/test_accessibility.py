@@ -14,7 +14,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from idp.web import language_tag
 from tests.e2e import pages, tour
 from tests.e2e.conftest import start_chromium
-from tests.support.live import start_demo_rp, start_idp
+from tests.support.live import start_demo_rp, start_idp, stop_all
 from tests.support.pki import make_authority
 
 pytestmark = [pytest.mark.e2e]
@@ -56,8 +56,7 @@ def stops(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tour.Stops]:
     low_rp = start_demo_rp(tmp_path_factory.mktemp("a11y-low-rp"), idp, name="Biblioteca Municipal",
                            default_acr="http://eidas.europa.eu/LoA/low")
     yield tour.Stops(idp, rp, low_rp, authority)
-    for server in (low_rp, rp, idp):
-        server.stop()
+    stop_all(low_rp, rp, idp)
 
 
 @pytest.fixture(scope="module")

@@ -145,6 +145,22 @@ def run_idp_command(env: dict[str, str], cwd: Path, *args: str) -> str:
     return result.stdout
 
 
+def stop_all(*servers: LiveIdp | LiveDemoRp) -> None:
+    """Stop several servers together: all are told to stop before any is waited for, so that
+    their graceful stops overlap instead of following one another."""
+    running = [server.process for server in servers if server.process and server.process.poll() is None]
+    for process in running:
+        process.terminate()
+    for process in running:
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=15)
+    for server in servers:
+        server.stop()  # what is left: logs, databases
+
+
 def _stop(process: subprocess.Popen | None, log: IO[str] | None) -> None:
     """Terminate (the server's graceful stop), kill if it will not go, and close the log."""
     if process and process.poll() is None:
