@@ -6,8 +6,11 @@ tests, one group on one worker and in this order, prove that a database given ba
 from __future__ import annotations
 
 import pytest
+from alembic.script import ScriptDirectory
+from flask import current_app
 from sqlalchemy import func, inspect, select, text
 
+from idp.database import alembic_config
 from idp.extensions import db
 from idp.models import Citizen
 from tests.factories import make_citizen, make_client
@@ -31,6 +34,8 @@ def test_a_test_writes_rows_in_its_database(app) -> None:
 
 def test_the_next_test_finds_none_of_them_and_numbering_starts_again(app) -> None:
     assert rows_written() == {}
+    head = ScriptDirectory.from_config(alembic_config(current_app)).get_current_head()
+    assert db.session.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == [head]
     assert make_citizen().citizen.id == 1
     assert db.session.execute(select(func.count()).select_from(Citizen)).scalar_one() == 1
 
