@@ -2,7 +2,8 @@
 
 The database is a SQLite file, or, when ``IDP_TEST_DATABASE_URL`` names a PostgreSQL server
 (``make test`` runs the suite a second time under ``scripts/with-postgres.sh``), a database
-of its own on that server. Either way it is a copy of a template migrated once per worker.
+of its own on that server (from the worker's pool: tests.support.postgres). Either way it is
+a copy of a template migrated once per worker.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from tests.support.postgres import PostgresServer
 FAST_ARGON2 = {"IDP_ARGON2_MEMORY_KIB": 1024, "IDP_ARGON2_TIME_COST": 1}
 POSTGRES = PostgresServer.from_environment()
 
-# What the current test made: its database (by tmp_path), its PostgreSQL databases to drop,
+# What the current test made: its database (by tmp_path), its PostgreSQL databases to give back,
 # and every engine that connected (the test's apps, and those the CLI builds from IDP_*),
 # held until the test ends so that none is garbage-collected with connections still open.
 _database_urls: dict[Path, str] = {}
@@ -101,7 +102,7 @@ def _throwaway_databases():
     while _engines:
         _engines.pop().dispose()
     while _databases:
-        POSTGRES.drop(_databases.pop())  # type: ignore[union-attr]
+        POSTGRES.release(_databases.pop())  # type: ignore[union-attr]
     _database_urls.clear()
 
 

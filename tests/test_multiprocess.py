@@ -16,7 +16,15 @@ from idp.serving import SERVERS
 from idp.sms import latest_code
 from idp_mobile.client import MobileClient
 from tests.factories import new_dni
-from tests.support.live import RP_REDIRECT, active_citizen, authorize, create_client, form_post, start_idp
+from tests.support.live import (
+    RP_REDIRECT,
+    active_citizen,
+    authorize,
+    create_client,
+    form_post,
+    start_idp,
+    stop_all,
+)
 from tests.support.mobile import code_shown_in, qr_shown_on
 
 pytestmark = pytest.mark.xdist_group("multiprocess")
@@ -29,8 +37,7 @@ def nodes(request, tmp_path_factory):  # type: ignore[no-untyped-def]
     first = start_idp(tmp_path_factory.mktemp("nodes"), workers=2, server=request.param)
     second = start_idp(first.base, share_with=first, workers=2, server=request.param)
     yield first, second
-    second.stop()
-    first.stop()
+    stop_all(second, first)  # the first node's database is dropped last
 
 
 def _authorize(browser: requests.Session, node, client_id: str) -> tuple[requests.Response, str]:  # type: ignore[no-untyped-def]

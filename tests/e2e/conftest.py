@@ -71,22 +71,26 @@ def chromium_binaries() -> tuple[str, str]:
     return browser, driver
 
 
+def start_chromium(binaries: tuple[str, str], profile: Path) -> webdriver.Chrome:
+    """Headless Chromium with its own profile in ``profile``, driven through chromedriver."""
+    browser, driver_path = binaries
+    options = webdriver.ChromeOptions()
+    options.binary_location = browser
+    for argument in (*CHROMIUM_ARGUMENTS, f"--user-data-dir={profile}"):
+        options.add_argument(argument)
+    options.add_experimental_option("prefs", BROWSER_PREFERENCES)
+    return webdriver.Chrome(service=Service(driver_path), options=options)
+
+
 @pytest.fixture
 def open_browser(chromium_binaries: tuple[str, str],
                  tmp_path: Path) -> Iterator[Callable[[], webdriver.Chrome]]:
     """Opens fresh browsers (own profile each: no cookies shared), all quit at the end;
     for tests where the same citizen uses two devices."""
-    browser, driver_path = chromium_binaries
     opened: list[webdriver.Chrome] = []
 
     def open_one() -> webdriver.Chrome:
-        options = webdriver.ChromeOptions()
-        options.binary_location = browser
-        profile = tmp_path / f"chromium-profile-{len(opened)}"
-        for argument in (*CHROMIUM_ARGUMENTS, f"--user-data-dir={profile}"):
-            options.add_argument(argument)
-        options.add_experimental_option("prefs", BROWSER_PREFERENCES)
-        opened.append(webdriver.Chrome(service=Service(driver_path), options=options))
+        opened.append(start_chromium(chromium_binaries, tmp_path / f"chromium-profile-{len(opened)}"))
         return opened[-1]
 
     try:
