@@ -271,12 +271,17 @@ def init_web(app: Flask) -> None:
         log.warning("value refused by the database: %s (SQLSTATE %s)", error.orig.__class__.__name__,
                     getattr(error.orig, "sqlstate", None))
         abandon()
+        if request.path.startswith(JSON_PATHS):  # its clients read JSON, as from the route
+            return jsonify(error="invalid_request",
+                           error_description="A value in the request is not valid."), 400
         return render_template("error.html", status=400), 400
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):  # type: ignore[no-untyped-def]
         log.exception("unhandled error (request %s)", g.get("request_id"))
         abandon()
+        if request.path.startswith(JSON_PATHS):
+            return jsonify(error="server_error", error_description="An unexpected error occurred."), 500
         return render_template("error.html", status=500), 500
 
     @app.context_processor

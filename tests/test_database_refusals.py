@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 
 from tests.factories import make_client
+from tests.firma.rp import API, signature_client
+from tests.oidc.test_code_flow import basic
 from tests.support.browser import AuthorizationAttempt
 
 NUL = "\x00"
@@ -27,3 +29,11 @@ def test_a_nul_byte_looked_up_in_the_database_is_refused_without_a_server_error(
     rp = make_client()
     attempt = AuthorizationAttempt(rp.client_id, rp.redirect_uri)
     assert "/login" in attempt.start(browser).headers["Location"]
+
+
+
+@pytest.mark.parametrize("path", [f"{API}/requests/oz{NUL},", f"{API}/requests/oz{NUL},/document"])
+def test_a_nul_byte_in_an_api_path_is_refused_in_json(browser, path):
+    client = signature_client()
+    response = browser.get(path, headers=basic(client.client_id, client.secret))
+    assert 400 <= response.status_code < 500 and response.is_json

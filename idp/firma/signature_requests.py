@@ -13,6 +13,7 @@ its status, and ``idp purge`` then deletes it.
 from __future__ import annotations
 
 import hmac
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -108,9 +109,12 @@ def create(*, client_id: str, client_name: str, redirect_uri: str, state: str,
     return signature_request
 
 
+_REQUEST_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # secrets.random_token's alphabet
+
+
 def find(request_id: object) -> SignatureRequest | None:
-    if not isinstance(request_id, str) or not 0 < len(request_id) <= 64:
-        return None
+    if not isinstance(request_id, str) or not _REQUEST_ID.fullmatch(request_id):
+        return None  # never looked up: no id of ours has other characters
     return db.session.get(SignatureRequest, request_id)
 
 
