@@ -22,6 +22,7 @@ from argon2 import Type
 from argon2.exceptions import VerificationError
 
 from idp import metrics
+from idp.argon2_memory import KeptMemory
 
 MIN_LENGTH = 8
 # From this length on there is no restriction on character types: pass-phrases.
@@ -227,6 +228,7 @@ class PasswordHasher:
                                parallelism=parallelism, type=Type.ID)
         self._dummy_hash: str | None = None
         self._turns = threading.BoundedSemaphore(max(1, max_concurrent))
+        self._memory = KeptMemory(max_concurrent)  # a block per verification allowed at once
 
     def hash(self, password: str) -> str:
         with self._turns, metrics.argon2_timed("hash"):
@@ -237,7 +239,7 @@ class PasswordHasher:
             return False
         try:
             with self._turns, metrics.argon2_timed("verify"):
-                return self._argon2.verify(encoded, unicodedata.normalize("NFC", password))
+                return self._memory.verify(encoded, unicodedata.normalize("NFC", password))
         except (VerificationError, ValueError):  # ValueError: malformed or non-ASCII hash
             return False
 

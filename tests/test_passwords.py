@@ -7,6 +7,7 @@ import time
 from datetime import date
 
 import pytest
+from argon2 import Type
 
 from idp.passwords import (
     SPECIAL_CHARACTERS,
@@ -323,7 +324,7 @@ def test_no_more_argon2_computations_run_at_once_than_allowed(allowed: int, monk
     hasher = PasswordHasher(memory_kib=8, time_cost=1, parallelism=1, max_concurrent=allowed)
     encoded = hasher.hash("Clave-2026!")
     running, most, lock = 0, 0, threading.Lock()
-    argon2 = hasher._argon2
+    argon2 = hasher._memory
 
     class Observed:
         def verify(self, *args: str) -> bool:
@@ -336,10 +337,69 @@ def test_no_more_argon2_computations_run_at_once_than_allowed(allowed: int, monk
                 running -= 1
             return argon2.verify(*args)
 
-    monkeypatch.setattr(hasher, "_argon2", Observed())
+    monkeypatch.setattr(hasher, "_memory", Observed())
     threads = [threading.Thread(target=hasher.verify, args=(encoded, "Clave-2026!")) for _ in range(6)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     assert most == allowed
+
+
+ARGON2_CASES = [
+    ("correct horse", "correct horse", Type.ID), ("correct horse", "correct hors", Type.ID),
+    ("contraseña ñandú", "contraseña ñandú", Type.ID), ("x", "", Type.ID),
+    ("legacy argon2i", "legacy argon2i", Type.I), ("legacy argon2d", "wrong", Type.D),
+]
+
+
+@pytest.mark.parametrize(("stored", "typed", "kind"), ARGON2_CASES)
+def test_a_verification_in_kept_memory_agrees_with_argon2_cffi(stored, typed, kind):
+    from argon2 import PasswordHasher as Argon2
+    from argon2.exceptions import VerificationError
+
+    from idp.argon2_memory import KeptMemory
+
+    encoded = Argon2(memory_cost=1024, time_cost=1, parallelism=2, type=kind).hash(stored)
+    try:
+        expected = Argon2().verify(encoded, typed)
+    except VerificationError:
+        expected = False
+    assert KeptMemory(1).verify(encoded, typed) is expected
+
+
+@pytest.mark.parametrize("encoded", [
+    "", "$argon2id$", "$argon2id$v=19$m=1024,t=1,p=1$c2FsdHNhbHQ$", "not a hash",
+    "$argon2id$v=19$m=1024,t=1,p=1$c2FsdHNhbHQ$ñ", "$argon2id$v=19$m=1024,t=1,p=1$***$aGFzaGhhc2g",
+    "$argon2id$v=19$m=1,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+])
+def test_a_hash_that_cannot_be_read_verifies_nothing_in_kept_memory(encoded):
+    from idp.argon2_memory import KeptMemory
+
+    assert KeptMemory(1).verify(encoded, "anything") is False
+
+
+KEPT_MEMORY_FAULTS = """
+import resource
+from argon2 import PasswordHasher as Argon2
+from idp.argon2_memory import KeptMemory
+from idp.serving import return_large_blocks
+
+assert return_large_blocks()
+encoded = Argon2(memory_cost=19456, time_cost=2, parallelism=1).hash("secret")
+kept = KeptMemory(1)
+assert kept.verify(encoded, "secret")
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(5):
+    assert kept.verify(encoded, "secret") and not kept.verify(encoded, "other")
+print((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) // 10)
+"""
+
+
+def test_verifications_reuse_the_workers_memory_instead_of_faulting_in_19_mib_each():
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-c", KEPT_MEMORY_FAULTS], capture_output=True, text=True,
+                         timeout=120, check=True)
+    assert int(run.stdout) < 100, run.stdout  # a fresh 19 MiB mapping faults in 4,865 pages
