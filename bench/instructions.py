@@ -6,7 +6,7 @@ The measurement of ``bench.logincpu`` runs again under ``valgrind --tool=callgri
 collection off, and each request's WSGI call switches it on and off through a client
 request (a three-line C library built here), then dumps the count under the request's
 name. argon2id's own C function switches collection off while it runs
-(``--toggle-collect=argon2_verify``), so what is counted is the login outside argon2id.
+(``--toggle-collect=argon2_ctx``), so what is counted is the login outside argon2id.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ def _count(arguments: list[str]) -> dict[str, list[int]]:
         source.write_text(_SOURCE)
         subprocess.run(["cc", "-shared", "-fPIC", "-O1", "-o", str(library), str(source)], check=True)  # noqa: S603, S607
         out = Path(work, "callgrind.out")
-        command = ["valgrind", "--tool=callgrind", "--collect-atstart=no", "--toggle-collect=argon2_verify",
+        command = ["valgrind", "--tool=callgrind", "--collect-atstart=no", "--toggle-collect=argon2_ctx",
                    f"--callgrind-out-file={out}", sys.executable, "-m", "bench", *arguments]
         subprocess.run(  # noqa: S603
             command,

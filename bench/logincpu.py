@@ -73,10 +73,10 @@ class Meter:
 
         with app.app_context():
             engine = db.engine
-            library = hasher()._argon2
+            library = hasher()._memory
         meter = self
 
-        class TimedArgon2:  # the library call alone: the semaphore and metrics stay outside
+        class TimedArgon2:  # the verification alone (idp.argon2_memory): semaphore and metrics stay outside
             def __getattr__(self, name: str) -> Any:
                 return getattr(library, name)
 
@@ -88,7 +88,7 @@ class Meter:
                     meter.argon2 += time.thread_time() - started
 
         with app.app_context():
-            hasher()._argon2 = TimedArgon2()
+            hasher()._memory = TimedArgon2()
         event.listen(engine, "before_cursor_execute", self._statement)
         event.listen(engine, "commit", self._commit)
         inner = app.wsgi_app
