@@ -87,6 +87,7 @@ class EventTag(StrEnum):
     KEYS_ROTATED = "keys_rotated"
     FIRMA_CERTIFICATE_ISSUED = "firma_certificate_issued"
     FIRMA_CERTIFICATES_REVOKED = "firma_certificates_revoked"
+    FIRMA_KEYS_RESEALED = "firma_keys_resealed"
     SIGNATURE_REQUESTED = "signature_requested"
     SIGNATURE_REQUEST_REFUSED = "signature_request_refused"
     SIGNATURE_SIGNED = "signature_signed"

@@ -417,6 +417,37 @@ def keys_rotate() -> None:
 
 
 @main.group()
+def firma() -> None:
+    """Cl@ve Firma: the citizens' signing keys."""
+
+
+@firma.command("reseal")
+@click.option("--json", "as_json", is_flag=True)
+def firma_reseal(as_json: bool) -> None:
+    """Seal the citizens' signing keys again under this deployment's seal secret, after
+    IDP_FIRMA_SEAL_SECRET (or IDP_SECRET_KEY while that is empty) changed.
+
+    The previous secret is read from standard input (asked for, hidden, on a terminal),
+    never from the command line, where other users of the machine could read it."""
+    from idp.firma.resealing import reseal_keys
+
+    if sys.stdin.isatty():
+        previous = click.prompt("The previous seal secret", hide_input=True)
+    else:
+        previous = sys.stdin.readline().rstrip("\r\n")
+    if not previous:
+        raise click.UsageError("give the previous seal secret on standard input")
+    app = _app()
+    with app.app_context(), transaction():
+        done = reseal_keys(previous)
+    _emit(done.as_dict(), as_json,
+          [f"resealed: {done.resealed}", f"already under this secret: {done.current}",
+           f"opened by neither secret (left as they were): {done.unopenable}"])
+    if done.unopenable:
+        sys.exit(1)
+
+
+@main.group()
 def audit() -> None:
     """The audit trail."""
 

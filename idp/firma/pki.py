@@ -121,7 +121,7 @@ def _issue(identity: SignerIdentity) -> SigningCertificate:
         "serial": format(serial, "x"), "key_type": key_type,
         "certificate": certificate.public_bytes(serialization.Encoding.DER),
         "sealed_key": sealing.seal(sealing.deployment_kek(), private_der,
-                                   binding=_binding(identity.citizen_id, serial)),
+                                   binding=key_binding(identity.citizen_id, format(serial, "x"))),
         "not_after": certificate.not_valid_after_utc.replace(tzinfo=None),
         "created_at": clock.now(),
     }
@@ -177,14 +177,15 @@ def _certify(identity: SignerIdentity, key: PrivateKey, serial: int) -> x509.Cer
             .sign(ca.key, hashes.SHA256()))
 
 
-def _binding(citizen_id: int, serial: int) -> bytes:
-    return f"firma-certificate:{citizen_id}:{serial:x}".encode()
+def key_binding(citizen_id: int, serial_hex: str) -> bytes:
+    """What a sealed key is bound to: its certificate row (citizen and serial, as stored)."""
+    return f"firma-certificate:{citizen_id}:{serial_hex}".encode()
 
 
 def _open(row: SigningCertificate) -> Credential:
     certificate = x509.load_der_x509_certificate(row.certificate)
     key = sealing.unseal(sealing.deployment_kek(), row.sealed_key,
-                         binding=_binding(row.citizen_id, certificate.serial_number))
+                         binding=key_binding(row.citizen_id, format(certificate.serial_number, "x")))
     return Credential(certificate, authority().certificate, key)
 
 
