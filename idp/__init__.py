@@ -25,9 +25,6 @@ def create_app(**overrides: Any) -> Flask:
     app.config.update(
         SECRET_KEY=app.config["IDP_SECRET_KEY"],
         SQLALCHEMY_DATABASE_URI=database_url,
-        # A server database can drop connections (restart, failover): test each one as it
-        # leaves the pool. A SQLite file cannot, and the ping would be a round trip per request.
-        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": not database_url.startswith("sqlite")},
         # __Host-: only over HTTPS, for this host, for the whole site (no Domain attribute).
         SESSION_COOKIE_NAME="__Host-idp_session" if config["IDP_SECURE_COOKIES"] else "idp_session",
         SESSION_COOKIE_HTTPONLY=True,
@@ -51,6 +48,11 @@ def create_app(**overrides: Any) -> Flask:
     babel.init_app(app, locale_selector=web.select_locale)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         web.configure_sqlite(app)
+    else:  # a server can drop connections (restart, failover); a SQLite file cannot
+        from idp.connections import ping_when_idle
+
+        with app.app_context():
+            ping_when_idle(db.engine)
     web.init_web(app)
 
     from idp.ratelimit import DatabaseRateLimiter

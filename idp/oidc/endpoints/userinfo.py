@@ -19,6 +19,7 @@ from authlib.oauth2.rfc6750 import BearerTokenValidator
 from authlib.oidc.core import UserInfo, UserInfoEndpoint
 from flask import Flask, request
 
+from idp.connections import for_one_read
 from idp.extensions import db
 from idp.oidc import bearer, server, tokens
 from idp.oidc import claims as claim_rules
@@ -96,7 +97,7 @@ class UserInfoFront(Front):
                 validator, value = self.protector.get_token_validator("bearer"), body_token
             else:
                 validator, value = self.protector.parse_request_authorization(_Presented(authorization))
-            with db.engine.connect() as connection:
+            with for_one_read(db.engine) as connection:
                 token = bearer.token_in_force(value, tokens.ACCESS, connection)
             validator.validate_token(token, SCOPES, None)
         except OAuth2Error as error:

@@ -1,0 +1,56 @@
+"""A server database's pooled connections: tested before use only when they may be stale,
+and no transaction around a lone read.
+
+SQLAlchemy's ``pool_pre_ping`` sends a ping (one round trip) every time a connection leaves
+the pool, that is once per request: on PostgreSQL, whose server shares the machine's cores,
+that was one round trip in four of a UserInfo request. A connection can only have died
+unnoticed if the server (or the network) dropped it after its last use; a server that went
+away and came back needs more than ``IDLE_BEFORE_PING`` to do so, and while it is away a
+ping could not save the request either. So a connection given back less than
+``IDLE_BEFORE_PING`` ago is used as it is, and one idle for longer is pinged first and, if
+the ping fails, replaced (SQLAlchemy reconnects on ``DisconnectionError``), as
+``pool_pre_ping`` did. A connection that still fails in use (a network cut without a
+restart) ends that request with the 503 of an outage and invalidates the pool, so the
+worker's other connections are replaced too (``tests/test_database_outage.py``).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DisconnectionError
+
+IDLE_BEFORE_PING = 1.0  # seconds
+_RETURNED = "idp_returned_at"
+
+
+def ping_when_idle(engine: Engine, idle: float = IDLE_BEFORE_PING) -> None:
+    """Ping a connection as it leaves the pool only if it was idle for ``idle`` seconds."""
+
+    @event.listens_for(engine, "checkin")
+    def _returned(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_RETURNED] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _taken(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        returned = record.info.get(_RETURNED)
+        if returned is None or time.monotonic() - returned < idle:
+            return  # just opened, or used a moment ago
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as error:
+            raise DisconnectionError("a pooled connection did not answer its ping") from error
+
+
+def for_one_read(engine: Engine) -> Connection:
+    """A connection for a single statement that only reads: on a server database, outside
+    any transaction, so that no BEGIN and ROLLBACK round trips surround it (one statement
+    sees one snapshot either way). SQLite sends no BEGIN for a read, and switching its
+    connection's mode back would cost a statement: there, a plain connection."""
+    connection = engine.connect()
+    if engine.dialect.name == "sqlite":
+        return connection
+    return connection.execution_options(isolation_level="AUTOCOMMIT")
