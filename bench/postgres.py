@@ -22,6 +22,7 @@ from flask import Flask
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Connection, make_url
 
+from idp.connections import IDLE_BEFORE_PING
 from idp.serving import WORKER_OPTIONS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -123,4 +124,12 @@ def pool_settings(app: Flask) -> dict[str, Any]:
     return {"pool": type(pool).__name__, "pool_size": pool.size() if hasattr(pool, "size") else None,
             "max_overflow": getattr(pool, "_max_overflow", None),
             "timeout_s": getattr(pool, "_timeout", None), "pre_ping": getattr(pool, "_pre_ping", None),
+            "ping_after_idle_s": None if str(db.engine.url).startswith("sqlite") else IDLE_BEFORE_PING,
             "threads_per_worker": WORKER_OPTIONS["threads"]}
+
+
+def ping_text(settings: dict[str, Any]) -> str:
+    """How a pooled connection is tested before use, in the report's words."""
+    if settings.get("ping_after_idle_s"):
+        return f"pinged when idle over {settings['ping_after_idle_s']:g} s"
+    return f"pre-ping {'on' if settings.get('pre_ping') else 'off'}"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench import analysis, versus_report
+from bench import analysis, postgres, versus_report
 
 LABELS = {"login": "Full Permanent Cl@ve login (7 requests)",
           "mobile_login": "Cl@ve mobile QR login (9 requests)", "refresh": "Refresh-token grant",
@@ -171,8 +171,8 @@ def databases_note(results: dict[str, Any]) -> str:
             continue
         line = (f"* {run['database']}, {run['citizens']:,} citizens: SQLAlchemy {pool['pool']} of "
                 f"{pool['pool_size']} connections + {pool['max_overflow']} overflow per worker process "
-                f"({pool['threads_per_worker']} threads each), {pool['timeout_s']} s timeout, pre-ping "
-                f"{'on' if pool['pre_ping'] else 'off'}")
+                f"({pool['threads_per_worker']} threads each), {pool['timeout_s']} s timeout, "
+                f"{postgres.ping_text(pool)}")
         pg = run.get("postgres")
         if pg:
             shown = ", ".join(f"{k} {v}" for k, v in pg["settings"].items())

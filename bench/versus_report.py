@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench import analysis
+from bench import analysis, postgres
 from bench.versus import PEER_FLOW, ratio
 
 LABELS = {
@@ -184,7 +184,7 @@ def not_server_bound(results: dict[str, Any]) -> list[str]:
 def _pool(settings: dict[str, Any]) -> str:
     return (f"{settings.get('pool')} of {settings.get('pool_size')} connections + "
             f"{settings.get('max_overflow')} overflow, {settings.get('timeout_s')} s timeout, "
-            f"pre-ping {'on' if settings.get('pre_ping') else 'off'}, per worker process "
+            f"{postgres.ping_text(settings)}, per worker process "
             f"({settings.get('threads_per_worker')} threads each)")
 
 
