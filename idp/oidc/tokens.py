@@ -116,7 +116,7 @@ CLAIM_REFRESH = (
 _REFRESH_TOKEN = select(_TOKENS.c.client_id, _TOKENS.c.citizen_id, _TOKENS.c.family_id,
                         _TOKENS.c.refresh_used_at).where(_TOKENS.c.refresh_token_hash == bindparam("hash"))
 
-_CLAIM_CODE = (
+CLAIM_CODE = (
     update(_CODES)
     .where(_CODES.c.code_hash == bindparam("hash"), _CODES.c.client_id == bindparam("by_client"),
            _CODES.c.used_at.is_(None), _CODES.c.expires_at > _NOW,
@@ -208,7 +208,7 @@ def claim_code(value: str, *, client_id: str) -> Redeemed | None:
     """Mark a code of this client used, exactly once, if its citizen is active and its
     session open; a second redemption revokes what the first one issued."""
     params = {"hash": secrets.keyed_hash(value, CODE), "by_client": client_id}
-    row = db.session.execute(_CLAIM_CODE, {**params, "now": clock.now()}).first()
+    row = db.session.execute(CLAIM_CODE, {**params, "now": clock.now()}).first()
     if row is not None:
         return Redeemed(row.id, row.citizen_id, row.redirect_uri, row.scope, row.nonce,
                         row.code_challenge, row.code_challenge_method, context_of(row))

@@ -1,8 +1,9 @@
-"""A refresh by a client that authenticates with ``client_secret_basic`` is answered in front
-of Flask (``TokenFront``) as the Flask route answers it: the same status, headers in their
-order, JSON (its random tokens and ID token aside, compared by what they say), audit row
-and counts; every other request, and every refusal, goes on to the route. A refresh is not
-idempotent: each way gets a refresh token of its own, issued alike."""
+"""A refresh, or a code's redemption, by a client that authenticates with
+``client_secret_basic`` is answered in front of Flask (``TokenFront``) as the Flask route
+answers it: the same status, headers in their order, JSON (its random tokens and ID token
+aside, compared by what they say), audit row and counts; every other request, and every
+refusal, goes on to the route. Neither is idempotent: each way gets a refresh token or a
+code of its own, issued alike."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from idp.oidc.endpoints.token import TokenFront
 from tests.factories import make_citizen, make_client
 from tests.oidc import support
 from tests.oidc.test_code_flow import basic, id_token_claims
-from tests.security.conftest import tokens_for
+from tests.security.conftest import authorize, tokens_for
 
 addresses = (f"198.51.100.{n}" for n in itertools.count(1))
 REFRESH = "refresh_token"
@@ -236,3 +237,93 @@ def test_a_refresh_the_front_does_not_read_is_answered_by_the_route(app, browser
         queried = Client(app).post("/token", headers=owner, data=refresh_of(third), query_string="x=1")
     assert multipart.status_code == narrower.status_code == queried.status_code == 200
     assert handed_on == [1, 1, 1]
+
+
+@pytest.fixture
+def codes(browser, sms_file, rp) -> list[tuple]:  # type: ignore[no-untyped-def]
+    """Two codes of one citizen's session for ``rp``, each with its attempt (redirect URI,
+    PKCE verifier), alike but for their values."""
+    person = make_citizen()
+    tokens_for(browser, sms_file, rp, person)  # logged in and consented
+    return [authorize(browser, sms_file, rp, person) for _ in range(2)]
+
+
+def redemption_of(attempt, value: str, **changes: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    return {"grant_type": "authorization_code", "code": value, "redirect_uri": attempt.redirect_uri,
+            "code_verifier": attempt.verifier, **changes}
+
+
+def test_a_code_is_redeemed_without_entering_flask_as_through_flask(app, browser, rp, codes):
+    owner = basic(rp.client_id, rp.secret)
+    with support.counting_handoffs(app, TokenFront) as handed_on:
+        front, flask = both_ways(app, [redemption_of(*codes[0]), redemption_of(*codes[1])], headers=owner)
+    assert handed_on == [1]  # the one sent to Flask on purpose
+    (status, headers, payload), flask_answer = described(browser, front), described(browser, flask)
+    # Each attempt has a nonce of its own, which its ID token carries.
+    assert [payload["id_token"].pop("nonce"), flask_answer[2]["id_token"].pop("nonce")] == [
+        attempt.nonce for attempt, _ in codes]
+    assert (status, headers, payload) == flask_answer
+    assert status == "200 OK" and payload["refresh_token"] == 43
+    rows = db.session.scalars(select(AuditEvent).where(AuditEvent.tag == "token_issued")
+                              .order_by(AuditEvent.id.desc()).limit(2)).all()
+    expected = (rows[0].citizen_id, rp.client_id, {"grant_type": "authorization_code"}, rows[0].ip,
+                support.REQUEST_ID)
+    assert [(r.citizen_id, r.client_id, r.detail, r.ip, r.request_id) for r in rows] == [expected, expected]
+
+
+def test_a_code_redeemed_by_the_front_is_single_use_and_its_reuse_revokes_its_tokens(app, browser, rp, codes):
+    owner = basic(rp.client_id, rp.secret)
+    issued = Client(app).post("/token", headers=owner, data=redemption_of(*codes[0])).json
+    with support.counting_handoffs(app, TokenFront) as handed_on:
+        again = Client(app).post("/token", headers=owner, data=redemption_of(*codes[0]))
+    assert again.status_code == 400 and again.json["error"] == "invalid_grant" and handed_on == [1]
+    seen = browser.get("/userinfo", headers={"Authorization": f"Bearer {issued['access_token']}"})
+    assert seen.status_code == 401
+    refreshed = Client(app).post("/token", headers=owner, data=refresh_of(issued))
+    assert refreshed.status_code == 400
+
+
+def test_a_code_with_another_redirect_uri_or_verifier_is_refused_as_through_flask(app, rp, codes):
+    owner = basic(rp.client_id, rp.secret)
+    other_verifier = "v" * 43
+    for changes in [{"redirect_uri": "https://rp.example/other"}, {"code_verifier": other_verifier},
+                    {"code_verifier": "short"}, {"code_verifier": ""}, {"redirect_uri": ""},
+                    {"redirect_uri": "https://rp.example/cb\0"}, {"code": ""}]:
+        forms = [redemption_of(*code, **changes) for code in codes]
+        front, flask = both_ways(app, forms, headers=owner)
+        assert front == flask, changes
+        assert front[0] == "400 BAD REQUEST", changes
+    without = [{k: v for k, v in redemption_of(*code).items() if k != name}
+               for code in codes for name in ("code_verifier",)]
+    front, flask = both_ways(app, without, headers=owner)
+    assert front == flask and front[0] == "400 BAD REQUEST"
+
+
+def test_a_code_refused_by_the_route_after_the_front_handed_it_on_is_used_up_as_before(app, rp, codes):
+    """The route checks the verifier after its claim: the code is then used, as without the
+    front (a thief holding the code without its verifier still spends it)."""
+    owner = basic(rp.client_id, rp.secret)
+    wrong = Client(app).post("/token", headers=owner, data=redemption_of(*codes[0], code_verifier="v" * 43))
+    right = Client(app).post("/token", headers=owner, data=redemption_of(*codes[0]))
+    assert wrong.status_code == right.status_code == 400
+
+
+def test_fuzzed_redemptions_get_the_same_answer_as_through_flask(app, rp, codes):
+    attempt, code = codes[0]
+    assert Client(app).post("/token", headers=basic(rp.client_id, rp.secret),
+                            data=redemption_of(attempt, code)).status_code == 200
+
+    known = st.sampled_from(["authorization_code", code, attempt.redirect_uri, attempt.verifier])
+
+    @settings(max_examples=40, deadline=None,
+              suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+    @given(st.dictionaries(st.sampled_from(["grant_type", "code", "redirect_uri", "code_verifier", "scope"]),
+                           st.one_of(latin1, known)))
+    def check(form):  # type: ignore[no-untyped-def]
+        front, flask = support.answers(app, TokenFront, "POST", "/token", data=form,
+                                       headers=basic(rp.client_id, rp.secret),
+                                       environ_base={"REMOTE_ADDR": next(addresses)})
+        assert front == flask
+        assert int(front[0][:3]) < 500
+
+    check()
