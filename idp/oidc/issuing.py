@@ -49,6 +49,7 @@ from idp.oidc.tokens import CLAIM_CODE, CLAIM_REFRESH, context_of
 _TOKENS = Token.__table__
 _CODES = AuthorizationCode.__table__
 _AUDIT = AuditEvent.__table__
+_INSERT_PAIR, _INSERT_EVENT = _TOKENS.insert(), _AUDIT.insert()  # built once (and their cache keys)
 # A code whose redirect URI and S256 challenge are those presented (stored with the code:
 # the authorization endpoint takes S256 only, ``grants.S256CodeChallenge``).
 _CLAIM_CODE_AS_PRESENTED = CLAIM_CODE.where(
@@ -120,7 +121,7 @@ def _issue(connection: Connection, grant: str, pair: Pair, claim: dict[str, Any]
             connection.rollback()
             return None
         refresh = grant == REFRESH
-        connection.execute(_TOKENS.insert(), {
+        connection.execute(_INSERT_PAIR, {
             "client_id": pair.by_client, "citizen_id": row.citizen_id, "access_token_hash": pair.access_hash,
             "refresh_token_hash": pair.refresh_hash, "scope": row.scope,
             "family_id": row.family_id if refresh else pair.family_id,
@@ -128,7 +129,7 @@ def _issue(connection: Connection, grant: str, pair: Pair, claim: dict[str, Any]
             "acr": row.acr, "amr": row.amr, "auth_time": row.auth_time, "claims_request": row.claims_request,
             "issued_at": pair.now, "access_expires_at": pair.access_expires_at,
             "refresh_expires_at": pair.refresh_expires_at, "refresh_used_at": None, "revoked_at": None})
-        connection.execute(_AUDIT.insert(), {**pair.event, "citizen_id": row.citizen_id})
+        connection.execute(_INSERT_EVENT, {**pair.event, "citizen_id": row.citizen_id})
     connection.commit()
     if row is None:
         return None
