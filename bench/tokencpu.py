@@ -6,7 +6,8 @@ citizen in, then drives the requests relying parties send all the time through t
 app with Flask's test client, with the client already in the process's cache: ``GET
 /userinfo``, ``POST /introspect``, ``POST /token`` (a refresh, each with the token the one
 before returned), and ``GET /healthz`` (Flask and the app's hooks, no database) for scale;
-then ``POST /revoke`` of the refresh token of fresh logins (a revocation ends the family).
+then, for fresh logins, ``POST /token`` redeeming the code (``POST /token (code)``) and
+``POST /revoke`` of its refresh token (a revocation ends the family).
 CPU and statements are counted as by ``bench.logincpu.Meter``; ``--instructions`` counts
 instructions under callgrind instead (``bench.instructions``).
 """
@@ -31,12 +32,15 @@ from bench.logincpu import Meter, Sample, _code, _fields
 from bench.scenarios import SCOPE
 from bench.seed import PASSWORD, PoolCitizen, seed
 
-REQUESTS = ["GET /userinfo", "POST /introspect", "POST /token", "GET /healthz", "POST /revoke"]
+REQUESTS = ["GET /userinfo", "POST /introspect", "POST /token", "POST /token (code)", "GET /healthz",
+            "POST /revoke"]
 LABEL = "tokens"
 
 
-def _log_in(app: Flask, meter: Meter, client: dict[str, str], citizen: PoolCitizen) -> dict[str, Any]:
-    """A password login at level low and its tokens (not measured)."""
+def _log_in(app: Flask, meter: Meter, client: dict[str, str], citizen: PoolCitizen,
+            redeemed: Any = None) -> dict[str, Any]:
+    """A password login at level low and its tokens (not measured, but for the code's
+    redemption when ``redeemed`` takes it)."""
     browser = app.test_client()
     verifier = secrets.token_urlsafe(48)
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
@@ -46,12 +50,16 @@ def _log_in(app: Flask, meter: Meter, client: dict[str, str], citizen: PoolCitiz
         "code_challenge_method": "S256"})
     page = browser.get(go.headers["Location"]).get_data(as_text=True)
     done = browser.post("/login", data={**_fields(page), "document": citizen.document, "password": PASSWORD})
+    if meter.marks:
+        meter.marks.dump("warm-up")  # the login's requests, apart from the redemption's
     issued = browser.post("/token", headers=_basic(client), data={
         "grant_type": "authorization_code", "code": _code(done), "redirect_uri": REDIRECT_URI,
-        "code_verifier": verifier}).get_json()
-    if meter.marks:
+        "code_verifier": verifier})
+    if redeemed is not None:
+        redeemed(issued)
+    elif meter.marks:
         meter.marks.dump("warm-up")
-    return issued
+    return issued.get_json()
 
 
 def _basic(client: dict[str, str]) -> dict[str, str]:
@@ -99,7 +107,8 @@ def measure(requests: int, revocations: int) -> dict[str, Any]:
             access, refresh = issued["access_token"], issued["refresh_token"]
             step("GET /healthz", browser.get("/healthz"), recording)
         for citizen in seeded.pool[1:]:
-            issued = _log_in(app, meter, client, citizen)
+            issued = _log_in(app, meter, client, citizen,
+                             redeemed=lambda response: step("POST /token (code)", response, True))
             revoked = browser.post("/revoke", headers=basic, data={"token": issued["refresh_token"]})
             step("POST /revoke", revoked, True)
         from idp.extensions import db

@@ -110,15 +110,30 @@ def record_event(tag: EventTag, citizen: Citizen | Identified | None = None, *,
     """Note a security-relevant outcome. It is written by the commit of the unit of work it
     belongs to (never on its own: it stands or falls with what it tells of), all of that
     unit's events in one statement."""
-    event = {"tag": tag.value, "citizen_id": citizen.id if citizen else None, "client_id": client_id,
-             "detail": detail, "created_at": clock.now(), "ip": None, "user_agent": None,
-             "request_id": None}
-    if has_request_context():
-        event.update(ip=request.remote_addr, user_agent=(request.user_agent.string or "")[:256],
-                     request_id=g.get("request_id"))
+    environ = request.environ if has_request_context() else None
+    event = event_row(tag, citizen.id if citizen else None, client_id=client_id, environ=environ,
+                      request_id=g.get("request_id") if environ is not None else None, **detail)
     db.session.info.setdefault(_PENDING, []).append(event)
     note_write()
-    log.info("audit %s citizen=%s client=%s", tag.value, event["citizen_id"], client_id)
+    log_event(event)
+
+
+def event_row(tag: EventTag, citizen_id: int | None, *, client_id: str | None,
+              environ: dict[str, Any] | None, request_id: str | None, **detail: Any) -> dict[str, Any]:
+    """The ``audit_events`` row of an outcome of the request of this WSGI ``environ`` (None:
+    outside requests): ``record_event``'s, and that of a layer that answers in front of
+    Flask (``idp.oidc.endpoints.front``) and writes it itself."""
+    event = {"tag": tag.value, "citizen_id": citizen_id, "client_id": client_id, "detail": detail,
+             "created_at": clock.now(), "ip": None, "user_agent": None, "request_id": request_id}
+    if environ is not None:
+        event.update(ip=environ.get("REMOTE_ADDR"),
+                     user_agent=(environ.get("HTTP_USER_AGENT") or "")[:256])
+    return event
+
+
+def log_event(event: dict[str, Any]) -> None:
+    """The log line of an event noted (``event_row``)."""
+    log.info("audit %s citizen=%s client=%s", event["tag"], event["citizen_id"], event["client_id"])
 
 
 @sa_event.listens_for(Session, "before_commit")

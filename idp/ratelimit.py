@@ -25,7 +25,7 @@ from types import MappingProxyType
 from typing import Protocol
 
 from flask import current_app, render_template, request
-from sqlalchemy import Integer, String, TextClause, and_, bindparam, or_, select, text, update
+from sqlalchemy import Connection, Integer, String, TextClause, and_, bindparam, or_, select, text, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from idp import metrics, secrets
@@ -70,7 +70,9 @@ class RateLimiter(Protocol):
         """Give back slots taken in these windows (no-op for a window already over)."""
         ...
 
-    def count(self, key: str, seconds: int) -> int: ...
+    def count(self, key: str, seconds: int, connection: Connection | None = None) -> int:
+        """This window's count, read in the request's session or on ``connection``."""
+        ...
 
 
 class RateCounter(db.Model):
@@ -94,8 +96,9 @@ class DatabaseRateLimiter:
     def _window(self, seconds: int) -> int:
         return clock.timestamp() // seconds * seconds
 
-    def count(self, key: str, seconds: int) -> int:
-        counted = db.session.execute(_COUNT, {"key": key, "window": self._window(seconds)}).scalar()
+    def count(self, key: str, seconds: int, connection: Connection | None = None) -> int:
+        counted = (connection or db.session).execute(
+            _COUNT, {"key": key, "window": self._window(seconds)}).scalar()
         return counted or 0
 
     def reserve(self, slots: Sequence[tuple[str, Limit]]) -> list[int] | Refused:
@@ -199,6 +202,11 @@ class Guard:
         would cost more than the few parallel failures that may pass the limit together."""
         return self._full() is not None
 
+    def used_up_on(self, connection: Connection) -> bool:
+        """``used_up``, read on a connection of the engine (a layer answering in front of
+        Flask, ``idp.oidc.endpoints.front``, has no request session)."""
+        return self._full(connection) is not None
+
     def refuse_if_used_up(self) -> bool:
         """``used_up``, for a caller that then refuses the attempt unchecked: counted."""
         full = self._full()
@@ -206,9 +214,9 @@ class Guard:
             metrics.RATE_LIMIT_REFUSALS.labels(full).inc()
         return full is not None
 
-    def _full(self) -> str | None:
+    def _full(self, connection: Connection | None = None) -> str | None:
         for name, key, limit in self.checks:
-            if self.limiter.count(key, limit.seconds) >= limit.count:
+            if self.limiter.count(key, limit.seconds, connection) >= limit.count:
                 return name
         return None
 

@@ -62,6 +62,10 @@ def test_a_code_redeemed_by_twenty_parallel_requests_yields_exactly_one_token(id
     answers = in_parallel(lambda: _token(idp, client, grant_type="authorization_code", code=code,
                                          redirect_uri=RP_REDIRECT, code_verifier=verifier))
     assert sorted(a.status_code for a in answers) == [200] + [400] * (PARALLEL - 1)
+    # Each of the others found the code used, a reuse, which revoked what it issued.
+    (issued,) = [a.json() for a in answers if a.status_code == 200]
+    assert _token(idp, client, grant_type="refresh_token",
+                  refresh_token=issued["refresh_token"]).status_code == 400
 
 
 def test_a_refresh_token_used_in_parallel_yields_exactly_one_new_token(idp):
@@ -70,7 +74,11 @@ def test_a_refresh_token_used_in_parallel_yields_exactly_one_new_token(idp):
                    code_verifier=verifier).json()
     answers = in_parallel(lambda: _token(idp, client, grant_type="refresh_token",
                                          refresh_token=first["refresh_token"]))
-    assert sum(a.status_code == 200 for a in answers) == 1
+    assert sorted(a.status_code for a in answers) == [200] + [400] * (PARALLEL - 1)
+    # Each of the others found the token used, a replay, which revoked the new pair as well.
+    (rotated,) = [a.json() for a in answers if a.status_code == 200]
+    assert _token(idp, client, grant_type="refresh_token",
+                  refresh_token=rotated["refresh_token"]).status_code == 400
 
 
 def test_parallel_wrong_passwords_block_exactly_at_the_fifth(idp):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -78,6 +79,25 @@ def test_password_and_sms_login_alternating_between_two_processes(nodes):
     info = requests.get(f"{second.url}/userinfo", timeout=10,
                         headers={"Authorization": f"Bearer {tokens['access_token']}"})
     assert info.status_code == 200 and info.json()["given_name"] == "Lucía"
+
+
+def test_a_refresh_token_sent_to_both_nodes_at_once_is_rotated_once(nodes):
+    first, second = nodes
+    document = new_dni()
+    active_citizen(first, document, PASSWORD)
+    client = create_client(first, name="Sede con dos nodos", acr="http://eidas.europa.eu/LoA/low")
+    browser = requests.Session()
+    page, verifier = _authorize(browser, first, client["client_id"])
+    consent_page = form_post(browser, page, f"{first.url}/login", document=document, password=PASSWORD)
+    answer = form_post(browser, consent_page, f"{second.url}/consent", follow=False, decision="allow")
+    tokens = _redeem(first, client, _code(answer), verifier)
+    credentials = (client["client_id"], client["client_secret"])
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(
+            lambda node: requests.post(f"{node.url}/token", timeout=30, auth=credentials, data={
+                "grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}),
+            [first, second] * 4))
+    assert sorted(a.status_code for a in answers) == [200] + [400] * 7
 
 
 def test_mobile_approval_reaching_one_process_is_seen_by_the_browser_on_the_other(nodes):

@@ -90,9 +90,11 @@ def init_oidc(app: Flask) -> None:
     sessions.keep_across_logins(app, interaction.SESSION_KEY)
     from idp.oidc.endpoints.discovery import PublishedDocuments
     from idp.oidc.endpoints.introspection import IntrospectionFront
+    from idp.oidc.endpoints.token import TokenFront
     from idp.oidc.endpoints.userinfo import UserInfoFront
 
-    for front in (IntrospectionFront, UserInfoFront):  # answered before Flask (endpoints/front.py)
+    # Answered before Flask (endpoints/front.py).
+    for front in (TokenFront, IntrospectionFront, UserInfoFront):
         app.wsgi_app = front(app, app.wsgi_app)  # type: ignore[method-assign]
     app.wsgi_app = PublishedDocuments(app, app.wsgi_app)  # type: ignore[method-assign]
 

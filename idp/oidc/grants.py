@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from authlib.oauth2.rfc6749 import InvalidClientError, InvalidRequestError, grants
+from authlib.oauth2.rfc6749 import InvalidClientError, InvalidRequestError, InvalidScopeError, grants
+from authlib.oauth2.rfc6749.util import scope_to_list
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import OpenIDCode
@@ -19,6 +20,7 @@ from idp.models import Citizen
 from idp.oidc import client_keys, tokens
 from idp.oidc.id_token import AuthContext, issue_id_token
 from idp.oidc.models import AuthorizationCode, Client, use_jti_once
+from idp.unit_of_work import abandon
 
 ALL_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "client_assertion_jwt", "none"]
 
@@ -100,6 +102,12 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         # must not use it up (the owner's next refresh would then look like a replay).
         token = tokens.claim_refresh_token(refresh_token, client_id=self.request.client.client_id)
         if token is not None:
+            asked = self.request.payload.scope
+            if asked and not set(scope_to_list(token.scope)).issuperset(scope_to_list(asked)):
+                # Authlib checks the scope after the claim: a refusal must not use the token up
+                # (the client's next refresh would look like a replay and revoke its family).
+                abandon()
+                raise InvalidScopeError()
             self.request.auth_context = token.context
         return token
 

@@ -103,7 +103,7 @@ _CONTEXT = (_TOKENS.c.acr, _TOKENS.c.amr, _TOKENS.c.auth_time, _TOKENS.c.sid, _T
 
 # Used and revoked with its access token in one statement: the new pair is inserted next
 # (RefreshTokenGrant.revoke_old_credential has nothing left to do).
-_CLAIM_REFRESH = (
+CLAIM_REFRESH = (
     update(_TOKENS)
     .where(_TOKENS.c.refresh_token_hash == bindparam("hash"),
            _TOKENS.c.client_id == bindparam("by_client"),
@@ -116,7 +116,7 @@ _CLAIM_REFRESH = (
 _REFRESH_TOKEN = select(_TOKENS.c.client_id, _TOKENS.c.citizen_id, _TOKENS.c.family_id,
                         _TOKENS.c.refresh_used_at).where(_TOKENS.c.refresh_token_hash == bindparam("hash"))
 
-_CLAIM_CODE = (
+CLAIM_CODE = (
     update(_CODES)
     .where(_CODES.c.code_hash == bindparam("hash"), _CODES.c.client_id == bindparam("by_client"),
            _CODES.c.used_at.is_(None), _CODES.c.expires_at > _NOW,
@@ -132,7 +132,7 @@ _CODE = select(_CODES.c.id, _CODES.c.citizen_id, _CODES.c.used_at).where(
 _INSERT = _TOKENS.insert()
 
 
-def _context(row: Any) -> AuthContext:
+def context_of(row: Any) -> AuthContext:
     return AuthContext(acr=row.acr, amr=row.amr, auth_time=row.auth_time, sid=row.sid,
                        claims_request=row.claims_request)
 
@@ -187,11 +187,11 @@ def claim_refresh_token(value: str, *, client_id: str) -> Claimed | None:
     its session open; a replay revokes its whole family. Another client's token is refused
     untouched (and audited): the owner's next refresh must not look like a replay."""
     hashed = secrets.keyed_hash(value, REFRESH)
-    row = db.session.execute(_CLAIM_REFRESH, {"hash": hashed, "by_client": client_id,
+    row = db.session.execute(CLAIM_REFRESH, {"hash": hashed, "by_client": client_id,
                                               "now": clock.now()}).first()
     if row is not None:
         return Claimed(row.citizen_id, row.scope, row.family_id, row.authorization_code_id,
-                       _context(row))
+                       context_of(row))
     found = db.session.execute(_REFRESH_TOKEN, {"hash": hashed}).first()
     if found is None:
         return None
@@ -208,10 +208,10 @@ def claim_code(value: str, *, client_id: str) -> Redeemed | None:
     """Mark a code of this client used, exactly once, if its citizen is active and its
     session open; a second redemption revokes what the first one issued."""
     params = {"hash": secrets.keyed_hash(value, CODE), "by_client": client_id}
-    row = db.session.execute(_CLAIM_CODE, {**params, "now": clock.now()}).first()
+    row = db.session.execute(CLAIM_CODE, {**params, "now": clock.now()}).first()
     if row is not None:
         return Redeemed(row.id, row.citizen_id, row.redirect_uri, row.scope, row.nonce,
-                        row.code_challenge, row.code_challenge_method, _context(row))
+                        row.code_challenge, row.code_challenge_method, context_of(row))
     found = db.session.execute(_CODE, params).first()
     if found is not None and found.used_at is not None:
         revoke_issued_from_code(found.id)

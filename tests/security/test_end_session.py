@@ -6,11 +6,11 @@ import threading
 
 import pytest
 from flask import current_app
+from sqlalchemy import event
 
 from idp.clock import clock
 from idp.extensions import db
 from idp.models import LoginSession
-from idp.oidc import tokens as oidc_tokens
 from idp.oidc.models import Token
 from idp.sessions import close_session
 from idp.unit_of_work import transaction
@@ -131,31 +131,36 @@ def _log_out_elsewhere(twin, started: threading.Event, failures: list) -> None: 
 
 @pytest.mark.parametrize("grant", ["authorization_code", "refresh_token"])
 def test_a_logout_begun_while_tokens_are_being_issued_leaves_none_of_them_alive(
-        app, browser, sms_file, monkeypatch, grant):
-    """The logout starts once the token endpoint has claimed the code or refresh token: it
-    waits for the new tokens (the claim holds the session's row) and then revokes them, or
-    it ends the session first and nothing is issued."""
+        app, browser, sms_file, grant):
+    """The logout starts once the token endpoint has claimed the code or refresh token (its
+    statement has run, in front of Flask or in the route): it waits for the new tokens (the
+    claim holds the session's row) and then revokes them, or it ends the session first and
+    nothing is issued."""
     rp = make_client()
     person = make_citizen()
     issued = tokens_for(browser, sms_file, rp, person)
     attempt, code = authorize(browser, sms_file, rp, person)
     twin, started, failures = current_app._get_current_object(), threading.Event(), []
     logout = threading.Thread(target=_log_out_elsewhere, args=(twin, started, failures))
-    name = {"authorization_code": "claim_code", "refresh_token": "claim_refresh_token"}[grant]
-    claim = getattr(oidc_tokens, name)
+    claim = {"authorization_code": "UPDATE authorization_codes SET used_at",
+             "refresh_token": "UPDATE tokens SET refresh_used_at"}[grant]
 
-    def claim_then_log_out(value: str, *, client_id: str):  # type: ignore[no-untyped-def]
-        claimed = claim(value, client_id=client_id)
-        logout.start()
-        started.wait(timeout=30)
-        return claimed
+    def log_out_after_the_claim(conn, cursor, statement: str, *_: object) -> None:  # type: ignore[no-untyped-def]
+        if claim in statement and logout.ident is None:
+            logout.start()
+            started.wait(timeout=30)
 
-    monkeypatch.setattr(oidc_tokens, name, claim_then_log_out)
-    if grant == "refresh_token":
-        answer = refresh(browser, rp, issued["refresh_token"])
-    else:
-        answer = redeem(browser, rp, attempt, code)
-    logout.join(timeout=60)
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "after_cursor_execute", log_out_after_the_claim)
+    try:
+        if grant == "refresh_token":
+            answer = refresh(browser, rp, issued["refresh_token"])
+        else:
+            answer = redeem(browser, rp, attempt, code)
+        logout.join(timeout=60)
+    finally:
+        event.remove(engine, "after_cursor_execute", log_out_after_the_claim)
 
     assert not failures and not logout.is_alive()
     assert answer.status_code in (200, 400), answer.get_json()
