@@ -1,5 +1,5 @@
 """A server database's pooled connections: tested before use only when they may be stale,
-and no transaction around a lone read.
+and no transaction around a statement that stands alone.
 
 SQLAlchemy's ``pool_pre_ping`` sends a ping (one round trip) every time a connection leaves
 the pool, that is once per request: on PostgreSQL, whose server shares the machine's cores,
@@ -45,11 +45,12 @@ def ping_when_idle(engine: Engine, idle: float = IDLE_BEFORE_PING) -> None:
             raise DisconnectionError("a pooled connection did not answer its ping") from error
 
 
-def for_one_read(engine: Engine) -> Connection:
-    """A connection for a single statement that only reads: on a server database, outside
-    any transaction, so that no BEGIN and ROLLBACK round trips surround it (one statement
-    sees one snapshot either way). SQLite sends no BEGIN for a read, and switching its
-    connection's mode back would cost a statement: there, a plain connection."""
+def statement_by_statement(engine: Engine) -> Connection:
+    """A connection whose statements each stand alone: on a server database, in autocommit,
+    so that no ``BEGIN`` and ``COMMIT``/``ROLLBACK`` round trips surround a lone read, or a
+    write made of one statement (``idp.oidc.issuing``'s). SQLite sends no ``BEGIN`` for a
+    read, and switching its connection's mode back would cost a statement: there, a plain
+    connection, whose writes the caller commits."""
     connection = engine.connect()
     if engine.dialect.name == "sqlite":
         return connection

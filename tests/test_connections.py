@@ -11,7 +11,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import OperationalError
 
 from idp import connections
-from idp.connections import IDLE_BEFORE_PING, for_one_read
+from idp.connections import IDLE_BEFORE_PING, statement_by_statement
 from idp.extensions import db
 from tests.support.postgres import PostgresServer
 
@@ -75,7 +75,7 @@ def test_a_connection_given_back_a_moment_ago_is_used_without_a_ping(app, clock)
 
 
 def test_a_lone_read_opens_no_transaction_and_the_next_connection_does_again(app):
-    with for_one_read(db.engine) as connection:
+    with statement_by_statement(db.engine) as connection:
         assert connection.execute(select(1)).scalar_one() == 1
         assert connection.connection.dbapi_connection.info.transaction_status == TransactionStatus.IDLE
 

@@ -40,6 +40,7 @@ from sqlalchemy import (
     select,
 )
 
+from idp.connections import statement_by_statement
 from idp.extensions import db
 from idp.models import AuditEvent
 from idp.oidc.id_token import AuthContext
@@ -86,9 +87,8 @@ class Issued:
 def connection() -> Iterator[Connection]:
     """A connection of the engine for ``issue`` and the reads before it: in autocommit on
     PostgreSQL (a read is one round trip, without ``BEGIN`` and ``COMMIT``)."""
-    with db.engine.connect() as opened:
-        yield (opened.execution_options(isolation_level="AUTOCOMMIT")
-               if opened.dialect.name == "postgresql" else opened)
+    with statement_by_statement(db.engine) as opened:
+        yield opened
 
 
 def rotate(connection: Connection, pair: Pair, *, presented_hash: str) -> Issued | None:

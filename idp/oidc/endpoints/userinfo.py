@@ -19,7 +19,7 @@ from authlib.oauth2.rfc6750 import BearerTokenValidator
 from authlib.oidc.core import UserInfo, UserInfoEndpoint
 from flask import Flask, request
 
-from idp.connections import for_one_read
+from idp.connections import statement_by_statement
 from idp.extensions import db
 from idp.oidc import bearer, server, tokens
 from idp.oidc import claims as claim_rules
@@ -97,7 +97,7 @@ class UserInfoFront(Front):
                 validator, value = self.protector.get_token_validator("bearer"), body_token
             else:
                 validator, value = self.protector.parse_request_authorization(_Presented(authorization))
-            with for_one_read(db.engine) as connection:
+            with statement_by_statement(db.engine) as connection:
                 token = bearer.token_in_force(value, tokens.ACCESS, connection)
             validator.validate_token(token, SCOPES, None)
         except OAuth2Error as error:
