@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask
 from sqlalchemy.engine import make_url
 
-from idp import settings
+from idp import settings, sqlite_pool
 from idp.files import create_empty_private, create_private, private_dir, tighten
 
 
@@ -27,7 +27,9 @@ def create_app(**overrides: Any) -> Flask:
         SQLALCHEMY_DATABASE_URI=database_url,
         # A server database can drop connections (restart, failover): test each one as it
         # leaves the pool. A SQLite file cannot, and the ping would be a round trip per request.
-        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": not database_url.startswith("sqlite")},
+        # A SQLite file: one connection per process, kept warm (idp.sqlite_pool).
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": not database_url.startswith("sqlite"),
+                                   **sqlite_pool.engine_options(database_url)},
         # __Host-: only over HTTPS, for this host, for the whole site (no Domain attribute).
         SESSION_COOKIE_NAME="__Host-idp_session" if config["IDP_SECURE_COOKIES"] else "idp_session",
         SESSION_COOKIE_HTTPONLY=True,
