@@ -33,7 +33,7 @@ from typing import Any
 from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
 from sqlalchemy.util import queue as sqla_queue
 
-STUCK = 0.1  # seconds without a thread taking the kept connection: its holder is stuck
+STUCK = 0.25  # seconds without a thread taking the kept connection: its holder is stuck
 KEPT = 1  # connections kept per process
 OVERFLOW = 10  # connections opened besides it at most (SQLAlchemy's default)
 
@@ -50,10 +50,15 @@ class KeptConnectionPool(QueuePool):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._holders: dict[int, int] = {}  # id of a taken connection's entry -> its thread
+        self._opening = threading.Lock()  # the threads that come while it is being opened wait
 
     def _do_get(self) -> ConnectionPoolEntry:
-        if self._overflow < 0 or threading.get_ident() in self._holders.values():
-            return self._held(super()._do_get())  # not open yet, or held by this thread
+        if threading.get_ident() in self._holders.values():
+            return self._held(super()._do_get())  # it would wait on itself: one more at once
+        with self._opening:
+            if self._overflow < 0:  # the kept connection is not open yet
+                self._turned = time.monotonic()
+                return self._held(super()._do_get())
         deadline = time.monotonic() + self._timeout
         while True:
             try:
