@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask
 from sqlalchemy.engine import make_url
 
-from idp import settings
+from idp import settings, sqlite_pool
 from idp.files import create_empty_private, create_private, private_dir, tighten
 
 
@@ -25,6 +25,9 @@ def create_app(**overrides: Any) -> Flask:
     app.config.update(
         SECRET_KEY=app.config["IDP_SECRET_KEY"],
         SQLALCHEMY_DATABASE_URI=database_url,
+        # A SQLite file: one connection per process, kept warm (idp.sqlite_pool). A server
+        # database's connections are pinged when they may be stale (idp.connections, below).
+        SQLALCHEMY_ENGINE_OPTIONS=sqlite_pool.engine_options(database_url),
         # __Host-: only over HTTPS, for this host, for the whole site (no Domain attribute).
         SESSION_COOKIE_NAME="__Host-idp_session" if config["IDP_SECURE_COOKIES"] else "idp_session",
         SESSION_COOKIE_HTTPONLY=True,

@@ -16,12 +16,13 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import Any, Protocol
-
-import requests
+from typing import TYPE_CHECKING, Any, Protocol
 
 from idp.clock import clock
 from idp.files import PRIVATE_FILE, private_dir, tighten
+
+if TYPE_CHECKING:
+    import requests
 
 # A "run of 6 digits" is exactly six digits not touching another digit, so a longer number
 # in the text (a phone number, a reference) is never taken for the code.
@@ -106,6 +107,11 @@ class HttpSms:
         timeout: float = 5.0,
         session: requests.Session | None = None,
     ) -> None:
+        # Loaded here, when the gateway is configured, not with the module: requests and
+        # urllib3 are about 5 MB of each worker's memory, which the other backends never use.
+        import requests
+
+        self.http = requests
         self.url = url
         self.token = token
         self.timeout = timeout
@@ -113,7 +119,7 @@ class HttpSms:
 
     def send(self, to: str, text: str) -> None:
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
-        post = self.session.post if self.session is not None else requests.post
+        post = self.session.post if self.session is not None else self.http.post
         try:
             response = post(
                 self.url,
@@ -122,9 +128,9 @@ class HttpSms:
                 timeout=self.timeout,
                 allow_redirects=False,
             )
-        except requests.Timeout as exc:
+        except self.http.Timeout as exc:
             raise SmsDeliveryError(f"SMS gateway timed out after {self.timeout}s") from exc
-        except requests.RequestException as exc:
+        except self.http.RequestException as exc:
             raise SmsDeliveryError(f"SMS gateway unreachable ({type(exc).__name__})") from exc
         with response:
             if not 200 <= response.status_code < 300:

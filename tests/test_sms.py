@@ -334,3 +334,25 @@ def test_http_setting_without_url_is_refused() -> None:
 def test_unknown_backend_setting_is_refused(setting: str) -> None:
     with pytest.raises(ValueError, match="IDP_SMS_BACKEND"):
         gateway_from_settings(setting)
+
+
+_LOADED_AFTER_START = """
+import os, sys, tempfile
+os.chdir(tempfile.mkdtemp())
+from idp import create_app
+create_app(IDP_DATABASE_URL="sqlite:///idp.sqlite3", IDP_SECRET_KEY="x", IDP_KEYS_DIR="keys",
+           IDP_SMS_BACKEND=sys.argv[1], IDP_SMS_HTTP_URL="https://sms.invalid/send")
+print("requests" in sys.modules, "urllib3" in sys.modules)
+"""
+
+
+@pytest.mark.parametrize(("backend", "loaded"), [("file:sms.jsonl", "False False"),
+                                                 ("console", "False False"), ("http", "True True")])
+def test_only_the_http_gateway_loads_an_http_client_into_a_worker(backend, loaded):
+    # requests and urllib3 are about 5 MB of a worker's resident memory (peak target 120 MB).
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", _LOADED_AFTER_START, backend],  # noqa: S603
+                          capture_output=True, text=True, timeout=120, check=True)
+    assert done.stdout.split("\n")[-2] == loaded
