@@ -120,11 +120,11 @@ def pool_settings(app: Flask) -> dict[str, Any]:
     from idp.extensions import db
 
     with app.app_context():
-        pool = db.engine.pool
+        pool, dialect = db.engine.pool, db.engine.dialect.name
     return {"pool": type(pool).__name__, "pool_size": pool.size() if hasattr(pool, "size") else None,
             "max_overflow": getattr(pool, "_max_overflow", None),
             "timeout_s": getattr(pool, "_timeout", None), "pre_ping": getattr(pool, "_pre_ping", None),
-            "ping_after_idle_s": None if str(db.engine.url).startswith("sqlite") else IDLE_BEFORE_PING,
+            "ping_after_idle_s": None if dialect == "sqlite" else IDLE_BEFORE_PING,
             "threads_per_worker": WORKER_OPTIONS["threads"]}
 
 
