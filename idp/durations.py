@@ -9,6 +9,8 @@ divides it (years of 365 days, weeks, days, hours, minutes, seconds).
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from babel.units import format_unit
 from flask import current_app
 from flask_babel import get_locale
@@ -19,7 +21,13 @@ _UNITS = (("duration-year", 365 * 86400), ("duration-week", 7 * 86400), ("durati
 
 def exact(seconds: int) -> str:
     """``seconds`` in the page's language, exactly: 300 → "5 minutes", 90 → "90 seconds"."""
-    locale = get_locale() or current_app.config["IDP_DEFAULT_LOCALE"]
+    return _exact(seconds, str(get_locale() or current_app.config["IDP_DEFAULT_LOCALE"]))
+
+
+@lru_cache(maxsize=256)
+def _exact(seconds: int, locale: str) -> str:
+    # Kept per length and language: Babel's formatting was a twentieth of POST /login's
+    # Python (the SMS text tells the code's lifetime), and a few lengths exist.
     for unit, size in _UNITS:
         if seconds and seconds % size == 0:
             return format_unit(seconds // size, unit, length="long", locale=locale)

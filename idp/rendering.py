@@ -4,8 +4,12 @@ serializer (each was rebuilt for every string, link or request; docs/performance
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from babel.support import NullTranslations
 from flask import Flask, g, has_request_context, request
+from flask.json.tag import TaggedJSONSerializer
 from flask.sessions import SecureCookieSessionInterface
 from flask_babel import get_translations
 from itsdangerous import URLSafeTimedSerializer
@@ -14,10 +18,48 @@ from jinja2.runtime import Context
 from markupsafe import Markup
 
 
+class SessionJSON(TaggedJSONSerializer):
+    """Flask's tagged JSON for the session, written and read by the json module alone when
+    nothing in it needs a tag (what this app keeps there: strings, numbers, lists). Flask's
+    own walks every value through each of its tags' checks, on every request that reads
+    the cookie and every one that writes it. The cookie reads the same either way: a
+    value without tags is plain JSON to both."""
+
+    def dumps(self, value: Any) -> str:
+        if _plain(value):
+            return json.dumps(value, separators=(",", ":"))
+        return super().dumps(value)
+
+    def loads(self, value: str | bytes) -> Any:
+        # The same untagging as Flask's (innermost first), done by the parser as it builds
+        # each object instead of by a second walk over the result.
+        return json.loads(value, object_hook=self.untag)
+
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _plain(value: Any) -> bool:
+    """JSON that Flask's tags would leave as it is: exact scalars (a ``Markup`` string is
+    tagged), lists, and objects whose keys are strings none of which a tag could be (a tag
+    key starts with a space)."""
+    kind = type(value)
+    if kind in _SCALARS:
+        return True
+    if kind is list:
+        return all(_plain(item) for item in value)
+    if kind is dict:
+        return all(type(key) is str and not key.startswith(" ") and _plain(item)
+                   for key, item in value.items())
+    return False
+
+
 class SessionCookies(SecureCookieSessionInterface):
     """Flask's signed session cookie, its serializer built once per set of keys instead of
-    twice per request (read and written)."""
+    twice per request (read and written), its JSON written and read the short way
+    (``SessionJSON``)."""
 
+    serializer = SessionJSON()
     _built: tuple[tuple, URLSafeTimedSerializer | None] | None = None
 
     def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:

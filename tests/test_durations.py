@@ -26,6 +26,14 @@ def test_a_lifetime_reads_exactly_in_the_largest_unit_that_divides_it(app, secon
         assert durations.exact(seconds) == text
 
 
+def test_a_lifetime_said_once_in_one_language_is_said_in_the_next_pages_own(app):
+    said = []
+    for locale in ("es", "en", "es", "ca_ES_VALENCIA", "ca"):
+        with force_locale(locale):
+            said.append(durations.exact(300))
+    assert said == ["5 minutos", "5 minutes", "5 minutos", "5 minuts", "5 minuts"]
+
+
 def test_the_pages_state_the_default_two_year_password_lifetime(browser):
     page = browser.get(START, headers={"Accept-Language": "es"}).get_data(as_text=True)
     assert "caduca 2 años después" in page and "durante 2 años más" in page

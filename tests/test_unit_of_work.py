@@ -281,3 +281,12 @@ def test_an_audit_event_is_written_by_the_commit_of_its_unit_of_work_and_dropped
     record_event(EventTag.PHONE_CHANGED, person.citizen)
     db.session.commit()
     assert db.session.scalar(count) == 2
+
+
+def test_the_login_page_reads_its_pending_request_in_one_statement_and_commits_nothing(
+        app, browser, requests):
+    rp = make_client()
+    go = AuthorizationAttempt(rp.client_id, rp.redirect_uri).start(browser)
+    requests("login page", lambda: browser.get(go.headers["Location"]))
+    assert (requests.work["login page"].statements, requests.work["login page"].commits) == (1, 0)
+

@@ -80,7 +80,8 @@ REQUEST_CHECKS: list[Callable[[dict[str, str]], None]] = [
 
 @blueprint.route("/authorize", methods=["GET", "POST"])
 def authorize():  # type: ignore[no-untyped-def]
-    params = {name: request.values[name] for name in KEPT_PARAMS if name in request.values}
+    sent = request.values.to_dict()  # each parameter's first value, looked up once
+    params = {name: sent[name] for name in KEPT_PARAMS if name in sent}
     g.ui_locale = locale_from_tags(params.get("ui_locales"))
     try:
         grant = server().get_consent_grant(end_user=None)
