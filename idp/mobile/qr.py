@@ -15,11 +15,31 @@ done otherwise here:
 from __future__ import annotations
 
 import struct
+import sys
 import zlib
 from functools import cache
 
-from qrcode import QRCode, constants
-from qrcode.base import rs_blocks
+
+def _without_pillow():  # type: ignore[no-untyped-def]
+    """``qrcode`` with its Pillow drawers left out: the package imports them, when Pillow is
+    installed (for idp-mobile and the tests), only to offer them to its own callers, and
+    falls back quietly when it cannot (``qrcode.image.styles.moduledrawers``). This module
+    lays the symbol out and writes the PNG itself, so a worker need not hold Pillow's 5 MB
+    (tests/mobile/test_qr_image.py). Where Pillow is already loaded, nothing changes."""
+    blocked = "PIL" not in sys.modules
+    if blocked:
+        sys.modules["PIL"] = None  # type: ignore[assignment]  # import PIL raises ImportError
+    try:
+        import qrcode
+        import qrcode.base
+    finally:
+        if blocked:
+            del sys.modules["PIL"]
+    return qrcode
+
+
+_qrcode = _without_pillow()
+QRCode, constants, rs_blocks = _qrcode.QRCode, _qrcode.constants, _qrcode.base.rs_blocks
 
 ERROR_CORRECTION = constants.ERROR_CORRECT_M
 MASK = 2

@@ -55,3 +55,24 @@ def test_a_qr_image_costs_less_than_a_millisecond_of_cpu():
         qr.png(link)
         costs.append(time.thread_time() - started)
     assert min(costs) < 0.001
+
+
+WORKER = """
+import sys
+from idp import create_app
+
+app = create_app(IDP_DATABASE_URL="sqlite://", IDP_KEYS_DIR=sys.argv[1], IDP_SECRET_KEY="x" * 32)
+from idp.mobile import qr
+
+qr.png("https://clave.example.gob.es/m/c/" + "ab" * 24)
+print("PIL" in sys.modules, "qrcode" in sys.modules)
+"""
+
+
+def test_a_worker_draws_qr_images_without_loading_pillow(tmp_path):
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-c", WORKER, str(tmp_path / "keys")], capture_output=True,
+                         text=True, timeout=60, check=True)
+    assert run.stdout.split() == ["False", "True"], run.stdout + run.stderr
