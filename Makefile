@@ -51,7 +51,7 @@ run: $(STAMP) translations
 # check that pytest-xdist keeps each xdist_group on one worker; and the tests of pure code
 # that no test database reaches: passwords, documents, certificates, SMS backends, settings,
 # QR images, PDF inspection, the bench's helpers and its in-process SQLite measurement, and
-# the workers' lazy imports checked on an in-memory database).
+# the workers' lazy imports checked on an in-memory database, what the tests' apps share compiled).
 PG_PASS_SKIPS := tests/e2e tests/interop tests/test_run_demo.py tests/test_package.py \
 	tests/test_serving.py tests/security/test_access_log.py tests/deploy \
 	tests/test_metrics_serving.py tests/mobile/test_idp_mobile.py \
@@ -62,7 +62,7 @@ PG_PASS_SKIPS := tests/e2e tests/interop tests/test_run_demo.py tests/test_packa
 	tests/test_passwords.py tests/test_documents.py tests/test_certificates.py tests/test_sms.py \
 	tests/test_settings.py tests/mobile/test_qr_image.py tests/firma/test_pdf_inspection_fuzz.py \
 	tests/bench/test_bench_helpers.py tests/bench/test_tokencpu.py \
-	tests/firma/test_worker_memory.py tests/passkeys/test_worker_memory.py
+	tests/firma/test_worker_memory.py tests/passkeys/test_worker_memory.py tests/test_compiled_once.py
 test: $(STAMP) translations $(NPM_STAMPS)
 	scripts/ensure-system-packages.sh --why "the browser tests drive Chromium, the second pass runs \
 		on PostgreSQL, idp-mobile reads QR images with zbar, tests/deploy runs the shipped nginx \
