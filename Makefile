@@ -50,8 +50,8 @@ run: $(STAMP) translations
 # the Host and transport checks made before any query, the demo RP, docs and catalogues, the
 # check that pytest-xdist keeps each xdist_group on one worker; and the tests of pure code
 # that no test database reaches: passwords, documents, certificates, SMS backends, settings,
-# QR images, PDF inspection, the bench's helpers and its in-process SQLite measurement, and
-# the workers' lazy imports checked on an in-memory database, what the tests' apps share compiled).
+# QR images, PDF inspection, the bench's helpers and its in-process SQLite measurement, the
+# workers' lazy imports checked on an in-memory database, and what the tests' apps share compiled).
 PG_PASS_SKIPS := tests/e2e tests/interop tests/test_run_demo.py tests/test_package.py \
 	tests/test_serving.py tests/security/test_access_log.py tests/deploy \
 	tests/test_metrics_serving.py tests/mobile/test_idp_mobile.py \
