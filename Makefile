@@ -47,15 +47,22 @@ run: $(STAMP) translations
 # wheel on SQLite databases of their own; and the tests of what no database changes, which
 # the first pass proves once (PG_PASS_SKIPS: the serving stack and its access log, the
 # shipped nginx, the metrics' process handling, the app's command line, files at rest and
-# the Host and transport checks made before any query, the demo RP, docs and catalogues, and the
-# check that pytest-xdist keeps each xdist_group on one worker).
+# the Host and transport checks made before any query, the demo RP, docs and catalogues, the
+# check that pytest-xdist keeps each xdist_group on one worker; and the tests of pure code
+# that no test database reaches: passwords, documents, certificates, SMS backends, settings,
+# QR images, PDF inspection, the bench's helpers and its in-process SQLite measurement, the
+# workers' lazy imports checked on an in-memory database, and what the tests' apps share compiled).
 PG_PASS_SKIPS := tests/e2e tests/interop tests/test_run_demo.py tests/test_package.py \
 	tests/test_serving.py tests/security/test_access_log.py tests/deploy \
 	tests/test_metrics_serving.py tests/mobile/test_idp_mobile.py \
 	tests/security/test_files_at_rest.py tests/security/test_hosts.py \
 	tests/security/test_transport.py tests/test_dev_certificates.py tests/test_demo_rp.py \
 	tests/test_demo_rp_language.py tests/test_docs_links.py tests/test_translations.py \
-	tests/test_architecture.py tests/test_system_packages.py tests/test_xdist_groups.py
+	tests/test_architecture.py tests/test_system_packages.py tests/test_xdist_groups.py \
+	tests/test_passwords.py tests/test_documents.py tests/test_certificates.py tests/test_sms.py \
+	tests/test_settings.py tests/mobile/test_qr_image.py tests/firma/test_pdf_inspection_fuzz.py \
+	tests/bench/test_bench_helpers.py tests/bench/test_tokencpu.py \
+	tests/firma/test_worker_memory.py tests/passkeys/test_worker_memory.py tests/test_compiled_once.py
 test: $(STAMP) translations $(NPM_STAMPS)
 	scripts/ensure-system-packages.sh --why "the browser tests drive Chromium, the second pass runs \
 		on PostgreSQL, idp-mobile reads QR images with zbar, tests/deploy runs the shipped nginx \

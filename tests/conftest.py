@@ -21,6 +21,7 @@ from idp.clock import clock
 from idp.database import upgrade
 from idp.firma.ca import ensure_ca
 from idp.oidc.keys import ensure_keys
+from tests.support.compiled import TEMPLATES
 from tests.support.postgres import PostgresServer
 
 FAST_ARGON2 = {"IDP_ARGON2_MEMORY_KIB": 1024, "IDP_ARGON2_TIME_COST": 1}
@@ -81,6 +82,7 @@ def build_app(tmp_path: Path, **overrides: object) -> Flask:
     }
     app = create_app(**settings)
     app.config["TESTING"] = True
+    app.jinja_env.bytecode_cache = TEMPLATES  # compiled once per worker (tests/support/compiled.py)
     return app
 
 

@@ -117,7 +117,7 @@ def sign_pdf(identity: SignerIdentity, data: bytes, *, reason: str | None = None
 
 @contextmanager
 def _malformed_refused() -> Iterator[None]:
-    """What a damaged document makes pyHanko raise (found by tests/firma/test_pdf_fuzz.py)
+    """What a damaged document makes pyHanko raise (found by tests/firma/test_pdf_*fuzz.py)
     becomes a refusal of the document. pyHanko checks some of a file's structure with
     ``assert`` (an xref stream's /Type): a failed one is a damaged document too."""
     from pyhanko.pdf_utils.misc import PdfError
