@@ -111,18 +111,20 @@ def record_event(tag: EventTag, citizen: Citizen | Identified | None = None, *,
     belongs to (never on its own: it stands or falls with what it tells of), all of that
     unit's events in one statement."""
     environ = request.environ if has_request_context() else None
-    event = event_row(tag, citizen.id if citizen else None, client_id=client_id, environ=environ,
-                      request_id=g.get("request_id") if environ is not None else None, **detail)
+    event = event_row(tag, citizen.id if citizen else None, client_id, environ,
+                      g.get("request_id") if environ is not None else None, detail)
     db.session.info.setdefault(_PENDING, []).append(event)
     note_write()
     log_event(event)
 
 
-def event_row(tag: EventTag, citizen_id: int | None, *, client_id: str | None,
-              environ: dict[str, Any] | None, request_id: str | None, **detail: Any) -> dict[str, Any]:
+def event_row(tag: EventTag, citizen_id: int | None, client_id: str | None,
+              environ: dict[str, Any] | None, request_id: str | None,
+              detail: dict[str, Any]) -> dict[str, Any]:
     """The ``audit_events`` row of an outcome of the request of this WSGI ``environ`` (None:
     outside requests): ``record_event``'s, and that of a layer that answers in front of
-    Flask (``idp.oidc.endpoints.front``) and writes it itself."""
+    Flask (``idp.oidc.endpoints.front``) and writes it itself. ``detail`` is a dict, not
+    keywords: an event may well tell of a ``request_id`` of its own (Cl@ve Firma's)."""
     event = {"tag": tag.value, "citizen_id": citizen_id, "client_id": client_id, "detail": detail,
              "created_at": clock.now(), "ip": None, "user_agent": None, "request_id": request_id}
     if environ is not None:

@@ -108,8 +108,8 @@ def _issue(connection: Connection, client: Client, claim: dict[str, str],
     """The new pair as ``tokens.generate_bearer_token`` makes it, claimed for and stored."""
     issued = tokens.generate_bearer_token(claim["grant"], client)
     now = clock.now()
-    event = event_row(EventTag.TOKEN_ISSUED, None, client_id=client.client_id, environ=environ,
-                      request_id=g.request_id, grant_type=claim["grant"])
+    event = event_row(EventTag.TOKEN_ISSUED, None, client.client_id, environ, g.request_id,
+                      {"grant_type": claim["grant"]})
     pair = issuing.Pair(
         by_client=client.client_id, access_hash=secrets.keyed_hash(issued["access_token"], tokens.ACCESS),
         refresh_hash=secrets.keyed_hash(issued["refresh_token"], tokens.REFRESH), now=now,
