@@ -73,10 +73,10 @@ class TokenFront(Front):
                     or not client.check_endpoint_auth_method(BASIC, "token")
                     or not client.check_grant_type(claim["grant"])):
                 raise HandOn
-            issued, done = _issue(connection, client, claim, environ)
+            issued, event, done = _issue(connection, client, claim, environ)
         if done is None:
             raise HandOn
-        log_event({**issued.pop("event"), "citizen_id": done.citizen_id})
+        log_event({**event, "citizen_id": done.citizen_id})
         issued["scope"] = done.scope
         if is_openid_scope(done.scope):
             issued["id_token"] = issue_id_token(client, done.citizen_id, done.context,
@@ -104,8 +104,9 @@ def _claim_of(form: dict[str, str]) -> dict[str, str]:
 
 
 def _issue(connection: Connection, client: Client, claim: dict[str, str],
-           environ: dict[str, Any]) -> tuple[dict[str, Any], issuing.Issued | None]:
-    """The new pair as ``tokens.generate_bearer_token`` makes it, claimed for and stored."""
+           environ: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], issuing.Issued | None]:
+    """The new pair as ``tokens.generate_bearer_token`` makes it, its audit row, and what the
+    claim handed down to it (None: nothing claimed, nothing stored)."""
     issued = tokens.generate_bearer_token(claim["grant"], client)
     now = clock.now()
     event = event_row(EventTag.TOKEN_ISSUED, None, client.client_id, environ, g.request_id,
@@ -121,4 +122,4 @@ def _issue(connection: Connection, client: Client, claim: dict[str, str],
     else:
         done = issuing.redeem(connection, pair, code_hash=claim["hash"], redirect_uri=claim["redirect_uri"],
                               challenge=claim["challenge"])
-    return {**issued, "event": event}, done
+    return issued, event, done
