@@ -27,7 +27,7 @@ def limit_for(name: str, results: dict[str, Any], run: dict[str, Any]) -> dict[s
     if name == "login":
         return {"per_core": limits["argon2id_verifications_per_s_per_core"], "what": "argon2id"}
     floor = results["floors"].get(FLASK_FLOOR)
-    if name == "mobile_login":  # no argon2; 9 requests, each at least the serving floor
+    if name == "mobile_login":  # no argon2; 8 requests, each at least the serving floor
         if not floor or not floor.get("per_server_vcpu"):
             return None
         return {"per_core": floor["per_server_vcpu"] / MOBILE_LOGIN_REQUESTS,
@@ -92,7 +92,7 @@ def findings(results: dict[str, Any]) -> list[str]:
     flask = results["floors"].get(FLASK_FLOOR, {}).get("per_server_vcpu") or 0
     plain = results["floors"].get(PLAIN_FLOOR, {}).get("per_server_vcpu") or 0
     queries = run.get("queries_per_request", {})
-    login_q = queries.get("= full login (7 requests)", {})
+    login_q = queries.get("= full login (6 requests)", {})
     refresh_q = queries.get("POST /token (refresh_token)", {})
     login, refresh = two["login"], two["refresh"]
     rest = max(0.0, _ms_per(login) - argon2_ms)
@@ -117,13 +117,13 @@ def findings(results: dict[str, Any]) -> list[str]:
     ]
     mobile = two.get("mobile_login")
     if mobile:
-        mobile_q = queries.get("= Cl@ve mobile login (9 requests)", {})
+        mobile_q = queries.get("= Cl@ve mobile login (8 requests)", {})
         out.append(
             f"**Cl@ve mobile logins.** {_ms_per(mobile):.0f} ms of server CPU each, with no argon2 "
             f"(the device's ES256 proofs and the RS256 ID token are about "
             f"{rs256_ms + 2 * 1000 / limits['es256_signatures_per_s_per_core']:.1f} ms of it): "
             f"{mobile_q.get('statements', '?')} SQL statements in {mobile_q.get('commits', '?')} "
-            f"commits over 9 requests. Database {_share(mobile, 'SQLite', 'SQLAlchemy'):.0%} of the "
+            f"commits over 8 requests. Database {_share(mobile, 'SQLite', 'SQLAlchemy'):.0%} of the "
             f"request time (commits alone {_share(mobile, 'commit'):.0%}), QR and Jinja "
             f"{_share(mobile, 'QR', 'Jinja'):.0%}, Werkzeug/Flask {_share(mobile, 'Werkzeug'):.0%}.")
     for name, label in (("userinfo", "UserInfo"), ("introspection", "Introspection")):
@@ -218,8 +218,8 @@ run, in turns, on the same core.
   The peer's login is `GET /auth` → 303 `/interaction/{{uid}}` → its form → `POST
   /interaction/{{uid}}/login` (argon2id; consent granted in the same request) → 303 chain back
   to the client with the code → `POST /token` → `GET /me`: 6 requests and no second factor.
-  Ours is measured twice: at level substantial (password, then the SMS code: 7 requests) and
-  at level low (password only, 5 requests), the like-for-like. Refresh chains start from fresh
+  Ours is measured twice: at level substantial (password, then the SMS code: 6 requests) and
+  at level low (password only, 4 requests), the like-for-like. Refresh chains start from fresh
   logins before every run, for every server: the peer's in-memory store keeps only its newest
   1,000 entries, so a token left unused while others rotate is forgotten. The peer persists
   nothing: its figures bound what any persisting deployment can reach. The ratio is our
@@ -238,15 +238,15 @@ run, in turns, on the same core.
   address. Bulk rows record no registration audit event.
 * The load generator is Python on the same machine, over loopback: one short TCP connection
   per request (the generator asks for `Connection: close`), `requests.Session` for the browser part of a
-  login. A **full login** is `GET /authorize` → `GET /login` → `POST /login` (CSRF token,
+  login. A **full login** is `GET /authorize` (answered by the login page) → `POST /login` (CSRF token,
   password) → `GET /login/otp` → the SMS code read from the file backend → `POST /login/otp`
   (consent already given, so the code is issued) → `POST /token` → `GET /userinfo`. A
-  **Cl@ve mobile login** is `GET /authorize` → `GET /login` → its QR image (which stores the
+  **Cl@ve mobile login** is `GET /authorize` (the login page) → its QR image (which stores the
   challenge the page drafted) → the app's `GET /api/mobile/v1/challenges/{{id}}` and
   `POST …/decision`, each with an ES256 device proof signed by the generator (every pool
   citizen has an app enrolled with the public half of one key) → the page's status poll →
   `POST /mobile/continue` → `POST /token` → `GET /userinfo`. Its limit is the serving floor
-  divided by its 9 requests (it runs no argon2; its signatures and verifications are a few
+  divided by its 8 requests (it runs no argon2; its signatures and verifications are a few
   per cent of it).
 * **100%** is closed-loop saturation (2 × workers threads back to back beyond the side-by-side
   run; the median of the repeats); **50%** is an open-loop run at half that rate, each
@@ -279,7 +279,7 @@ run, in turns, on the same core.
 
 {_notes(existing)}
 
-A full login fetches no QR image, as a password-only client does not: its `GET /login` only
+A full login fetches no QR image, as a password-only client does not: its login page only
 drafts the QR challenge in the session, which a browser's image request stores (about 0.5 ms
 of drawing). The Cl@ve mobile login fetches it.
 """

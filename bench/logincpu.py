@@ -12,8 +12,8 @@ real WSGI app with Flask's test client, which runs each request in this thread:
   median of each login's total.
 * **Statements and commits** are counted by SQLAlchemy events, as ``bench/queries.py``.
 
-Logins of the two levels are interleaved (a password-only login at level low: 5 requests;
-one with the SMS code at substantial: 7), after a few unmeasured ones that warm the caches.
+Logins of the two levels are interleaved (a password-only login at level low: 4 requests;
+one with the SMS code at substantial: 6), after a few unmeasured ones that warm the caches.
 ``--profile FILE`` writes a cProfile of the measured logins (argon2id included).
 """
 
@@ -140,7 +140,8 @@ def _code(response: Any) -> str:
 
 def one_login(app: Flask, meter: Meter, login: str, client: dict[str, str], citizen: PoolCitizen,
               sms: SmsTail) -> None:
-    """authorize → login page → POST /login → (SMS code page → POST code) → token → UserInfo."""
+    """authorize (answered by the login page) → POST /login → (SMS code page → POST code) → token
+    → UserInfo."""
     browser = app.test_client()
     verifier = secrets.token_urlsafe(48)
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
@@ -150,11 +151,10 @@ def one_login(app: Flask, meter: Meter, login: str, client: dict[str, str], citi
         meter.keep(login, name)
         return response
 
-    go = step("GET /authorize", browser.get("/authorize", query_string={
+    page = step("GET /authorize (login page)", browser.get("/authorize", query_string={
         "response_type": "code", "client_id": client["client_id"], "redirect_uri": REDIRECT_URI,
         "scope": SCOPE, "state": "s", "nonce": "n", "code_challenge": challenge,
-        "code_challenge_method": "S256"}), 302)
-    page = step("GET /login", browser.get(go.headers["Location"]), 200)
+        "code_challenge_method": "S256"}), 200)
     done = step("POST /login", browser.post("/login", data={
         **_fields(page.get_data(as_text=True)), "document": citizen.document, "password": PASSWORD}), 302)
     if "/login/otp" in done.headers["Location"]:

@@ -87,10 +87,8 @@ def count_per_request(app: Flask, citizen: PoolCitizen, client_id: str, client_s
     try:
         browser = app.test_client()
         counter.take()
-        go = browser.get("/authorize", query_string=authorize)
-        counts["GET /authorize"] = counter.take()
-        page = browser.get(go.headers["Location"])
-        counts["GET /login (form, QR drafted)"] = counter.take()
+        page = browser.get("/authorize", query_string=authorize)
+        counts["GET /authorize (login page, QR drafted)"] = counter.take()
         sent = browser.post("/login", data={**_fields(page.get_data(as_text=True)),
                                             "document": citizen.document, "password": PASSWORD})
         counts["POST /login (password, SMS sent)"] = counter.take()
@@ -124,11 +122,11 @@ def count_per_request(app: Flask, citizen: PoolCitizen, client_id: str, client_s
         event.remove(engine, "commit", counter.commit)
     login_steps = [k for k in counts if not k.startswith(("POST /introspect", "POST /token (refresh",
                                                           "GET discovery", "GET /jwks", MOBILE))]
-    mobile_steps = ["GET /authorize", "GET /login (form, QR drafted)",
+    mobile_steps = ["GET /authorize (login page, QR drafted)",
                     *[k for k in counts if k.startswith(MOBILE)],
                     "POST /token (authorization_code)", "GET /userinfo"]
-    for label, steps in (("= full login (7 requests)", login_steps),
-                         ("= Cl@ve mobile login (9 requests)", mobile_steps)):
+    for label, steps in (("= full login (6 requests)", login_steps),
+                         ("= Cl@ve mobile login (8 requests)", mobile_steps)):
         counts[label] = {"statements": sum(counts[k]["statements"] for k in steps),
                          "commits": sum(counts[k]["commits"] for k in steps)}
     return counts
@@ -143,7 +141,7 @@ def _count_mobile_login(app: Flask, counter: _Counter, authorize: dict[str, str]
     the page's poll and its continue (a fresh browser: the first one is logged in by now)."""
     browser = app.test_client()
     phone = DeviceKey(device.key, citizen.device_id, app.config["IDP_ISSUER"])
-    page = browser.get(browser.get("/authorize", query_string=authorize).headers["Location"])
+    page = browser.get("/authorize", query_string=authorize)
     html = page.get_data(as_text=True)
     challenge_id = _CHALLENGE.search(html).group(1)  # type: ignore[union-attr]
     status_url = _STATUS.search(html).group(1)  # type: ignore[union-attr]

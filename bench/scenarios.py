@@ -139,17 +139,15 @@ class Login:
 
 
 def _login_page(t: Target, browser: requests.Session) -> tuple[str, requests.Response]:
-    """An RP's authorization request (PKCE) followed to the login page: (verifier, page)."""
+    """An RP's authorization request (PKCE), answered by the login page: (verifier, page)."""
     verifier = secrets.token_urlsafe(48)
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=")
     params = {"response_type": "code", "client_id": t.client_id, "redirect_uri": REDIRECT_URI,
               "scope": SCOPE, "state": secrets.token_urlsafe(8),
               "nonce": secrets.token_urlsafe(8), "code_challenge": challenge.decode(),
               "code_challenge_method": "S256"}
-    go = _expect(browser.get(f"{t.base}/authorize?{urlencode(params)}", timeout=30,
-                             allow_redirects=False), 302, "authorize")
-    return verifier, _expect(browser.get(t.base + go.headers["Location"], timeout=30), 200,
-                             "login page")
+    return verifier, _expect(browser.get(f"{t.base}/authorize?{urlencode(params)}", timeout=30,
+                                         allow_redirects=False), 200, "authorize (login page)")
 
 
 def redeem_and_use(t: Target, location: str, verifier: str) -> None:

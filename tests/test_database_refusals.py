@@ -8,7 +8,7 @@ import pytest
 from tests.factories import make_client
 from tests.firma.rp import API, signature_client
 from tests.oidc.test_code_flow import basic
-from tests.support.browser import AuthorizationAttempt
+from tests.support.browser import AuthorizationAttempt, asks_to_log_in
 
 NUL = "\x00"
 
@@ -28,7 +28,7 @@ def test_a_nul_byte_looked_up_in_the_database_is_refused_without_a_server_error(
     assert response.status_code < 500
     rp = make_client()
     attempt = AuthorizationAttempt(rp.client_id, rp.redirect_uri)
-    assert "/login" in attempt.start(browser).headers["Location"]
+    assert asks_to_log_in(attempt.start(browser))
 
 
 

@@ -15,7 +15,7 @@ from babel.support import Translations
 from idp.extensions import babel
 from idp.web import LANGUAGE_COOKIE, LANGUAGES, language_tag
 from tests.factories import make_client
-from tests.support.browser import AuthorizationAttempt, submit
+from tests.support.browser import AuthorizationAttempt, asks_to_log_in, page_address, submit
 from tests.test_translations import TRANSLATIONS
 
 locales = pytest.mark.parametrize("locale", list(LANGUAGES))
@@ -27,12 +27,13 @@ def other_browser_language(locale: str) -> str:
 
 
 def start_at_rp(browser, locale: str | None = None, **headers: str):  # type: ignore[no-untyped-def]
-    """An RP's authorization request (asking for ``locale``), and the login page it leads to."""
+    """An RP's authorization request (asking for ``locale``): the login page it answers with."""
     rp = make_client()
     extra = {"ui_locales": language_tag(locale)} if locale else {}
-    authorize = AuthorizationAttempt(rp.client_id, rp.redirect_uri, extra=extra).start(browser)
-    assert authorize.status_code == 302 and "/login?ir=" in authorize.headers["Location"]
-    return authorize, browser.get(authorize.headers["Location"], headers=headers)
+    attempt = AuthorizationAttempt(rp.client_id, rp.redirect_uri, extra=extra)
+    login = browser.get("/authorize", query_string=attempt.params(), headers=headers)
+    assert login.status_code == 200 and asks_to_log_in(login)
+    return login
 
 
 def language_cookie(response):  # type: ignore[no-untyped-def]
@@ -67,7 +68,7 @@ def says_in(locale: str, html: str) -> bool:
 def test_a_language_asked_by_the_rp_stays_on_every_page_reached_from_the_login_page(
         app, browser, locale: str) -> None:
     browser_language = {"Accept-Language": other_browser_language(locale)}
-    _, login = start_at_rp(browser, locale, **browser_language)
+    login = start_at_rp(browser, locale, **browser_language)
     html = login.get_data(as_text=True)
     assert language_of(html) == language_tag(locale) and says_in(locale, html)
 
@@ -83,7 +84,7 @@ def test_a_language_asked_by_the_rp_stays_on_every_page_reached_from_the_login_p
 
 
 def test_the_rp_language_is_kept_in_a_cookie_for_the_visit_only(app, browser) -> None:
-    authorize, _ = start_at_rp(browser, "eu")
+    authorize = start_at_rp(browser, "eu")
 
     cookie = language_cookie(authorize)
     assert cookie.value == "eu"
@@ -111,8 +112,9 @@ def test_cookies_are_marked_secure_behind_https(template_dir, tmp_path) -> None:
 
 
 def test_the_switcher_overrides_the_rp_language_on_the_pages_of_its_login(app, browser) -> None:
-    _, login = start_at_rp(browser, "ca")
-    login_url = login.request.full_path.rstrip("?")
+    login = start_at_rp(browser, "ca")
+    login_url = page_address(login)
+    assert login_url.startswith("/login?ir=")
 
     submit(browser, login, "/language", lang="gl", next=login_url)
     html = browser.get(login_url).get_data(as_text=True)
@@ -122,10 +124,10 @@ def test_the_switcher_overrides_the_rp_language_on_the_pages_of_its_login(app, b
 
 
 def test_a_browser_without_the_cookie_still_gets_the_rp_language_on_its_login(app, browser) -> None:
-    _, login = start_at_rp(browser, "ca")
+    login = start_at_rp(browser, "ca")
     browser.delete_cookie(LANGUAGE_COOKIE)
 
-    html = browser.get(login.request.full_path, headers={"Accept-Language": "en"}).get_data(as_text=True)
+    html = browser.get(page_address(login), headers={"Accept-Language": "en"}).get_data(as_text=True)
     assert language_of(html) == "ca" and ">Contrasenya<" in html
 
 

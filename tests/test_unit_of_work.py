@@ -35,7 +35,16 @@ from tests.mobile.support import (
     signed_get,
 )
 from tests.oidc.test_code_flow import basic
-from tests.support.browser import AuthorizationAttempt, code_from, consent, log_in, log_in_to_account, submit
+from tests.support.browser import (
+    AuthorizationAttempt,
+    asks_to_log_in,
+    code_from,
+    consent,
+    log_in,
+    log_in_to_account,
+    page_address,
+    submit,
+)
 
 SUBSTANTIAL = "http://eidas.europa.eu/LoA/substantial"
 # A login with password and SMS code, from the RP's redirect to UserInfo (7 requests).
@@ -109,8 +118,7 @@ def test_each_request_of_a_password_and_sms_login_commits_once_besides_its_named
     person = make_citizen()
     rp = make_client(default_acr=SUBSTANTIAL)
     attempt = AuthorizationAttempt(rp.client_id, rp.redirect_uri)
-    go = requests("authorize", lambda: attempt.start(browser))
-    page = requests("login page", lambda: browser.get(go.headers["Location"]))
+    page = requests("authorize, answered by the login page", lambda: attempt.start(browser))
     sent = requests("password", lambda: submit(browser, page, "/login", document=person.document,
                                                password=person.password),
                     allowed=(CommitReason.BEFORE_ARGON2, CommitReason.BEFORE_SMS))
@@ -143,8 +151,7 @@ def test_a_full_login_with_password_and_sms_code_stays_within_its_statements(
     consent(other_browser, log_in(other_browser, AuthorizationAttempt(rp.client_id, rp.redirect_uri)
                                   .start(other_browser), person.document, person.password, sms_file))
     attempt = AuthorizationAttempt(rp.client_id, rp.redirect_uri)
-    go = requests("authorize", lambda: attempt.start(browser))
-    page = requests("login page", lambda: browser.get(go.headers["Location"]))
+    page = requests("authorize, answered by the login page", lambda: attempt.start(browser))
     sent = requests("password", lambda: submit(browser, page, "/login", document=person.document,
                                                password=person.password),
                     allowed=(CommitReason.BEFORE_ARGON2, CommitReason.BEFORE_SMS))
@@ -283,10 +290,20 @@ def test_an_audit_event_is_written_by_the_commit_of_its_unit_of_work_and_dropped
     assert db.session.scalar(count) == 2
 
 
+def test_an_authorization_request_that_needs_a_login_is_answered_by_the_login_page_in_one_commit(
+        app, browser, requests):
+    rp = make_client()
+    page = requests("authorize", lambda: AuthorizationAttempt(rp.client_id, rp.redirect_uri).start(browser))
+    assert page.status_code == 200 and asks_to_log_in(page)
+    # The client (cached per process, read once here) and the stored request: no redirect.
+    assert (requests.work["authorize"].statements, requests.work["authorize"].commits) == (2, 1)
+
+
 def test_the_login_page_reads_its_pending_request_in_one_statement_and_commits_nothing(
         app, browser, requests):
     rp = make_client()
-    go = AuthorizationAttempt(rp.client_id, rp.redirect_uri).start(browser)
-    requests("login page", lambda: browser.get(go.headers["Location"]))
+    shown = AuthorizationAttempt(rp.client_id, rp.redirect_uri).start(browser)
+    again = requests("login page", lambda: browser.get(page_address(shown)))  # a reload, a language chosen
+    assert again.status_code == 200 and asks_to_log_in(again)
     assert (requests.work["login page"].statements, requests.work["login page"].commits) == (1, 0)
 

@@ -30,6 +30,6 @@ def register_flows(app: Flask) -> None:
         app.register_blueprint(module.blueprint)
     # The pages that answer what a pending authorization request asks of the citizen.
     interaction.register_pages(app, login="login.start", step_up="login.start",
-                               consent="consent.show")
+                               consent="consent.show", shown_at_once={"login": login.render_login})
     sessions.keep_across_logins(app, login.AFTER_LOGIN)
     web.allow_large_body(app, "signature.own", "IDP_FIRMA_MAX_PDF_BYTES")

@@ -57,7 +57,8 @@ LOGIN_PAGE = KeptPage("login/password.html", CSRF_TOKEN, "page_path", "ir", "doc
 def render_login(pending: interaction.Pending | None, errors: forms.FormErrors | None = None,
                  document: str = "", status: int = 200, passkey_problem: str | None = None):  # type: ignore[no-untyped-def]
     """The login page with its three ways; after a refusal, with the way that was refused
-    shown and what went wrong."""
+    shown and what went wrong. Also the answer of an authorization request that needs a
+    login (``idp.oidc.interaction``): its language form and reload lead to ``GET /login``."""
     key, context, values = login_page(pending, errors, document, passkey_problem)
     return LOGIN_PAGE.render(key, context, values, partial(login_stand_ins, pending is not None)), status
 
@@ -68,19 +69,23 @@ def login_page(pending: interaction.Pending | None, errors: forms.FormErrors | N
     and the values of this request that the kept text leaves out."""
     from idp.flows.mobile import qr_context
 
+    refused = errors is not None or passkey_problem is not None
     # Shown again after a refusal: with the QR code it showed, not a new one.
-    qr = qr_context(pending, shown_again=request.method == "POST")
+    qr = qr_context(pending, shown_again=refused)
     tab = "passkey" if passkey_problem else "permanent" if errors else "mobile"
     errors = errors or forms.FormErrors()
+    # The page's own address, whichever request showed it (the authorization request, a
+    # refused form): where its language form returns.
+    page_path = url_for("login.start", ir=pending.request.id) if pending else request.full_path
     context = {"pending": pending, "errors": errors, "tab": tab, "passkey_problem": passkey_problem,
                "document": document or (pending.params.get("login_hint", "") if pending else ""),
-               "ir": pending.request.id if pending else "", "page_path": request.full_path, **qr}
+               "ir": pending.request.id if pending else "", "page_path": page_path, **qr}
     values = {"page_path": context["page_path"], "ir": context["ir"], "document": context["document"],
               "requester": pending.client.name if pending else "", "challenge_id": qr["challenge"].id,
               "verification_code": qr["challenge"].verification_code,
               "seconds_left": qr["seconds_left"], "deep_link": qr["deep_link"]}
-    refused = tuple((name, tuple(keys)) for name, keys in errors.items())
-    key = (tab, pending is not None, passkey_problem, refused)
+    shown = tuple((name, tuple(keys)) for name, keys in errors.items())
+    key = (tab, pending is not None, passkey_problem, shown)
     return key, context, values
 
 

@@ -5,11 +5,15 @@ The protocol side asks for an *interaction* (login, step-up, consent) and redire
 page the flows registered for it (``register_pages``); the flows ``load`` the pending
 request, do their work and call ``resume`` (or ``deny``). No flow imports anything else of
 ``idp.oidc``. The decision is an ordered table of small named checks.
+
+A page a flow registers as shown at once answers the authorization request itself when that
+request needs it first (the login page, as most requests do): the browser is spared a
+redirect and a request, and a reload only asks again for what a link to the RP asks.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -41,6 +45,7 @@ from idp.web import locale_from_tags
 SESSION_KEY = "interactions"
 MAX_PENDING = 5
 _PAGES = "idp.interaction_pages"
+_AT_ONCE = "idp.interaction_pages_at_once"
 _ANSWERED = "idp_answered_requests"  # in g: the requests this unit of work answered
 # A flow names the pending request it serves (the login's SMS step, its expired password):
 # read with the flow state, the request costs that step no statement of its own, nor does
@@ -51,6 +56,9 @@ flow_state.load_along(Consent, on=(Consent.citizen_id == FlowState.citizen_id)
                       & (Consent.client_id == AuthorizationRequest.client_id))
 PROMPT_ERRORS = {"login_required": LoginRequiredError, "consent_required": ConsentRequiredError,
                  "interaction_required": InteractionRequiredError}
+
+
+ShowPage = Callable[["Pending"], Any]
 
 
 @dataclass(frozen=True)
@@ -189,10 +197,16 @@ def needed(pending: Pending) -> Interaction | None:
 
 # -- the front door ---------------------------------------------------------------------
 
-def register_pages(app: Flask, **endpoints: str) -> None:
+def register_pages(app: Flask, *, shown_at_once: Mapping[str, ShowPage] | None = None,
+                   **endpoints: str) -> None:
     """The pages that answer each interaction (``login``, ``step_up``, ``consent``): the
-    flows name their own endpoints, so that the protocol holds none of their names."""
+    flows name their own endpoints, so that the protocol holds none of their names.
+
+    ``shown_at_once``: per interaction, the view that shows its page for a pending request
+    without a redirect, used when the authorization request itself needs that interaction.
+    Only a page that a GET shows may be: the authorization request may be reloaded."""
     app.extensions.setdefault(_PAGES, {}).update(endpoints)
+    app.extensions.setdefault(_AT_ONCE, {}).update(shown_at_once or {})
 
 
 def load(request_id: str | None) -> Pending | None:
@@ -233,6 +247,9 @@ def resume(pending: Pending):  # type: ignore[no-untyped-def]
         # A Core statement: the ORM's unit of work took about four times as long.
         db.session.execute(_INSERT_REQUEST, {column: getattr(pending.request, column)
                                              for column in _REQUEST_COLUMNS})
+        show = current_app.extensions[_AT_ONCE].get(missing.kind)
+        if show is not None:  # the authorization request's own answer: no redirect to it
+            return show(pending)
     endpoint = current_app.extensions[_PAGES][missing.kind]
     return redirect(url_for(endpoint, ir=pending.request.id))
 

@@ -2,6 +2,15 @@
 // Without JavaScript both login methods are shown and the "continue" button works.
 (function () {
   "use strict";
+  // Shown as the answer of an authorization request, the page takes its own address, so that
+  // a reload or a bookmark asks for this login again rather than for a new one.
+  var own = document.querySelector("link[rel='canonical']");
+  if (own && window.history && history.replaceState) {
+    var address = new URL(own.href);
+    if (address.pathname + address.search !== location.pathname + location.search) {
+      history.replaceState(null, "", address.pathname + address.search + location.hash);
+    }
+  }
   var tabs = document.querySelectorAll("[data-tab]");
   function show(name) {
     tabs.forEach(function (tab) {

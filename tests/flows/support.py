@@ -18,7 +18,15 @@ from idp.clock import clock
 from idp.extensions import db
 from idp.sms import latest_code, read_sms_file
 from tests.oidc.test_code_flow import basic, redeem
-from tests.support.browser import AuthorizationAttempt, code_from, consent, log_in, shows_message, submit
+from tests.support.browser import (
+    AuthorizationAttempt,
+    asks_to_log_in,
+    code_from,
+    consent,
+    log_in,
+    shows_message,
+    submit,
+)
 
 NEW_PASSWORD = "Otra-Clave-2027!"  # noqa: S105
 # Fails four rules at once (length, upper case, digit, special) and its confirmation differs.
@@ -107,7 +115,7 @@ def tokens_for(browser: FlaskClient, sms_file: Path, rp, person) -> dict:  # typ
     """An RP's tokens for ``person``, logging in and consenting in ``browser`` as needed."""
     attempt = AuthorizationAttempt(rp.client_id, rp.redirect_uri)
     response = attempt.start(browser)
-    if "/login" in response.headers.get("Location", ""):
+    if asks_to_log_in(response):
         response = log_in(browser, response, person.document, person.password, sms_file)
     if "/consent" in response.headers.get("Location", ""):
         response = consent(browser, response)

@@ -25,8 +25,7 @@ def expired_password_login(browser, person, rp=None):  # type: ignore[no-untyped
     if rp is None:
         page = browser.get(LOGIN)
     else:
-        page = browser.get(AuthorizationAttempt(rp.client_id, rp.redirect_uri)
-                           .start(browser).headers["Location"])
+        page = AuthorizationAttempt(rp.client_id, rp.redirect_uri).start(browser)
     return submit(browser, page, LOGIN, document=person.document, password=person.password)
 
 

@@ -56,7 +56,7 @@ def _browser_signs_in(idp: LiveIdp, authorization_url: str, document: str, redir
     """Follow the RP's authorization URL, log in, consent; return the redirect to the RP."""
     with requests.Session() as browser:
         login = browser.get(authorization_url, timeout=10)
-        assert urlsplit(login.url).path == "/login", login.url
+        assert urlsplit(login.url).path == "/authorize" and 'action="/login"' in login.text, login.url
         consent = form_post(browser, login, f"{idp.url}/login", document=document, password=PASSWORD)
         assert urlsplit(consent.url).path == "/consent", consent.url
         answer = form_post(browser, consent, f"{idp.url}/consent", follow=False, decision="allow")

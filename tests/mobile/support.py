@@ -66,7 +66,7 @@ def shown_code(page: TestResponse) -> str:
 def login_page(browser: FlaskClient, rp) -> tuple[AuthorizationAttempt, TestResponse]:  # type: ignore[no-untyped-def]
     """An RP's authorization request, landing on the login page with its QR challenge."""
     attempt = AuthorizationAttempt(rp.client_id, rp.redirect_uri)
-    return attempt, loaded(browser, browser.get(attempt.start(browser).headers["Location"]))
+    return attempt, loaded(browser, attempt.start(browser))
 
 
 def continue_login(browser: FlaskClient, page: TestResponse, challenge_id: str) -> TestResponse:

@@ -157,10 +157,9 @@ def test_the_app_sees_the_requests_address_browser_and_time(app, browser, sms_fi
     device = enroll(app.test_client(), sms_file, person.document, person.password)
     rp = make_client()
     attempt = AuthorizationAttempt(rp.client_id, rp.redirect_uri)
-    asked_from = attempt.start(browser).headers["Location"]
     asked_at = clock.now().replace(microsecond=0)
     browser.environ_base["HTTP_USER_AGENT"] = FIREFOX_ON_WINDOWS  # on every request, as browsers do
-    page = loaded(browser, browser.get(asked_from))
+    page = loaded(browser, attempt.start(browser))
 
     details = signed_get(browser, device, f"{API}/challenges/{qr_challenge_id(page)}").get_json()
 

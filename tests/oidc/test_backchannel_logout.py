@@ -27,7 +27,7 @@ from idp.oidc.models import BackchannelLogout
 from idp.sessions import end_all_sessions
 from tests.factories import make_citizen, make_client, new_dni
 from tests.oidc.test_code_flow import full_login, id_token_claims, redeem
-from tests.support.browser import AuthorizationAttempt, code_from, consent, log_in
+from tests.support.browser import AuthorizationAttempt, asks_to_log_in, code_from, consent, log_in
 from tests.support.cli import cli_for
 from tests.support.live import RP_REDIRECT, active_citizen, authorize, form_post, free_port, start_idp
 from tests.support.receivers import Held, allow_loopback_uris, answer, serving
@@ -92,7 +92,7 @@ def test_backchannel_logout_token_carries_the_receiving_clients_sid(app, browser
         rp = make_client(redirect_uris=[f"https://{host}/cb"], backchannel_logout_uri=uri)
         attempt = AuthorizationAttempt(rp.client_id, rp.redirect_uri)
         response = attempt.start(browser)
-        if "/login" in response.headers["Location"]:
+        if asks_to_log_in(response):
             response = log_in(browser, response, person.document, person.password, sms_file)
         tokens = redeem(browser, rp, attempt, code_from(consent(browser, response))).get_json()
         sids[rp.client_id] = id_token_claims(browser, tokens["id_token"])["sid"]

@@ -24,7 +24,7 @@ from tests.factories import make_citizen, make_client
 from tests.flows.support import refresh
 from tests.oidc.test_code_flow import basic, id_token_claims
 from tests.security.conftest import tokens_for
-from tests.support.browser import AuthorizationAttempt, log_in, shows_message
+from tests.support.browser import AuthorizationAttempt, asks_to_log_in, log_in, page_address, shows_message
 from tests.support.cli import cli_for
 
 
@@ -232,13 +232,13 @@ def test_an_update_that_changes_nothing_is_not_audited(app, run):
 def test_a_new_redirect_uri_is_accepted_and_the_old_one_refused_once_the_cache_time_has_passed(
         app, browser, run):
     rp = make_client()
-    assert AuthorizationAttempt(rp.client_id, rp.redirect_uri).start(browser).status_code == 302
+    assert asks_to_log_in(AuthorizationAttempt(rp.client_id, rp.redirect_uri).start(browser))
     run("client", "update", rp.client_id, "--redirect-uri", "https://rp.example/new")
     _cache_time_passes(app)
 
     old = AuthorizationAttempt(rp.client_id, rp.redirect_uri).start(browser)
     assert old.status_code == 400 and "Location" not in old.headers
-    assert AuthorizationAttempt(rp.client_id, "https://rp.example/new").start(browser).status_code == 302
+    assert asks_to_log_in(AuthorizationAttempt(rp.client_id, "https://rp.example/new").start(browser))
 
 
 def test_a_pairwise_client_moved_to_another_host_keeps_the_subjects_its_citizens_had(
@@ -278,12 +278,11 @@ def test_a_disabled_clients_citizen_gets_an_error_page_and_is_never_sent_to_its_
 def test_a_login_begun_before_the_client_was_disabled_ends_on_an_error_page_without_a_code(
         app, browser, sms_file, run):
     rp, person = make_client(), make_citizen()
-    sent_to_login = AuthorizationAttempt(rp.client_id, rp.redirect_uri).start(browser)
-    shown = browser.get(sent_to_login.headers["Location"])
+    shown = AuthorizationAttempt(rp.client_id, rp.redirect_uri).start(browser)
     run("client", "disable", rp.client_id)
     _cache_time_passes(app)
 
-    reloaded = browser.get(sent_to_login.headers["Location"])
+    reloaded = browser.get(page_address(shown))
     assert reloaded.status_code == 400 and shows_message(reloaded, "session_expired")
     done = log_in(browser, shown, person.document, person.password, sms_file)
     assert done.status_code == 302 and done.headers["Location"] == "/account"  # the IdP's own login

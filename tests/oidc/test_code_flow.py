@@ -9,7 +9,7 @@ from joserfc.jwk import KeySet
 
 from idp.assurance import ACR_LOW, ACR_SUBSTANTIAL
 from tests.factories import make_citizen, make_client
-from tests.support.browser import AuthorizationAttempt, code_from, consent, log_in, query
+from tests.support.browser import AuthorizationAttempt, asks_to_log_in, code_from, consent, log_in, query
 
 
 def basic(client_id: str, secret: str) -> dict[str, str]:
@@ -101,7 +101,7 @@ def test_pairwise_subjects_differ_between_clients_of_different_sectors(app, brow
     for rp in (first, second):
         attempt = AuthorizationAttempt(rp.client_id, rp.redirect_uri)
         response = attempt.start(browser)
-        if "/login" in response.headers["Location"]:
+        if asks_to_log_in(response):
             response = log_in(browser, response, person.document, person.password, sms_file)
         code = code_from(consent(browser, response))
         token = redeem(browser, rp, attempt, code).get_json()["id_token"]
@@ -119,7 +119,7 @@ def test_two_clients_of_different_sectors_see_different_sids_for_one_session(app
         rp = make_client(redirect_uris=[f"https://{host}/cb"])
         attempt = AuthorizationAttempt(rp.client_id, rp.redirect_uri)
         response = attempt.start(browser)
-        if "/login" in response.headers["Location"]:
+        if asks_to_log_in(response):
             response = log_in(browser, response, person.document, person.password, sms_file)
         token = redeem(browser, rp, attempt, code_from(consent(browser, response))).get_json()["id_token"]
         sids.append(id_token_claims(browser, token)["sid"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.oidc.test_code_flow import redeem
-from tests.support.browser import AuthorizationAttempt, code_from, consent, log_in
+from tests.support.browser import AuthorizationAttempt, asks_to_log_in, code_from, consent, log_in
 
 
 def authorize(browser, sms_file, rp, person, **options):  # type: ignore[no-untyped-def]
@@ -13,7 +13,7 @@ def authorize(browser, sms_file, rp, person, **options):  # type: ignore[no-unty
     scope = options.pop("scope", "openid profile")
     attempt = AuthorizationAttempt(rp.client_id, rp.redirect_uri, scope=scope, extra=options)
     response = attempt.start(browser)
-    if "/login" in response.headers.get("Location", ""):
+    if asks_to_log_in(response):
         response = log_in(browser, response, person.document, person.password, sms_file)
     if "/consent" in response.headers.get("Location", ""):
         response = consent(browser, response)

@@ -39,8 +39,7 @@ def _purge(app, monkeypatch) -> dict[str, int]:  # type: ignore[no-untyped-def]
 def test_anonymous_requests_and_challenges_are_purged_once_expired(app, browser, monkeypatch):
     rp = make_client()
     for _ in range(3):
-        page = loaded(browser, browser.get(AuthorizationAttempt(rp.client_id, rp.redirect_uri)
-                                           .start(browser).headers["Location"]))
+        page = loaded(browser, AuthorizationAttempt(rp.client_id, rp.redirect_uri).start(browser))
     submit(browser, page, "/login", document=new_dni(), password="Mala-Clave-1")
     assert _count(AuthorizationRequest) == 3 and _count(MobileChallenge) == 3
     assert _count(RateCounter) > 0

@@ -33,9 +33,8 @@ def test_challenge_details_carry_no_control_or_bidi_characters_from_the_browser(
     device = enroll(app.test_client(), sms_file, person.document, person.password)
     rp = make_client()
     sneaky = "Firefox\x1b[2K\x1b[1A\x07\x9b1A\u202eMadrid\u200b on Windows"
-    start = AuthorizationAttempt(rp.client_id, rp.redirect_uri).start(browser)
     browser.environ_base["HTTP_USER_AGENT"] = sneaky  # on every request, as browsers do
-    page = loaded(browser, browser.get(start.headers["Location"]))
+    page = loaded(browser, AuthorizationAttempt(rp.client_id, rp.redirect_uri).start(browser))
 
     details = signed_get(browser, device, f"{API}/challenges/{qr_challenge_id(page)}").get_json()
 

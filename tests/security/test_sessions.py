@@ -21,8 +21,7 @@ def test_changing_an_expired_password_ends_the_sessions_opened_with_it(app, brow
     authorize(browser, sms_file, rp, person)  # a session opened with the old password
     clock.advance(minutes=2)  # the password expires; that session has hours left
 
-    page = other_browser.get(AuthorizationAttempt(rp.client_id, rp.redirect_uri)
-                             .start(other_browser).headers["Location"])
+    page = AuthorizationAttempt(rp.client_id, rp.redirect_uri).start(other_browser)
     expired = submit(other_browser, page, "/login", document=person.document,
                      password=person.password)
     assert expired.headers["Location"].startswith("/login/otp")
@@ -43,7 +42,7 @@ def test_the_login_cookie_ends_with_the_browser_and_the_server_ends_the_session_
     person = make_citizen()
     rp = make_client()
     attempt = AuthorizationAttempt(rp.client_id, rp.redirect_uri)
-    page = browser.get(attempt.start(browser).headers["Location"])
+    page = attempt.start(browser)
     logged_in = submit(browser, page, "/login", document=person.document, password=person.password)
 
     cookie = logged_in.headers["Set-Cookie"].lower()

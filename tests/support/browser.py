@@ -35,6 +35,25 @@ def submit(browser: FlaskClient, page: TestResponse, url: str, **fields: str) ->
     return browser.post(url, data=data)
 
 
+_LOGIN_FORM = 'action="/login"'
+
+
+def asks_to_log_in(response: TestResponse) -> bool:
+    """Whether ``response`` asks the citizen to log in: the login page itself (what an
+    authorization request that needs a login answers) or a redirect to it."""
+    if response.status_code == 302:
+        return urlsplit(response.headers["Location"]).path == "/login"
+    return response.status_code == 200 and _LOGIN_FORM in response.get_data(as_text=True)
+
+
+def page_address(page: TestResponse) -> str:
+    """The page's own address (where its language form returns, and what a reload asks for),
+    whichever request showed it."""
+    match = re.search(r'name="next" value="([^"]+)"', page.get_data(as_text=True))
+    assert match, "page has no language form"
+    return match.group(1)
+
+
 def query(response: TestResponse) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlsplit(response.headers["Location"]).query).items()}
 
