@@ -14,7 +14,7 @@ from idp.models import AuditEvent, FlowState
 from idp.sms import SmsDeliveryError, latest_code
 from tests.factories import make_citizen, make_client
 from tests.flows.support import never_sent_code, sms_sent, start_of_a_window
-from tests.support.browser import AuthorizationAttempt, code_from, shows_message, submit
+from tests.support.browser import AuthorizationAttempt, code_from, is_login_sms_page, shows_message, submit
 
 LOGIN, OTP = "/login", "/login/otp"
 
@@ -31,8 +31,7 @@ def sms_page_to_the_password(browser, person, login_page=None):  # type: ignore[
 
 
 def is_the_sms_page(response) -> bool:  # type: ignore[no-untyped-def]
-    html = response.get_data(as_text=True)
-    return f'<form method="post" action="{OTP}"' in html and 'name="otp"' in html
+    return is_login_sms_page(response)
 
 
 def test_the_right_password_answers_the_sms_page_whose_code_completes_the_login(app, browser, sms_file):
