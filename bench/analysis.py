@@ -239,7 +239,7 @@ run, in turns, on the same core.
 * The load generator is Python on the same machine, over loopback: one short TCP connection
   per request (the generator asks for `Connection: close`), `requests.Session` for the browser part of a
   login. A **full login** is `GET /authorize` → `GET /login` → `POST /login` (CSRF token,
-  password) → `GET /login/otp` → the SMS code read from the file backend → `POST /login/otp`
+  password; it answers the SMS-code page) → the SMS code read from the file backend → `POST /login/otp`
   (consent already given, so the code is issued) → `POST /token` → `GET /userinfo`. A
   **Cl@ve mobile login** is `GET /authorize` → `GET /login` → its QR image (which stores the
   challenge the page drafted) → the app's `GET /api/mobile/v1/challenges/{{id}}` and

@@ -93,10 +93,8 @@ def count_per_request(app: Flask, citizen: PoolCitizen, client_id: str, client_s
         counts["GET /login (form, QR drafted)"] = counter.take()
         sent = browser.post("/login", data={**_fields(page.get_data(as_text=True)),
                                             "document": citizen.document, "password": PASSWORD})
-        counts["POST /login (password, SMS sent)"] = counter.take()
-        page = browser.get(sent.headers["Location"])
-        counts["GET /login/otp"] = counter.take()
-        done = browser.post("/login/otp", data={**_fields(page.get_data(as_text=True)),
+        counts["POST /login (password, SMS sent, SMS-code page)"] = counter.take()
+        done = browser.post("/login/otp", data={**_fields(sent.get_data(as_text=True)),
                                                 "otp": sms.take(citizen.phone) or ""})
         counts["POST /login/otp (session, code)"] = counter.take()
         code = parse_qs(urlsplit(done.headers["Location"]).query)["code"][0]
