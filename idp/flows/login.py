@@ -146,7 +146,7 @@ def _after_password(citizen: Citizen, pending: interaction.Pending | None):  # t
 def _start_otp(citizen: Citizen, pending: interaction.Pending | None, amr: list[str],
                renewal: bool = False):  # type: ignore[no-untyped-def]
     """The SMS-code page, answered here (one request fewer than a redirect to it)."""
-    return otp_step.begin(FLOW, citizen, OTP_PURPOSE, "login.otp", shown=partial(_otp_page, pending=pending),
+    return otp_step.begin(FLOW, citizen, OTP_PURPOSE, partial(_otp_page, pending=pending),
                           pending_request_id=pending.request.id if pending else None, amr=amr,
                           renewal=renewal)
 

@@ -40,25 +40,26 @@ def send(citizen: Citizen, purpose: str, *, again_after: int | None = None) -> t
 ShowPage = Callable[[FlowState, "str | None"], Any]
 
 
-def begin(kind: str, citizen: Citizen, purpose: str, endpoint: str, *, shown: ShowPage | None = None,
-          **data: Any):  # type: ignore[no-untyped-def]
-    """Start flow ``kind`` at its SMS-code step with its first code sent, and go to
-    ``endpoint``; with ``shown``, answer its page here instead (the page acts as if it were
-    at ``endpoint``: one request fewer).
+def begin(kind: str, citizen: Citizen, purpose: str, shown: ShowPage, **data: Any):  # type: ignore[no-untyped-def]
+    """Start flow ``kind`` at its SMS-code step with its first code sent, and answer its
+    page (``shown``, which acts as if it were at the step's own address: one request fewer
+    than a redirect there).
 
-    The form answered by that page is what a browser without JavaScript posts again on a
-    reload: when this browser's flow is already at the step for the same citizen and
-    ``data`` with a code that can still be accepted, the page is shown again for that
-    flow, and nothing is sent or started."""
-    if shown is not None:
-        waiting = _waiting(kind, citizen, purpose, data)
-        if waiting is not None:
-            return shown(waiting, None)
+    The form this answers is what a browser without JavaScript posts again on a reload:
+    when this browser's flow is already at the step for the same citizen and ``data`` with
+    a code that can still be accepted, the page is shown again for that flow, and nothing
+    is sent or started."""
+    waiting = _waiting(kind, citizen, purpose, data)
+    if waiting is not None:
+        return shown(waiting, None)
     code_id, problem = send(citizen, purpose)
     state = flow_state.start(kind, "otp", citizen, **data, **({"otp_id": code_id} if code_id else {}))
-    if shown is None:
-        return redirect(url_for(endpoint, problem=problem))
     return shown(state, problem)
+
+
+def shown_at(endpoint: str, flow_steps: Sequence[str]) -> ShowPage:
+    """The plain SMS-code page of the flow whose step is at ``endpoint``, for ``begin``."""
+    return lambda state, problem: page(state, problem, url_for(endpoint), flow_steps)
 
 
 def _waiting(kind: str, citizen: Citizen, purpose: str, data: dict[str, Any]) -> FlowState | None:
@@ -91,8 +92,9 @@ def masked_phone(citizen: Citizen) -> str:
 
 # A code typed and refused; not a malformed entry, a resend, a lock or a rate limit.
 WRONG_CODE = frozenset({"otp_wrong", "otp_exhausted", "otp_expired"})
-# Problems a redirect may announce with ?problem=…; anything else in the URL is ignored
-# (a lock is read from the citizen, never from the URL).
+# Problems a redirect may announce with ?problem=… (``begin`` redirected with them before it
+# answered the page itself; such addresses may still be followed); anything else in the
+# URL is ignored (a lock is read from the citizen, never from the URL).
 ANNOUNCED_AFTER_REDIRECT = frozenset({"sms_unavailable", "otp_send_limit", "rate_limited"})
 # Nothing is wrong with what the citizen typed: they must wait (429, with Retry-After).
 WAIT = frozenset({"otp_locked", "otp_resend_wait", "otp_send_limit", "rate_limited"})

@@ -3,6 +3,8 @@ resends, sends throttled without hiding a first code, and pages that say what ha
 
 from __future__ import annotations
 
+import pytest
+
 from idp.audit import EventTag
 from idp.clock import clock
 from idp.extensions import db
@@ -12,7 +14,7 @@ from idp_mobile.device import DeviceKey
 from tests.factories import make_citizen
 from tests.flows.support import fill, never_sent_code, sms_sent, sql_work, start_of_a_window
 from tests.mobile.support import API
-from tests.support.browser import shows_message, submit
+from tests.support.browser import is_sms_page, shows_message, submit
 
 LOGIN, LOGIN_OTP = "/login", "/login/otp"
 
@@ -156,3 +158,34 @@ def test_a_flow_step_reads_its_state_and_citizen_in_one_statement(app, browser, 
     assert page.status_code == 200 and shows_message(page, "otp_sent", last_digits="222")
     read = [s for s in work.sql if "flow_states" in s or "citizens" in s]
     assert len(read) == 1 and "JOIN citizens" in read[0]
+
+
+# The first form of each flow that starts at an SMS step, the step's address, and the
+# fields that pass the form.
+FIRST_FORMS = {
+    "activation": ("/activate", "/activate/otp", lambda p: {
+        "document": p.document, "email": p.citizen.email, "activation_code": p.activation_code}),
+    "password change": ("/password/change", "/password/change/otp", lambda p: {
+        "document": p.document, "password": p.password}),
+    "password reset": ("/password/forgot", "/password/forgot/otp", lambda p: {
+        "document": p.document, "activation_code": p.activation_code}),
+    "unsubscribing": ("/unsubscribe", "/unsubscribe/otp", lambda p: {
+        "document": p.document, "password": p.password}),
+}
+
+
+@pytest.mark.parametrize("flow", FIRST_FORMS)
+def test_every_first_form_answers_its_sms_page_and_posting_it_again_sends_no_other_code(
+        app, browser, sms_file, flow):
+    start, step, fields = FIRST_FORMS[flow]
+    person = make_citizen(active=flow != "activation")
+    form = browser.get(start)
+
+    first = submit(browser, form, start, **fields(person))
+    code = latest_code(sms_file)
+    again = submit(browser, form, start, **fields(person))  # a reload without JavaScript
+
+    assert is_sms_page(first, step) and is_sms_page(again, step)
+    assert f'<input type="hidden" name="next" value="{step}">' in again.get_data(as_text=True)
+    assert sms_sent(sms_file) == 1
+    assert submit(browser, again, step, otp=code).status_code == 302  # the first code, accepted

@@ -85,11 +85,16 @@ def log_in(browser: FlaskClient, response: TestResponse, document: str, password
     return result
 
 
-def is_login_sms_page(response: TestResponse) -> bool:
-    """Whether ``response`` is the login's SMS-code page (which the password answers itself)."""
+def is_sms_page(response: TestResponse, path: str) -> bool:
+    """Whether ``response`` is the SMS-code page of the flow whose step is at ``path``, a
+    code sent (the form before it answers that page itself)."""
     html = response.get_data(as_text=True)
-    return response.status_code == 200 and '<form method="post" action="/login/otp"' in html \
+    return response.status_code == 200 and f'<form method="post" action="{path}"' in html \
         and 'name="otp"' in html
+
+
+def is_login_sms_page(response: TestResponse) -> bool:
+    return is_sms_page(response, "/login/otp")
 
 
 def log_in_to_account(browser: FlaskClient, document: str, password: str,
