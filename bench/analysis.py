@@ -92,7 +92,7 @@ def findings(results: dict[str, Any]) -> list[str]:
     flask = results["floors"].get(FLASK_FLOOR, {}).get("per_server_vcpu") or 0
     plain = results["floors"].get(PLAIN_FLOOR, {}).get("per_server_vcpu") or 0
     queries = run.get("queries_per_request", {})
-    login_q = queries.get("= full login (7 requests)", {})
+    login_q = queries.get("= full login (6 requests)", {})
     refresh_q = queries.get("POST /token (refresh_token)", {})
     login, refresh = two["login"], two["refresh"]
     rest = max(0.0, _ms_per(login) - argon2_ms)
@@ -218,7 +218,7 @@ run, in turns, on the same core.
   The peer's login is `GET /auth` → 303 `/interaction/{{uid}}` → its form → `POST
   /interaction/{{uid}}/login` (argon2id; consent granted in the same request) → 303 chain back
   to the client with the code → `POST /token` → `GET /me`: 6 requests and no second factor.
-  Ours is measured twice: at level substantial (password, then the SMS code: 7 requests) and
+  Ours is measured twice: at level substantial (password, then the SMS code: 6 requests) and
   at level low (password only, 5 requests), the like-for-like. Refresh chains start from fresh
   logins before every run, for every server: the peer's in-memory store keeps only its newest
   1,000 entries, so a token left unused while others rotate is forgotten. The peer persists

@@ -125,7 +125,7 @@ def count_per_request(app: Flask, citizen: PoolCitizen, client_id: str, client_s
     mobile_steps = ["GET /authorize", "GET /login (form, QR drafted)",
                     *[k for k in counts if k.startswith(MOBILE)],
                     "POST /token (authorization_code)", "GET /userinfo"]
-    for label, steps in (("= full login (7 requests)", login_steps),
+    for label, steps in (("= full login (6 requests)", login_steps),
                          ("= Cl@ve mobile login (9 requests)", mobile_steps)):
         counts[label] = {"statements": sum(counts[k]["statements"] for k in steps),
                          "commits": sum(counts[k]["commits"] for k in steps)}
