@@ -92,7 +92,7 @@ def findings(results: dict[str, Any]) -> list[str]:
     flask = results["floors"].get(FLASK_FLOOR, {}).get("per_server_vcpu") or 0
     plain = results["floors"].get(PLAIN_FLOOR, {}).get("per_server_vcpu") or 0
     queries = run.get("queries_per_request", {})
-    login_q = queries.get("= full login (6 requests)", {})
+    login_q = queries.get("= full login (5 requests)", {})
     refresh_q = queries.get("POST /token (refresh_token)", {})
     login, refresh = two["login"], two["refresh"]
     rest = max(0.0, _ms_per(login) - argon2_ms)
@@ -218,7 +218,7 @@ run, in turns, on the same core.
   The peer's login is `GET /auth` → 303 `/interaction/{{uid}}` → its form → `POST
   /interaction/{{uid}}/login` (argon2id; consent granted in the same request) → 303 chain back
   to the client with the code → `POST /token` → `GET /me`: 6 requests and no second factor.
-  Ours is measured twice: at level substantial (password, then the SMS code: 6 requests) and
+  Ours is measured twice: at level substantial (password, then the SMS code: 5 requests) and
   at level low (password only, 4 requests), the like-for-like. Refresh chains start from fresh
   logins before every run, for every server: the peer's in-memory store keeps only its newest
   1,000 entries, so a token left unused while others rotate is forgotten. The peer persists
@@ -239,7 +239,7 @@ run, in turns, on the same core.
 * The load generator is Python on the same machine, over loopback: one short TCP connection
   per request (the generator asks for `Connection: close`), `requests.Session` for the browser part of a
   login. A **full login** is `GET /authorize` (answered by the login page) → `POST /login` (CSRF token,
-  password) → `GET /login/otp` → the SMS code read from the file backend → `POST /login/otp`
+  password; it answers the SMS-code page) → the SMS code read from the file backend → `POST /login/otp`
   (consent already given, so the code is issued) → `POST /token` → `GET /userinfo`. A
   **Cl@ve mobile login** is `GET /authorize` (the login page) → its QR image (which stores the
   challenge the page drafted) → the app's `GET /api/mobile/v1/challenges/{{id}}` and

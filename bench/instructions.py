@@ -28,7 +28,7 @@ _SOURCE = """#include <valgrind/callgrind.h>
 void clave_toggle(void) { CALLGRIND_TOGGLE_COLLECT; }
 void clave_dump(const char *label) { CALLGRIND_DUMP_STATS_AT(label); }
 """
-_ORDER = ["GET /authorize (login page)", "POST /login", "GET /login/otp", "POST /login/otp", "POST /token",
+_ORDER = ["GET /authorize (login page)", "POST /login", "POST /login/otp", "POST /token",
           "GET /userinfo"]
 _TRIGGER = re.compile(r"^desc: Trigger: Client Request: (.*)$", re.MULTILINE)
 _SUMMARY = re.compile(r"^(?:summary|totals): (\d+)", re.MULTILINE)

@@ -91,10 +91,8 @@ def count_per_request(app: Flask, citizen: PoolCitizen, client_id: str, client_s
         counts["GET /authorize (login page, QR drafted)"] = counter.take()
         sent = browser.post("/login", data={**_fields(page.get_data(as_text=True)),
                                             "document": citizen.document, "password": PASSWORD})
-        counts["POST /login (password, SMS sent)"] = counter.take()
-        page = browser.get(sent.headers["Location"])
-        counts["GET /login/otp"] = counter.take()
-        done = browser.post("/login/otp", data={**_fields(page.get_data(as_text=True)),
+        counts["POST /login (password, SMS sent, SMS-code page)"] = counter.take()
+        done = browser.post("/login/otp", data={**_fields(sent.get_data(as_text=True)),
                                                 "otp": sms.take(citizen.phone) or ""})
         counts["POST /login/otp (session, code)"] = counter.take()
         code = parse_qs(urlsplit(done.headers["Location"]).query)["code"][0]
@@ -125,7 +123,7 @@ def count_per_request(app: Flask, citizen: PoolCitizen, client_id: str, client_s
     mobile_steps = ["GET /authorize (login page, QR drafted)",
                     *[k for k in counts if k.startswith(MOBILE)],
                     "POST /token (authorization_code)", "GET /userinfo"]
-    for label, steps in (("= full login (6 requests)", login_steps),
+    for label, steps in (("= full login (5 requests)", login_steps),
                          ("= Cl@ve mobile login (8 requests)", mobile_steps)):
         counts[label] = {"statements": sum(counts[k]["statements"] for k in steps),
                          "commits": sum(counts[k]["commits"] for k in steps)}

@@ -11,7 +11,7 @@ from typing import Any
 
 from bench import analysis, postgres, versus_report
 
-LABELS = {"login": "Full Permanent Cl@ve login (6 requests)",
+LABELS = {"login": "Full Permanent Cl@ve login (5 requests)",
           "mobile_login": "Cl@ve mobile QR login (8 requests)", "refresh": "Refresh-token grant",
           "userinfo": "UserInfo", "introspection": "Introspection", "discovery": "Discovery document",
           "jwks": "JWKS"}

@@ -10,7 +10,7 @@ from bench.versus import PEER_FLOW, ratio
 LABELS = {
     "discovery": "Discovery document",
     "jwks": "JWKS",
-    "login": "Full login, password + SMS code (ours 6 requests; the peer: password only, 6)",
+    "login": "Full login, password + SMS code (ours 5 requests; the peer: password only, 6)",
     "login_low": "Full login, password only (ours at level low, 4 requests; the peer 6)",
     "userinfo": "UserInfo",
     "refresh": "Refresh-token grant (rotating)",

@@ -48,14 +48,18 @@ def _session_key(kind: str) -> str:
 
 
 def start(kind: str, step: str, citizen: Citizen | None, *, pending_request_id: str | None = None,
-          **data: Any) -> None:
+          **data: Any) -> FlowState:
     """Start this browser's flow ``kind`` at ``step``; ``pending_request_id`` names the pending
-    authorization request it serves, which takes the flow along when it ends."""
+    authorization request it serves, which takes the flow along when it ends. Returns the
+    flow as written, to show its first page from (outside the ORM session: the row is
+    written by a Core statement, and changing the object would write nothing)."""
     finish(kind)
     token = secrets.random_token()
+    row = _row(token, kind, step, citizen, pending_request_id, data)
     # A Core statement: the ORM's unit of work took four times as long to write the row.
-    db.session.execute(_INSERT, _row(token, kind, step, citizen, pending_request_id, data))
+    db.session.execute(_INSERT, row)
     session[_session_key(kind)] = token
+    return FlowState(**row, citizen=citizen)
 
 
 def _row(token: str, kind: str, step: str, citizen: Citizen | None, pending_request_id: str | None,

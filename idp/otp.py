@@ -76,6 +76,17 @@ def resend_at(code_id: int | None) -> datetime | None:
     return previous.created_at + timedelta(seconds=current_app.config["IDP_OTP_RESEND_INTERVAL"])
 
 
+def usable(code_id: object, citizen: Citizen, purpose: str) -> bool:
+    """Whether the code ``code_id`` could still be accepted: the citizen's, for ``purpose``,
+    unused, unexpired, with tries left, and their codes not locked."""
+    if not isinstance(code_id, int) or locked_until(citizen) is not None:
+        return False
+    code = db.session.get(OtpCode, code_id)
+    return (code is not None and code.citizen_id == citizen.id and code.purpose == purpose
+            and code.consumed_at is None and code.expires_at > clock.now()
+            and code.failed_attempts < current_app.config["IDP_OTP_MAX_TRIES"])
+
+
 def send_otp(citizen: Citizen, purpose: str, *, resend_of: int | None = None) -> int:
     """Create a code and send it; return its id. ``resend_of`` is the flow's last code when
     the citizen asks for another. The code (with the slot of the ``sms`` limits it takes,

@@ -38,7 +38,7 @@ def start():  # type: ignore[no-untyped-def]
             assert citizen is not None
             limits.release()
             record_event(EventTag.ACTIVATION_STARTED, citizen)
-            return otp_step.begin(FLOW, citizen, OTP_PURPOSE, "activation.otp")
+            return otp_step.begin(FLOW, citizen, OTP_PURPOSE, otp_step.shown_at("activation.otp", STEPS))
         errors.add("activation_code", key)
     form = {"document": request.form.get("document", "")[:32],
             "email": request.form.get("email", "")[:254]}

@@ -62,16 +62,17 @@ def with_password(**event_detail: object) -> Attempt:
     return attempt
 
 
-def password_then_sms(kind: str, purpose: str, otp_endpoint: str,
+def password_then_sms(kind: str, purpose: str, shown: otp_step.ShowPage,
                       refused: Callable[[Attempt], Any]):  # type: ignore[no-untyped-def]
     """First step of a flow that starts with the password: right, and an SMS code goes
-    out for flow ``kind``; wrong, and ``refused(attempt)`` shows the form again."""
+    out for flow ``kind``, whose page ``shown`` answers; wrong, and ``refused(attempt)``
+    shows the form again."""
     attempt = with_password(flow=kind)
     if attempt.rate_limited:
         return ratelimit.too_many_attempts()
     if attempt.citizen is None:
         return refused(attempt)
-    return otp_step.begin(kind, attempt.citizen, purpose, otp_endpoint)
+    return otp_step.begin(kind, attempt.citizen, purpose, shown)
 
 
 def logged_in_document() -> str:

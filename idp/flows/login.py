@@ -150,7 +150,8 @@ def _after_password(citizen: Citizen, pending: interaction.Pending | None):  # t
 
 def _start_otp(citizen: Citizen, pending: interaction.Pending | None, amr: list[str],
                renewal: bool = False):  # type: ignore[no-untyped-def]
-    return otp_step.begin(FLOW, citizen, OTP_PURPOSE, "login.otp",
+    """The SMS-code page, answered here (one request fewer than a redirect to it)."""
+    return otp_step.begin(FLOW, citizen, OTP_PURPOSE, partial(_otp_page, pending=pending),
                           pending_request_id=pending.request.id if pending else None, amr=amr,
                           renewal=renewal)
 
@@ -196,7 +197,11 @@ def otp():  # type: ignore[no-untyped-def]
             flow_state.advance(state, "expired", amr=amr)
             return redirect(url_for("login.expired"))
         return _finish(state, citizen, pending, amr)
-    if renewal:
+    return _otp_page(state, problem, pending)
+
+
+def _otp_page(state: FlowState, problem: str | None, pending: interaction.Pending | None):  # type: ignore[no-untyped-def]
+    if state.data.get("renewal"):
         return otp_step.page(state, problem, url_for("login.otp"), RENEWAL_STEPS,
                              intro_key="password_expired", pending=pending)
     return otp_step.page(state, problem, url_for("login.otp"), STEPS, pending=pending)

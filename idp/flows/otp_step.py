@@ -7,7 +7,7 @@ no code can be sent or accepted now, why and (when known) how long until one can
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from functools import partial
 from types import SimpleNamespace
@@ -36,11 +36,42 @@ def send(citizen: Citizen, purpose: str, *, again_after: int | None = None) -> t
     return code_id, None
 
 
-def begin(kind: str, citizen: Citizen, purpose: str, endpoint: str, **data: Any):  # type: ignore[no-untyped-def]
-    """Start flow ``kind`` at its SMS-code step with its first code sent, go to ``endpoint``."""
+# Shows a flow's SMS-code page for the flow and the problem to say (or None).
+ShowPage = Callable[[FlowState, "str | None"], Any]
+
+
+def begin(kind: str, citizen: Citizen, purpose: str, shown: ShowPage, **data: Any):  # type: ignore[no-untyped-def]
+    """Start flow ``kind`` at its SMS-code step with its first code sent, and answer its
+    page (``shown``, which acts as if it were at the step's own address: one request fewer
+    than a redirect there).
+
+    The form this answers is what a browser without JavaScript posts again on a reload:
+    when this browser's flow is already at the step for the same citizen and ``data`` with
+    a code that can still be accepted, the page is shown again for that flow, and nothing
+    is sent or started."""
+    waiting = _waiting(kind, citizen, purpose, data)
+    if waiting is not None:
+        return shown(waiting, None)
     code_id, problem = send(citizen, purpose)
-    flow_state.start(kind, "otp", citizen, **data, **({"otp_id": code_id} if code_id else {}))
-    return redirect(url_for(endpoint, problem=problem))
+    state = flow_state.start(kind, "otp", citizen, **data, **({"otp_id": code_id} if code_id else {}))
+    return shown(state, problem)
+
+
+def shown_at(endpoint: str, flow_steps: Sequence[str]) -> ShowPage:
+    """The plain SMS-code page of the flow whose step is at ``endpoint``, for ``begin``."""
+    return lambda state, problem: page(state, problem, url_for(endpoint), flow_steps)
+
+
+def _waiting(kind: str, citizen: Citizen, purpose: str, data: dict[str, Any]) -> FlowState | None:
+    """This browser's flow ``kind`` at its SMS-code step for ``citizen`` and ``data``, if its
+    code can still be accepted."""
+    state = flow_state.current(kind, "otp")  # no statement when the browser has no such flow
+    if state is None or state.citizen_id != citizen.id:
+        return None
+    started_with = {"pending_request_id": state.pending_request_id, **state.data}
+    if any(started_with.get(name) != value for name, value in data.items()):
+        return None
+    return state if otp.usable(state.data.get("otp_id"), citizen, purpose) else None
 
 
 def check(state: FlowState, citizen: Citizen, purpose: str, presented: str) -> str | None:
@@ -61,8 +92,9 @@ def masked_phone(citizen: Citizen) -> str:
 
 # A code typed and refused; not a malformed entry, a resend, a lock or a rate limit.
 WRONG_CODE = frozenset({"otp_wrong", "otp_exhausted", "otp_expired"})
-# Problems a redirect may announce with ?problem=…; anything else in the URL is ignored
-# (a lock is read from the citizen, never from the URL).
+# Problems a redirect may announce with ?problem=… (``begin`` redirected with them before it
+# answered the page itself; such addresses may still be followed); anything else in the
+# URL is ignored (a lock is read from the citizen, never from the URL).
 ANNOUNCED_AFTER_REDIRECT = frozenset({"sms_unavailable", "otp_send_limit", "rate_limited"})
 # Nothing is wrong with what the citizen typed: they must wait (429, with Retry-After).
 WAIT = frozenset({"otp_locked", "otp_resend_wait", "otp_send_limit", "rate_limited"})
@@ -124,7 +156,7 @@ def page(state: FlowState, problem: str | None, action: str, flow_steps: Sequenc
     status = 200 if problem in (None, "otp_resent") else 429 if problem in WAIT else 400
     context.update(problem=problem, last_digits=masked_phone(citizen), action=action,
                    flow_steps=flow_steps, code_sent=bool(state.data.get("otp_id")),
-                   wait=wait_text(retry_at) if retry_at else "", page_path=request.full_path)
+                   wait=wait_text(retry_at) if retry_at else "", page_path=_address(action))
     if template == OTP_PAGE.template and context.keys() <= _KEPT_CONTEXT:
         html = OTP_PAGE.render(*otp_page(context), partial(otp_stand_ins, context.get("pending") is not None))
     else:
@@ -133,6 +165,14 @@ def page(state: FlowState, problem: str | None, action: str, flow_steps: Sequenc
     if status == 429 and retry_at is not None:
         response.headers["Retry-After"] = str(otp.seconds_until(retry_at))
     return response
+
+
+def _address(action: str) -> str:
+    """The page's own address (for the language switch): where it was asked for, or, when
+    answered in place of a redirect to its form's address (``begin``), that address."""
+    if action in (request.path, request.script_root + request.path):
+        return request.full_path
+    return action.removeprefix(request.script_root)
 
 
 def otp_page(context: dict[str, Any]) -> tuple[tuple, dict[str, Any], dict[str, object]]:

@@ -60,7 +60,7 @@ def check_code():  # type: ignore[no-untyped-def]
         return _start_page(errors, document.number, 400)
     assert citizen is not None
     limits.release()
-    return otp_step.begin(FLOW, citizen, OTP_PURPOSE, "password_reset.otp",
+    return otp_step.begin(FLOW, citizen, OTP_PURPOSE, otp_step.shown_at("password_reset.otp", STEPS),
                           was_blocked=citizen.password_blocked)
 
 

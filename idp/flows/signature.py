@@ -12,6 +12,7 @@ belongs to the first citizen who opens it, and shows everyone else that refusal.
 
 from __future__ import annotations
 
+from functools import partial
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
@@ -29,7 +30,7 @@ from idp.flows.mobile import public_status, seconds_left
 from idp.flows.substantial import requires_substantial_session, substantial_session
 from idp.mobile import challenges
 from idp.mobile.models import ChallengeKind, ChallengeStatus, MobileChallenge
-from idp.models import Citizen, LoginSession
+from idp.models import Citizen, FlowState, LoginSession
 
 blueprint = Blueprint("signature", __name__, url_prefix="/signature")
 FLOW = "signature"
@@ -92,7 +93,7 @@ def start_signing(login_session: LoginSession, request_id: str):  # type: ignore
             citizen, client_name=found.client_name, request_id=found.id, name=found.name,
             sha256=found.sha256)
         return _app_page(found, challenge, "pending")
-    return otp_step.begin(FLOW, citizen, OTP_PURPOSE, "signature.otp", request_id=found.id)
+    return otp_step.begin(FLOW, citizen, OTP_PURPOSE, partial(_otp_page, found=found), request_id=found.id)
 
 
 def _app_page(found: SignatureRequest, challenge: MobileChallenge, state: str,
@@ -140,10 +141,14 @@ def otp():  # type: ignore[no-untyped-def]
         return refusal
     verified, problem = otp_step.respond(state, citizen, OTP_PURPOSE)
     if not verified:
-        return otp_step.page(state, problem, url_for("signature.otp"), STEPS,
-                             template="signature/otp.html", signature_request=found)
+        return _otp_page(state, problem, found)
     flow_state.finish(FLOW)
     return _signed(found, citizen, "sms")
+
+
+def _otp_page(state: FlowState, problem: str | None, found: SignatureRequest):  # type: ignore[no-untyped-def]
+    return otp_step.page(state, problem, url_for("signature.otp"), STEPS,
+                         template="signature/otp.html", signature_request=found)
 
 
 def _signed(found: SignatureRequest, citizen: Citizen, method: str):  # type: ignore[no-untyped-def]

@@ -47,7 +47,7 @@ def start():  # type: ignore[no-untyped-def]
 @blueprint.post("")
 def check_password():  # type: ignore[no-untyped-def]
     return identify.password_then_sms(
-        FLOW, OTP_PURPOSE, "unsubscribe.otp",
+        FLOW, OTP_PURPOSE, otp_step.shown_at("unsubscribe.otp", STEPS),
         refused=lambda attempt: _start_page(attempt.errors, attempt.document, attempt.status))
 
 

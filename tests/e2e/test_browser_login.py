@@ -10,6 +10,7 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
+from idp.sms import latest_code, read_sms_file
 from tests.e2e import pages
 from tests.factories import DEFAULT_PASSWORD, new_dni
 from tests.support.live import LiveDemoRp, LiveIdp, active_citizen, register_citizen
@@ -92,3 +93,22 @@ def test_wrong_password_shows_a_clear_error_and_keeps_the_document(
     # Only the password needs typing again.
     pages.fill_and_submit(chrome, form, password=DEFAULT_PASSWORD)
     pages.form_with(chrome, "otp")
+
+
+def test_reloading_the_sms_page_answered_to_the_password_keeps_the_first_code_and_sends_no_other(
+        chrome: WebDriver, live_idp: LiveIdp, demo_rp: LiveDemoRp) -> None:
+    document = new_dni()
+    active_citizen(live_idp, document, DEFAULT_PASSWORD)
+    sent_before = len(read_sms_file(live_idp.sms_file))
+    pages.start_login_at_rp(chrome, demo_rp, live_idp)
+    pages.fill_and_submit(chrome, pages.show_permanent_clave(chrome), document=document,
+                          password=DEFAULT_PASSWORD)
+    pages.form_with(chrome, "otp")
+    first_code = latest_code(live_idp.sms_file)
+
+    pages.wait_for_path(chrome, live_idp.url + "/login/otp")  # the page's own address, by script
+    chrome.refresh()  # a GET of that address: nothing is posted again
+
+    pages.fill_and_submit(chrome, pages.form_with(chrome, "otp"), otp=first_code or "")
+    pages.wait_for_path(chrome, live_idp.url + "/consent")
+    assert len(read_sms_file(live_idp.sms_file)) == sent_before + 1

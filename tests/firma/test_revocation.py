@@ -17,6 +17,7 @@ from idp.models import AuditEvent
 from tests.factories import make_citizen
 from tests.firma.support import fetch_published, make_pdf, pyhanko_status
 from tests.flows.support import choose_password, fill, pass_sms
+from tests.support.browser import is_sms_page
 
 
 def signed_by(person) -> bytes:  # type: ignore[no-untyped-def]
@@ -36,22 +37,22 @@ def listed(crl_der: bytes) -> set[int]:
 
 
 def unsubscribe(browser, sms_file, person) -> None:  # type: ignore[no-untyped-def]
-    assert fill(browser, "/unsubscribe", document=person.document,
-                password=person.password).headers["Location"] == "/unsubscribe/otp"
+    assert is_sms_page(fill(browser, "/unsubscribe", document=person.document,
+                            password=person.password), "/unsubscribe/otp")
     assert pass_sms(browser, "/unsubscribe/otp", sms_file).headers["Location"] == "/unsubscribe/confirm"
     assert fill(browser, "/unsubscribe/confirm").status_code == 200
 
 
 def reset_password(browser, sms_file, person) -> None:  # type: ignore[no-untyped-def]
-    assert fill(browser, "/password/forgot", document=person.document,
-                activation_code=person.activation_code).headers["Location"] == "/password/forgot/otp"
+    assert is_sms_page(fill(browser, "/password/forgot", document=person.document,
+                            activation_code=person.activation_code), "/password/forgot/otp")
     pass_sms(browser, "/password/forgot/otp", sms_file)
     assert choose_password(browser, "/password/forgot/new").status_code == 200
 
 
 def change_password(browser, sms_file, person) -> None:  # type: ignore[no-untyped-def]
-    assert fill(browser, "/password/change", document=person.document,
-                password=person.password).headers["Location"] == "/password/change/otp"
+    assert is_sms_page(fill(browser, "/password/change", document=person.document,
+                            password=person.password), "/password/change/otp")
     pass_sms(browser, "/password/change/otp", sms_file)
     assert choose_password(browser, "/password/change/new").status_code == 200
 

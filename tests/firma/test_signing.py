@@ -15,7 +15,7 @@ from idp.extensions import db
 from idp.firma.models import SigningCertificate
 from idp.firma.signature_requests import SignatureRequest
 from idp.models import AuditEvent
-from idp.sms import latest_code
+from idp.sms import latest_code, read_sms_file
 from tests.factories import make_citizen
 from tests.firma.rp import (
     DIGEST,
@@ -31,7 +31,7 @@ from tests.firma.support import encrypted_pdf, fetch_published, make_pdf, openss
 from tests.flows.support import wrong_code
 from tests.flows.test_account import log_in as log_in_to_account
 from tests.oidc.test_code_flow import basic
-from tests.support.browser import shows_message, submit
+from tests.support.browser import is_sms_page, shows_message, submit
 
 
 def events(tag: EventTag) -> list[AuditEvent]:
@@ -50,10 +50,10 @@ def stored_requests() -> int:
 
 
 def ask_for_the_code(browser, path: str):  # type: ignore[no-untyped-def]
-    """Review, then "Sign": the SMS-code page of this signature."""
+    """Review, then "Sign": the SMS-code page of this signature (its answer)."""
     started = submit(browser, browser.get(path), f"{path}/sign")
-    assert started.status_code == 302 and started.headers["Location"].startswith("/signature/otp")
-    return browser.get(started.headers["Location"])
+    assert is_sms_page(started, "/signature/otp"), started.get_data(as_text=True)
+    return started
 
 
 def sign_with_sms(browser, path: str):  # type: ignore[no-untyped-def]
@@ -260,3 +260,20 @@ def test_a_body_far_over_the_limit_is_document_too_large_before_it_is_read(rp, c
     assert refused.status_code == 413
     assert refused.get_json()["error"] == "document_too_large"
     assert stored_requests() == 0
+
+
+def test_signing_again_from_a_reload_shows_the_same_code_page_and_sends_no_other_sms(
+        browser, rp, client, person):
+    path = sign_path(ask_pdf(rp, client, make_pdf()))
+    log_in_to_account(browser, person)
+    review = browser.get(path)
+    first = submit(browser, review, f"{path}/sign")
+    sent = len(read_sms_file(sms_file_of(browser)))
+    code = latest_code(sms_file_of(browser))
+
+    again = submit(browser, review, f"{path}/sign")  # "Sign" posted again by a reload
+
+    assert is_sms_page(first, "/signature/otp") and is_sms_page(again, "/signature/otp")
+    assert len(read_sms_file(sms_file_of(browser))) == sent
+    returned(submit(browser, again, "/signature/otp", otp=code))
+    assert len(events(EventTag.SIGNATURE_SIGNED)) == 1

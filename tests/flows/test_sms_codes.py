@@ -3,6 +3,8 @@ resends, sends throttled without hiding a first code, and pages that say what ha
 
 from __future__ import annotations
 
+import pytest
+
 from idp.audit import EventTag
 from idp.clock import clock
 from idp.extensions import db
@@ -12,7 +14,7 @@ from idp_mobile.device import DeviceKey
 from tests.factories import make_citizen
 from tests.flows.support import fill, never_sent_code, sms_sent, sql_work, start_of_a_window
 from tests.mobile.support import API
-from tests.support.browser import shows_message, submit
+from tests.support.browser import is_sms_page, shows_message, submit
 
 LOGIN, LOGIN_OTP = "/login", "/login/otp"
 
@@ -85,8 +87,7 @@ def test_a_new_flow_while_the_codes_are_locked_says_so_and_claims_no_code(app, s
     assert shows_message(answers[-1], "otp_locked", wait="1 hora")
 
     late = app.test_client()
-    started = start_login(late, person)
-    page = late.get(started.headers["Location"])
+    page = start_login(late, person)  # the password answers the SMS-code page
     assert page.status_code == 429 and shows_message(page, "otp_locked", wait="1 hora")
     assert not shows_message(page, "otp_sent", last_digits="222")
 
@@ -95,9 +96,7 @@ def test_a_second_login_within_the_resend_interval_still_gets_a_code_and_a_truth
         app, browser, sms_file):
     person = make_citizen()
     start_login(app.test_client(), person)
-    started = start_login(browser, person)
-    assert started.headers["Location"] == LOGIN_OTP
-    page = browser.get(LOGIN_OTP)
+    page = start_login(browser, person)
     assert page.status_code == 200 and shows_message(page, "otp_sent", last_digits="222")
     assert sms_sent(sms_file) == 2
     assert type_code(browser, LOGIN_OTP, latest_code(sms_file)).headers["Location"] == "/account"
@@ -124,8 +123,7 @@ def test_codes_sent_to_one_citizen_are_capped_per_hour_and_the_page_says_none_wa
     person = make_citizen()
     for _ in range(10):
         start_login(app.test_client(), person)
-    started = start_login(browser, person)
-    page = browser.get(started.headers["Location"])
+    page = start_login(browser, person)
     assert page.status_code == 429 and shows_message(page, "otp_send_limit")
     assert not shows_message(page, "otp_sent", last_digits="222")
     assert sms_sent(sms_file) == 10
@@ -137,8 +135,7 @@ def test_codes_sent_from_one_address_are_capped_per_hour(app, browser, sms_file)
     for person in people[:6]:
         for _ in range(10):
             start_login(app.test_client(), person)
-    started = start_login(browser, people[6])
-    page = browser.get(started.headers["Location"])
+    page = start_login(browser, people[6])
     assert page.status_code == 429 and shows_message(page, "otp_send_limit")
     assert sms_sent(sms_file) == 60
 
@@ -148,7 +145,7 @@ def test_a_flow_starting_at_its_sms_step_stores_its_state_once_with_the_code_sen
     person = make_citizen()
     with sql_work(app) as work:
         sent = start_login(browser, person)
-    assert sent.status_code == 302 and sms_sent(sms_file) == 1
+    assert sent.status_code == 200 and sms_sent(sms_file) == 1
     assert [s.split()[0] for s in work.writes_to("flow_states")] == ["INSERT"]
     assert type_code(browser, LOGIN_OTP, latest_code(sms_file)).status_code == 302  # it is the flow's code
 
@@ -161,3 +158,34 @@ def test_a_flow_step_reads_its_state_and_citizen_in_one_statement(app, browser, 
     assert page.status_code == 200 and shows_message(page, "otp_sent", last_digits="222")
     read = [s for s in work.sql if "flow_states" in s or "citizens" in s]
     assert len(read) == 1 and "JOIN citizens" in read[0]
+
+
+# The first form of each flow that starts at an SMS step, the step's address, and the
+# fields that pass the form.
+FIRST_FORMS = {
+    "activation": ("/activate", "/activate/otp", lambda p: {
+        "document": p.document, "email": p.citizen.email, "activation_code": p.activation_code}),
+    "password change": ("/password/change", "/password/change/otp", lambda p: {
+        "document": p.document, "password": p.password}),
+    "password reset": ("/password/forgot", "/password/forgot/otp", lambda p: {
+        "document": p.document, "activation_code": p.activation_code}),
+    "unsubscribing": ("/unsubscribe", "/unsubscribe/otp", lambda p: {
+        "document": p.document, "password": p.password}),
+}
+
+
+@pytest.mark.parametrize("flow", FIRST_FORMS)
+def test_every_first_form_answers_its_sms_page_and_posting_it_again_sends_no_other_code(
+        app, browser, sms_file, flow):
+    start, step, fields = FIRST_FORMS[flow]
+    person = make_citizen(active=flow != "activation")
+    form = browser.get(start)
+
+    first = submit(browser, form, start, **fields(person))
+    code = latest_code(sms_file)
+    again = submit(browser, form, start, **fields(person))  # a reload without JavaScript
+
+    assert is_sms_page(first, step) and is_sms_page(again, step)
+    assert f'<input type="hidden" name="next" value="{step}">' in again.get_data(as_text=True)
+    assert sms_sent(sms_file) == 1
+    assert submit(browser, again, step, otp=code).status_code == 302  # the first code, accepted

@@ -10,7 +10,7 @@ from tests.factories import make_citizen, make_client
 from tests.flows.support import refresh
 from tests.oidc.test_code_flow import id_token_claims, redeem
 from tests.security.conftest import authorize, tokens_for
-from tests.support.browser import AuthorizationAttempt, code_from, consent, query, submit
+from tests.support.browser import AuthorizationAttempt, code_from, consent, is_login_sms_page, query, submit
 
 
 def test_changing_an_expired_password_ends_the_sessions_opened_with_it(app, browser,
@@ -24,9 +24,8 @@ def test_changing_an_expired_password_ends_the_sessions_opened_with_it(app, brow
     page = AuthorizationAttempt(rp.client_id, rp.redirect_uri).start(other_browser)
     expired = submit(other_browser, page, "/login", document=person.document,
                      password=person.password)
-    assert expired.headers["Location"].startswith("/login/otp")
-    sms_passed = submit(other_browser, other_browser.get("/login/otp"), "/login/otp",
-                        otp=latest_code(sms_file))
+    assert is_login_sms_page(expired)
+    sms_passed = submit(other_browser, expired, "/login/otp", otp=latest_code(sms_file))
     assert sms_passed.headers["Location"] == "/login/expired"
     form = other_browser.get("/login/expired")
     changed = submit(other_browser, form, "/login/expired", new_password="Otra-Clave-2028!",
@@ -85,8 +84,7 @@ def _step_up(browser, sms_file, rp) -> dict:  # type: ignore[no-untyped-def]
     """From a password-only session, the SMS code an RP at substantial level asks for."""
     attempt = AuthorizationAttempt(rp.client_id, rp.redirect_uri)
     confirm = browser.get(attempt.start(browser).headers["Location"])
-    to_otp = submit(browser, confirm, "/login/step-up")
-    page = browser.get(to_otp.headers["Location"])
+    page = submit(browser, confirm, "/login/step-up")  # answers the SMS-code page
     answer = submit(browser, page, "/login/otp", otp=latest_code(sms_file))
     if "/consent" in answer.headers["Location"]:
         answer = consent(browser, answer)
