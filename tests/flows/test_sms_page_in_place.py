@@ -119,8 +119,7 @@ def test_posting_the_password_for_another_relying_party_starts_its_own_sms_step(
     person = make_citizen()
     rp = make_client(default_acr=ACR_SUBSTANTIAL)
     sms_page_to_the_password(browser, person)
-    login_page = browser.get(AuthorizationAttempt(rp.client_id, rp.redirect_uri).start(browser)
-                             .headers["Location"])
+    login_page = AuthorizationAttempt(rp.client_id, rp.redirect_uri).start(browser)
 
     for_rp, _ = sms_page_to_the_password(browser, person, login_page)
 
