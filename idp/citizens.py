@@ -14,13 +14,12 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import Row, bindparam, case, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm.attributes import set_committed_value
 
 from idp import secrets
 from idp.audit import EventTag, record_event
 from idp.clock import clock
+from idp.connections import insert_for
 from idp.documents import Document
 from idp.extensions import db
 from idp.models import Citizen, CitizenStatus, OtpCode, UnregisteredDocument
@@ -231,7 +230,7 @@ def verify_activation_code(citizen: Citizen, code: str, *, details_match: bool =
 
 def _unregistered_wrong_entry(document: Document) -> CodeCheck:
     key = secrets.keyed_hash(document.number, UNREGISTERED)  # one HMAC, as checking a code
-    insert = postgresql_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    insert = insert_for(db.session)
     counted = db.session.execute(
         insert(UnregisteredDocument)
         .values(document_hash=key, activation_failures=1,

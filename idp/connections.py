@@ -17,11 +17,13 @@ worker's other connections are replaced too (``tests/test_database_outage.py``).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.orm import Session
 
 IDLE_BEFORE_PING = 1.0  # seconds
 _RETURNED = "idp_returned_at"
@@ -55,3 +57,16 @@ def statement_by_statement(engine: Engine) -> Connection:
     if engine.dialect.name == "sqlite":
         return connection
     return connection.execution_options(isolation_level="AUTOCOMMIT")
+
+
+def insert_for(session: Session) -> Callable[..., Any]:
+    """The ``insert`` of the session's database, PostgreSQL's or SQLite's, whose statements
+    take ``ON CONFLICT``. Its dialect's module is imported here, at the first use: the
+    engine imports its own dialect, and importing both with the models held the other's in
+    every worker for nothing (SQLite's in a PostgreSQL worker, PostgreSQL's, 2 MB of
+    modules, in a SQLite one); ``tests/test_dialect_imports.py``."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert

@@ -2,7 +2,7 @@
 script, alike on both: threaded workers that a slow or idle client cannot hold, workers
 replaced on SIGHUP without a request lost, a killed worker replaced, workers that exit
 with a killed server, an access log without query strings, and
-glibc's mmap threshold fixed in every worker, and metrics (when configured) summed over
+glibc's mmap threshold fixed and its arenas limited in every worker, and metrics (when configured) summed over
 every worker. Where they differ: docs/deployment.md."""
 
 from __future__ import annotations
@@ -56,6 +56,9 @@ ACCESS_LOG_FORMAT = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s "%(a)s" %({x-re
 # glibc's M_MMAP_THRESHOLD (mallopt parameter -3); see return_large_blocks().
 _M_MMAP_THRESHOLD = -3
 LARGE_BLOCK = 1 << 20
+# glibc's M_ARENA_MAX (mallopt parameter -8), as MALLOC_ARENA_MAX sets it; see limit_arenas().
+_M_ARENA_MAX = -8
+ARENAS = 2
 
 
 def return_large_blocks() -> bool:
@@ -69,9 +72,26 @@ def return_large_blocks() -> bool:
     keeps nothing of the master's C library state); a no-op (False) where the C library is
     not glibc.
     """
+    return _mallopt(_M_MMAP_THRESHOLD, LARGE_BLOCK)
+
+
+def limit_arenas() -> bool:
+    """At most ARENAS glibc malloc arenas in the process, as ``MALLOC_ARENA_MAX=2`` would.
+
+    glibc gives each thread that allocates an arena of its own, up to eight per core: a
+    worker's request threads and granian's runtime threads each kept theirs, with its own
+    free space, about 1.7 MB of a worker's peak RSS (docs/performance.md). Python
+    allocates under the GIL, so the threads seldom find an arena taken. Set as the worker
+    loads the app: glibc fixes its limit only once it has made more than eight arenas,
+    which no worker has done by then; a no-op (False) where the C library is not glibc.
+    """
+    return _mallopt(_M_ARENA_MAX, ARENAS)
+
+
+def _mallopt(parameter: int, value: int) -> bool:
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        return bool(libc.mallopt(_M_MMAP_THRESHOLD, LARGE_BLOCK))
+        return bool(libc.mallopt(parameter, value))
     except (OSError, AttributeError):
         return False
 
@@ -80,10 +100,11 @@ def worker_app() -> WsgiApp:
     """The app as one worker serves it, built in that worker."""
     from idp import create_app
 
-    fixed = return_large_blocks()
+    fixed, limited = return_large_blocks(), limit_arenas()
     app = create_app()
-    log.info("worker %d ready; glibc mmap threshold %s", os.getpid(),
-             f"fixed at {LARGE_BLOCK} bytes" if fixed else "left to the C library")
+    log.info("worker %d ready; glibc mmap threshold %s; malloc arenas %s", os.getpid(),
+             f"fixed at {LARGE_BLOCK} bytes" if fixed else "left to the C library",
+             f"at most {ARENAS}" if limited else "left to the C library")
     return app
 
 

@@ -4,11 +4,15 @@ default one."""
 
 from __future__ import annotations
 
+import babel.core
+import babel.localedata
 import pytest
+from babel.units import format_unit
 from flask_babel import force_locale
 
 from idp import durations
 from idp.sms import read_sms_file
+from idp.web import LANGUAGE_COOKIE, LANGUAGES
 from tests.conftest import build_app
 from tests.factories import make_citizen
 from tests.flows.support import fill
@@ -57,3 +61,36 @@ def test_the_sms_code_states_the_lifetime_the_deployment_set(app, tmp_path, sms_
     person = make_citizen()
     fill(two_minutes, START, document=person.document, password=person.password)
     assert "Es válido durante 2 minutos." in read_sms_file(sms_file)[-1]["text"]
+
+
+@pytest.mark.parametrize("locale", sorted(LANGUAGES))
+def test_a_lifetime_in_each_language_of_the_app_reads_as_babel_says_it(locale):
+    units = [unit for unit, _ in durations._UNITS] + [durations._SECOND]
+    for unit in units:
+        for count in (0, 1, 2, 5, 21, 999, 1000, 1001, 10000, 123456, 1000000, 2000000, 12345678):
+            assert durations.said(count, unit, locale) == format_unit(count, unit, length="long",
+                                                                      locale=locale), (unit, count)
+
+
+def test_a_language_outside_the_apps_is_said_by_babel():
+    assert durations.said(3, "duration-day", "fr") == "3\xa0jours"  # CLDR's French, a no-break space
+
+
+def test_an_sms_code_and_a_password_lifetime_are_said_without_loading_cldr_data(browser, sms_file,
+                                                                                monkeypatch):
+    # Babel keeps what it loads for the process's life: 4 MB for one language (its data,
+    # its parents' and CLDR's global table), in every worker that had sent an SMS code.
+    # Emptied of what earlier tests in this process loaded (each language's data is cached
+    # twice: as loaded, and wrapped for lookups).
+    monkeypatch.setattr(babel.localedata, "_cache", {})
+    monkeypatch.setattr(babel.localedata, "_dict_cache", {})
+    monkeypatch.setattr(babel.core, "_global_data", None)
+    person = make_citizen()
+    for language, lifetime in (("es", "2 años"), ("eu", "2 urte"), ("gl", "2 anos")):
+        browser.set_cookie(LANGUAGE_COOKIE, language)
+        assert lifetime in browser.get(START).get_data(as_text=True)
+        fill(browser, START, document=person.document, password=person.password)
+    texts = [sms["text"] for sms in read_sms_file(sms_file)]
+    assert len(texts) == 3 and "Es válido durante 5 minutos." in texts[0], texts
+    assert babel.localedata._cache == babel.localedata._dict_cache == {}
+    assert babel.core._global_data is None

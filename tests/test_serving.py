@@ -1,7 +1,7 @@
 """How `idp serve` runs the app, on each server it offers: threads that a slow or idle
 client cannot hold, workers replaced on SIGHUP without a request lost, a killed worker
-replaced, workers that exit with a killed server, glibc's mmap threshold fixed and umask
-077 in every worker; and the memory a threaded worker keeps after argon2id."""
+replaced, workers that exit with a killed server, glibc's mmap threshold fixed, its arenas
+limited and umask 077 in every worker; and the memory a threaded worker keeps after argon2id."""
 
 from __future__ import annotations
 
@@ -62,12 +62,13 @@ def wait_for_workers(idp: LiveIdp, count: int, *, other_than: set[int] = frozens
 
 
 def ready_workers(idp: LiveIdp) -> set[int]:
-    """Workers that wrote "worker PID ready" with the mmap threshold fixed."""
+    """Workers that wrote "worker PID ready" with the mmap threshold fixed and the arenas
+    limited."""
     assert idp.log is not None
     idp.log.flush()
     text = (idp.base / f"idp-{idp.port}.log").read_text()
     return {int(line.split(" worker ")[1].split()[0]) for line in text.splitlines()
-            if " ready; glibc mmap threshold fixed at 1048576 bytes" in line}
+            if " ready; glibc mmap threshold fixed at 1048576 bytes; malloc arenas at most 2" in line}
 
 
 def answered_at_once_while_held(idp: LiveIdp, idle_and_slow: int) -> bool:
@@ -228,6 +229,39 @@ def test_a_threaded_worker_does_not_keep_an_argon2_buffer_per_thread(mode):
     # 19 MiB buffer (about 57 MiB more for four threads), and served (return_large_blocks)
     # each verification mapped a fresh one. Four threads hold what one does.
     assert peak_kib(mode, 4) < peak_kib(mode, 1) + 10 * 1024
+
+
+# Four threads allocate from glibc's malloc (blocks over Python's 512-byte small objects) and
+# hold them while glibc lists its arenas on standard error.
+ARENAS_OF_FOUR_THREADS = """
+import ctypes, sys, threading
+from idp import serving
+if sys.argv[1] == "served":
+    assert serving.limit_arenas()
+ready = threading.Barrier(5)
+kept = []
+def allocate():
+    kept.append([bytearray(4096) for _ in range(64)])
+    ready.wait()
+    ready.wait()
+threads = [threading.Thread(target=allocate) for _ in range(4)]
+for thread in threads:
+    thread.start()
+ready.wait()
+ctypes.CDLL(None).malloc_stats()
+ready.wait()
+for thread in threads:
+    thread.join()
+"""
+
+
+@pytest.mark.parametrize(("mode", "arenas"), [("served", serving.ARENAS), ("default", 5)])
+def test_a_worker_s_threads_share_two_malloc_arenas(mode, arenas):
+    # glibc gives every thread an arena of its own (up to eight per core), each keeping its
+    # own free space: MALLOC_ARENA_MAX=2, set by each worker (serving.limit_arenas).
+    done = subprocess.run([sys.executable, "-c", ARENAS_OF_FOUR_THREADS, mode],
+                          capture_output=True, text=True, timeout=60, check=True)
+    assert done.stderr.count("Arena ") == arenas, done.stderr
 
 
 # A granian worker forked by the server has the server's own SIGTERM handler (which only

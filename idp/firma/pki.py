@@ -27,11 +27,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import NameOID
 from flask import current_app
 from sqlalchemy import func, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from idp.audit import EventTag, record_event
 from idp.clock import clock
+from idp.connections import insert_for
 from idp.extensions import db
 from idp.firma import sealing
 from idp.firma.ca import Authority, PrivateKey, generate_key, load_ca, sign_crl, utc
@@ -125,7 +124,7 @@ def _issue(identity: SignerIdentity) -> SigningCertificate:
         "not_after": certificate.not_valid_after_utc.replace(tzinfo=None),
         "created_at": clock.now(),
     }
-    insert = postgresql_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    insert = insert_for(db.session)
     inserted = db.session.execute(
         insert(SigningCertificate).values(**values)
         .on_conflict_do_nothing(index_elements=[SigningCertificate.live_citizen_id])).rowcount

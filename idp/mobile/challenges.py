@@ -26,11 +26,11 @@ from typing import Any
 
 from flask import request, session
 from sqlalchemy import update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from idp import metrics
 from idp.audit import EventTag, record_event
 from idp.clock import clock
+from idp.connections import insert_for
 from idp.extensions import db
 from idp.mobile.models import ChallengeKind, ChallengeStatus, Device, MobileChallenge
 from idp.models import Citizen
@@ -44,7 +44,6 @@ MAX_BOUND = 5
 # A page shown again (a refused password) keeps its QR code while at least this much of its
 # life is left; a shorter one would end, and take the page with it, as the citizen types.
 KEPT_WHILE = LIFETIME / 2
-_INSERT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 # Digits of the code typed in the app: a blind guess approves 1 time in 10**CODE_DIGITS,
 # and a wrong guess ends the challenge, so it cannot be retried.
 CODE_DIGITS = 3
@@ -146,7 +145,7 @@ def _store(draft: QrDraft) -> MobileChallenge | None:
     values = {"id": draft.id, "verification_code": draft.verification_code,
               "created_at": draft.expires_at - LIFETIME, "expires_at": draft.expires_at,
               **_columns(ChallengeKind.QR, pending, None)}
-    insert = _INSERT[db.session.get_bind().dialect.name]
+    insert = insert_for(db.session)
     stored = db.session.scalar(insert(MobileChallenge).values(**values).on_conflict_do_nothing()
                                .returning(MobileChallenge))  # None: another request stored it
     return stored if stored is not None else db.session.get(MobileChallenge, draft.id)

@@ -12,11 +12,11 @@ from urllib.parse import urlsplit
 
 from authlib.oauth2.rfc6749 import ClientMixin
 from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from idp import secrets
 from idp.clock import clock
+from idp.connections import insert_for
 from idp.extensions import db
 from idp.models import Citizen
 
@@ -190,8 +190,7 @@ def use_jti_once(jti_hash: str, expires_at: datetime) -> bool:
     """Record a ``jti``; False when it was recorded before (a replay). One INSERT … ON
     CONFLICT DO NOTHING in the request's transaction: a parallel request with the same
     value waits for this one's commit and then finds it, and no error ends the transaction."""
-    insert = (postgresql.insert if db.session.get_bind().dialect.name == "postgresql"
-              else sqlite.insert)(UsedJwtId)
+    insert = insert_for(db.session)(UsedJwtId)
     return db.session.scalar(insert.values(jti_hash=jti_hash, expires_at=expires_at)
                              .on_conflict_do_nothing().returning(UsedJwtId.jti_hash)) is not None
 

@@ -26,10 +26,10 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from flask import current_app, session
-from sqlalchemy.dialects import postgresql, sqlite
 
 from idp import secrets
 from idp.clock import clock
+from idp.connections import insert_for
 from idp.extensions import db
 from idp.passkeys.models import UsedPasskeyChallenge
 
@@ -41,7 +41,6 @@ if TYPE_CHECKING:
 SESSION_KEY = "passkey_challenges"
 MAX_DRAFTS = 5  # a few tabs of one browser, each with its own challenge
 RP_NAME = "Cl@ve"
-_INSERT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
 class Purpose(StrEnum):
@@ -102,7 +101,7 @@ def _take(purpose: Purpose, client_data_json: bytes) -> dict[str, Any]:
     session[SESSION_KEY] = [d for d in drafts if d is not draft]
     expires_at = datetime.fromtimestamp(draft["expires"], UTC).replace(tzinfo=None)
     used = UsedPasskeyChallenge.__table__
-    insert = _INSERT[db.session.get_bind().dialect.name](used).values(
+    insert = insert_for(db.session)(used).values(
         challenge_hash=secrets.keyed_hash(answered, "passkey-challenge"), expires_at=expires_at)
     # RETURNING, not rowcount: psycopg gives no row count for INSERT … ON CONFLICT DO NOTHING.
     if db.session.execute(insert.on_conflict_do_nothing().returning(used.c.challenge_hash)).first() is None:
