@@ -9,12 +9,22 @@ argon2-cffi's low-level binding): a verification here runs in one of the worker'
 one per verification allowed at once (``IDP_ARGON2_CONCURRENCY``), allocated at its first
 use and kept. The result is compared with the stored hash in constant time, as
 argon2-cffi's ``verify`` does.
+
+A block is an anonymous mapping aligned to 2 MiB and advised for transparent huge pages
+(``MADV_HUGEPAGE``; Debian's default mode, ``madvise``, gives them only to memory that asks):
+argon2id's passes over 19 MiB then walk ten pages instead of 4,865, and the requests the
+worker's other threads serve on the same core meanwhile evict far fewer of its TLB
+entries (docs/performance.md: about 1.5 ms less per verification alone on one core, about
+3 ms less beside three threads of Python, 1–1.3 ms less in a worker serving four logins at
+once). The block is a whole number of huge pages (20 MiB for m=19 MiB). Where the kernel
+gives no huge pages it works as before, in small pages.
 """
 
 from __future__ import annotations
 
 import base64
 import hmac
+import mmap
 import queue
 from typing import Any
 
@@ -23,18 +33,21 @@ from argon2.exceptions import InvalidHashError
 from argon2.low_level import ffi, lib
 
 _OK = 0
+_HUGE_PAGE = 2 << 20  # a transparent huge page on x86-64 (and arm64 with 4 KiB pages)
 
 
 class _Block:
     """One verification's memory, grown to the largest asked for and then kept."""
 
     def __init__(self) -> None:
+        self.mapping: mmap.mmap | None = None
         self.memory: Any = None
+        self.length = 0
 
         @ffi.callback("int(uint8_t **, size_t)")
         def allocate(pointer: Any, length: int) -> int:
-            if self.memory is None or len(self.memory) < length:
-                self.memory = ffi.new("uint8_t[]", length)
+            if self.memory is None or self.length < length:
+                self._map(length)
             pointer[0] = self.memory
             return _OK
 
@@ -43,6 +56,19 @@ class _Block:
             """Kept for the next verification."""
 
         self.allocate, self.free = allocate, free  # alive as long as the block
+
+    def _map(self, length: int) -> None:
+        """At least ``length`` bytes, from a huge page's boundary, advised for huge pages."""
+        self.memory = self.mapping = None  # an older, smaller block goes once unreferenced
+        advised = -(-length // _HUGE_PAGE) * _HUGE_PAGE  # whole huge pages
+        mapping = mmap.mmap(-1, advised + _HUGE_PAGE, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+        start = -int(ffi.cast("uintptr_t", ffi.from_buffer("uint8_t[]", mapping))) % _HUGE_PAGE
+        try:
+            mapping.madvise(mmap.MADV_HUGEPAGE, start, advised)
+        except (AttributeError, OSError):  # no such advice here: small pages, as before
+            pass
+        self.mapping, self.length = mapping, advised
+        self.memory = ffi.from_buffer("uint8_t[]", mapping) + start
 
 
 class KeptMemory:

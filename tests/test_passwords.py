@@ -379,6 +379,36 @@ def test_a_hash_that_cannot_be_read_verifies_nothing_in_kept_memory(encoded):
     assert KeptMemory(1).verify(encoded, "anything") is False
 
 
+def test_a_kept_block_starts_on_a_huge_page_and_asks_the_kernel_for_huge_pages():
+    # argon2id's passes over 19 MiB walk ten huge pages instead of 4,865 small ones: faster
+    # alone, and more so beside the threads that serve other requests on the same core.
+    from argon2 import PasswordHasher as Argon2
+
+    from idp.argon2_memory import _HUGE_PAGE, KeptMemory, ffi
+
+    kept = KeptMemory(1)
+    assert kept.verify(Argon2(memory_cost=1024, time_cost=1, parallelism=1).hash("x"), "x")
+    block = kept._free.get()
+    address = int(ffi.cast("uintptr_t", block.memory))
+    assert address % _HUGE_PAGE == 0 and block.length >= 1024 * 1024
+    assert "hg" in _vm_flags_of(address)  # VM_HUGEPAGE: madvise(MADV_HUGEPAGE) was taken
+
+
+def _vm_flags_of(address: int) -> list[str]:
+    """The flags of the mapping of this process that holds ``address`` (/proc/self/smaps)."""
+    with open("/proc/self/smaps") as smaps:
+        lines = smaps.readlines()
+    inside = False
+    for line in lines:
+        head = line.split(maxsplit=1)[0]
+        if "-" in head and not head.endswith(":"):
+            low, high = (int(part, 16) for part in head.split("-"))
+            inside = low <= address < high
+        elif inside and head == "VmFlags:":
+            return line.split()[1:]
+    raise AssertionError(f"no mapping holds {address:#x}")
+
+
 KEPT_MEMORY_FAULTS = """
 import resource
 from argon2 import PasswordHasher as Argon2
