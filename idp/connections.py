@@ -17,7 +17,8 @@ worker's other connections are replaced too (``tests/test_database_outage.py``).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import event
@@ -70,3 +71,23 @@ def insert_for(session: Session) -> Callable[..., Any]:
     else:
         from sqlalchemy.dialects.sqlite import insert
     return insert
+
+
+@contextmanager
+def savepoint(session: Session) -> Iterator[None]:
+    """A part of the caller's unit of work that an exception undoes alone: its changes are
+    rolled back to where the block began and the exception goes on; without one they stay in
+    the caller's transaction, to be committed (or not) with it.
+
+    On SQLite, Python's driver begins a transaction only before a write, and a ``SAVEPOINT``
+    sent outside one begins it, so that its ``RELEASE`` would commit the caller's work behind
+    its back (SQLAlchemy's pysqlite notes). A transaction is therefore begun first, and
+    ``IMMEDIATE``, as the driver begins it before a write: the block is there to write, and a
+    transaction that read first could not write after another process had (``SQLITE_BUSY``,
+    with no wait), where one that waits for the write lock simply waits its turn."""
+    if session.get_bind().dialect.name == "sqlite":
+        driver = session.connection().connection.driver_connection
+        if not driver.in_transaction:
+            driver.execute("BEGIN IMMEDIATE")
+    with session.begin_nested():
+        yield

@@ -89,16 +89,29 @@ def authority() -> Authority:
     return found
 
 
+def live_credential(identity: SignerIdentity) -> Credential | None:
+    """The citizen's key and certificate if they have a live one not yet due for renewal;
+    nothing is written."""
+    row = _live_certificate(identity.citizen_id)
+    if row is None or _due_for_renewal(row):
+        return None
+    return _open(row)
+
+
 def signing_credential(identity: SignerIdentity) -> Credential:
     """The citizen's key and certificate, made now if they have none that is live."""
     row = _live_certificate(identity.citizen_id)
-    if row is not None and row.not_after - clock.now() <= RENEW_BEFORE:
+    if row is not None and _due_for_renewal(row):
         db.session.execute(update(SigningCertificate).where(SigningCertificate.id == row.id)
                            .values(live_citizen_id=None, sealed_key=DESTROYED))
         row = None
     if row is None:
         row = _issue(identity)
     return _open(row)
+
+
+def _due_for_renewal(row: SigningCertificate) -> bool:
+    return row.not_after - clock.now() <= RENEW_BEFORE
 
 
 def _live_certificate(citizen_id: int) -> SigningCertificate | None:

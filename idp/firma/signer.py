@@ -15,7 +15,9 @@ The contract the signature API and pages rely on:
 
 Both refuse what ``inspect_pdf`` refuses (a damaged PDF before the citizen's key is opened
 or made), make the citizen's key and certificate on their first signature
-(``idp.firma.pki``), and run in the caller's unit of work: they flush, never commit. They
+(``idp.firma.pki``), and run in the caller's unit of work: they flush, never commit. A
+signature that fails once the key was made (or renewed) unmakes it, in a savepoint: a
+refusal is committed, a key made for nothing is not. They
 raise ``SigningUnavailable`` ("firma_unavailable") when the time-stamping service cannot be
 reached or the deployment cannot open the citizen's key (another ``IDP_FIRMA_SEAL_SECRET``):
 nothing was signed, and the caller answers that the service is unavailable (503). They do
@@ -39,6 +41,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from flask import current_app
 
 from idp.clock import clock
+from idp.connections import savepoint
+from idp.extensions import db
 from idp.firma import pki, sealing
 from idp.firma.ca import utc
 from idp.firma.identity import SignerIdentity
@@ -109,8 +113,7 @@ def sign_pdf(identity: SignerIdentity, data: bytes, *, reason: str | None = None
         meta = signers.PdfSignatureMetadata(
             field_name=_free_field_name(writer), reason=reason or None, name=identity.full_name,
             md_algorithm="sha256", subfilter=fields.SigSeedSubFilter.PADES)
-    with _unavailable_service(), _malformed_refused():
-        signer = _signer(pki.signing_credential(identity))
+    with _unavailable_service(), _malformed_refused(), _citizen_signer(identity) as signer:
         signed = signers.sign_pdf(writer, meta, signer=signer, timestamper=_timestamper())
     return signed.getvalue()
 
@@ -169,12 +172,27 @@ def _count_pages(catalogue: generic.DictionaryObject) -> int:
 def sign_digest(identity: SignerIdentity, digest: bytes, *, name: str) -> bytes:
     if len(digest) != DIGEST_BYTES:
         raise DocumentRefused("firma_digest_invalid")
-    with _unavailable_service():
-        signer = _signer(pki.signing_credential(identity), signing_time=utc(clock.now()),
-                         content_name=name)
+    with _unavailable_service(), _citizen_signer(identity, signing_time=utc(clock.now()),
+                                                 content_name=name) as signer:
         content = asyncio.run(signer.async_sign(digest, "sha256", use_pades=True, is_pdf_sig=False,
                                                 timestamper=_timestamper()))
     return content.dump()
+
+
+@contextmanager
+def _citizen_signer(identity: SignerIdentity, **attributes: Any) -> Iterator[CitizenSigner]:
+    """A signer with the citizen's key, for the signature made inside the block. A key made
+    (or renewed) for it is unmade if the signature then fails, in a savepoint: a document
+    can parse yet fail while pyHanko signs it (a catalogue whose /Pages names a page), a
+    time-stamping service can fail, and the request still commits its refusal. A live key
+    needs no savepoint (two statements on PostgreSQL that a signature would pay for
+    nothing)."""
+    credential = pki.live_credential(identity)
+    if credential is not None:
+        yield _signer(credential, **attributes)
+        return
+    with savepoint(db.session):
+        yield _signer(pki.signing_credential(identity), **attributes)
 
 
 @contextmanager

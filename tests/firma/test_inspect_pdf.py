@@ -7,10 +7,12 @@ import hashlib
 
 import pytest
 
+from idp.audit import EventTag
 from idp.extensions import db
 from idp.firma.models import SigningCertificate
 from idp.firma.signer import DocumentRefused, PdfFacts, inspect_pdf, sign_pdf
 from idp.messages import MESSAGES, message
+from idp.models import AuditEvent
 from tests.firma.support import encrypted_pdf, make_pdf, new_signer, pdf_of_size
 
 TEN_MB = 10 * 1024 * 1024
@@ -65,3 +67,19 @@ def test_sign_pdf_refuses_the_same_documents_and_makes_no_key_for_them(app):
             sign_pdf(identity, data)
 
     assert db.session.scalar(db.select(SigningCertificate).filter_by(citizen_id=identity.citizen_id)) is None
+
+
+def test_a_pdf_that_parses_but_fails_while_signed_is_refused_and_its_key_is_unmade(app):
+    """Found by test_pdf_fuzz.py: a catalogue whose /Pages names a page, not the page tree.
+    The citizen's key was made before pyHanko failed; the refusal commits, the key must not."""
+    identity = new_signer()
+    pages_names_a_page = make_pdf(pages=2).replace(b"/Pages 2 0 R", b"/Pages 3 0 R", 1)
+
+    with pytest.raises(DocumentRefused) as refused:
+        sign_pdf(identity, pages_names_a_page)
+    db.session.commit()
+
+    assert refused.value.message_key == "firma_pdf_malformed"
+    assert db.session.scalar(db.select(SigningCertificate).filter_by(citizen_id=identity.citizen_id)) is None
+    assert not db.session.scalar(db.select(AuditEvent).filter_by(
+        tag=EventTag.FIRMA_CERTIFICATE_ISSUED.value, citizen_id=identity.citizen_id))
