@@ -78,8 +78,45 @@ def start_demo(folder: Path) -> Demo:
 def stop(demo: Demo) -> None:
     if demo.process.poll() is None:
         os.killpg(demo.process.pid, signal.SIGINT)
-        demo.process.wait(timeout=60)
-    assert demo.stopped_entirely(), demo.text()
+        ended(demo)
+    assert demo.stopped_entirely(), what_is_left(demo) + demo.text()
+
+
+def ended(demo: Demo, timeout: float = 60) -> int:
+    """The script's exit status; if it does not end in time, what its group was doing is
+    the failure's message, and the group is killed so that no process outlives the test."""
+    try:
+        return demo.process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        left = what_is_left(demo)
+        os.killpg(demo.process.pid, signal.SIGKILL)
+        demo.process.wait()
+        raise AssertionError(f"run-demo.sh did not end within {timeout} s:\n{left}\n{demo.text()}") from None
+
+
+def what_is_left(demo: Demo) -> str:
+    """The processes of the demo's group, and where each one's threads are, when py-spy is
+    installed (``make bench`` installs it)."""
+    group = subprocess.run(["ps", "-o", "pid,ppid,stat,etime,args", "-g", str(demo.process.pid)],
+                           capture_output=True, text=True).stdout
+    spy = BIN / "py-spy"
+    for line in group.splitlines()[1:] if spy.exists() else ():
+        pid = line.split()[0]
+        dump = subprocess.run([str(spy), "dump", "--pid", pid], capture_output=True, text=True)
+        group += f"\n--- {pid}\n{dump.stdout}{dump.stderr}"
+    return group
+
+
+@pytest.fixture
+def started(tmp_path: Path) -> Iterator[Demo]:
+    """A demo for one test, whose processes are gone after it however the test ended."""
+    demo = start_demo(tmp_path)
+    yield demo
+    try:
+        os.killpg(demo.process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass  # the whole group has ended, as it should have
+    demo.process.wait()
 
 
 @pytest.fixture(scope="module")
@@ -128,25 +165,25 @@ def test_the_demo_rp_s_login_is_accepted_by_the_idp(demo):
     assert 'name="document"' in login_page.text  # the login form, not an error page
 
 
-def test_ctrl_c_stops_both_servers_and_the_script_cleanly(tmp_path):
-    demo = start_demo(tmp_path)
+def test_ctrl_c_stops_both_servers_and_the_script_cleanly(started):
+    demo = started
     os.killpg(demo.process.pid, signal.SIGINT)  # what Ctrl-C sends to the terminal's group
 
-    assert demo.process.wait(timeout=60) == 0
-    assert demo.stopped_entirely(), demo.text()
+    assert ended(demo) == 0
+    assert demo.stopped_entirely(), what_is_left(demo) + demo.text()
     assert "Segmentation fault" not in demo.text()
     for port in (demo.idp_port, demo.rp_port):
         with pytest.raises(requests.ConnectionError):
             requests.get(f"http://127.0.0.1:{port}/", timeout=5)
 
 
-def test_when_one_server_dies_the_other_is_stopped_too(tmp_path):
-    demo = start_demo(tmp_path)
+def test_when_one_server_dies_the_other_is_stopped_too(started):
+    demo = started
     idp, rp = demo.server("/idp"), demo.server("/idp-demo-rp")
     os.kill(idp, signal.SIGKILL)
 
-    assert demo.process.wait(timeout=60) != 0
+    assert ended(demo) != 0
     assert "a server stopped" in demo.text()
-    assert demo.stopped_entirely(), demo.text()
+    assert demo.stopped_entirely(), what_is_left(demo) + demo.text()
     with pytest.raises(ProcessLookupError):
         os.kill(rp, 0)
