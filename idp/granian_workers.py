@@ -18,15 +18,23 @@ socket): its next accept finds nothing, and the other workers take every new con
 Both rely on granian's internals as of the version pyproject.toml pins.
 
 gunicorn's workers exit when their server dies; granian's have no such check, and a worker
-of a server killed with SIGKILL lived on, orphaned and serving. Each worker asks Linux to
-signal it (SERVER_GONE) when the server's main thread ends, and then stops as it would on a
-restart, at most GRACEFUL_TIMEOUT seconds later.
+of a server killed with SIGKILL lived on, orphaned and serving. Each worker has a thread
+that notices when its server is gone and then stops it as a restart would, at most
+GRACEFUL_TIMEOUT seconds later.
+
+A signal handler must not take a lock that the thread it interrupted may hold. granian's
+main loop waits on a ``threading.Event`` that its SIGINT/SIGTERM/SIGHUP handlers set: a
+worker's exit could wake the loop, which then held the Event's lock (not reentrant) as the
+handler of a Ctrl-C that reached it with the worker ran and set the same Event, and the
+server hung for good. The loop waits on a ``WakeUpEvent`` instead (a pipe, no lock).
+Likewise no handler is relied on to run in a worker that its server left: a thread checks,
+and tells the worker's main thread itself.
 """
 
 from __future__ import annotations
 
-import ctypes
 import os
+import select
 import signal
 import socket
 import threading
@@ -35,45 +43,93 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 STOP_ACCEPTING = signal.SIGUSR1
-SERVER_GONE = signal.SIGUSR2
 DRAIN = 1.0  # seconds between a worker's last accept and its graceful shutdown
-_PR_SET_PDEATHSIG = 1  # prctl(2)
+SERVER_CHECK = 0.5  # seconds between a worker's checks that its server is still there
 
 
 def ignore_worker_signals() -> None:
-    """In the server's main process, before it starts any worker: a worker inherits these
-    dispositions, so a signal that reaches it before it has set its handlers (while it
+    """In the server's main process, before it starts any worker: a worker inherits this
+    disposition, so a signal that reaches it before it has set its handler (while it
     imports the app) is ignored instead of killing it."""
-    for signum in (STOP_ACCEPTING, SERVER_GONE):
-        signal.signal(signum, signal.SIG_IGN)
+    signal.signal(STOP_ACCEPTING, signal.SIG_IGN)
+
+
+class WakeUpEvent:
+    """``threading.Event``'s ``set``, ``clear``, ``is_set`` and ``wait`` over a pipe, for the
+    server's main loop: ``set`` writes a byte and takes no lock, so a signal handler may call
+    it whatever the thread it interrupted holds. Made in the main thread, it is also
+    Python's wakeup descriptor, so that a signal received by another thread wakes ``wait``
+    (the main thread then runs the handler) instead of waiting for the next worker event."""
+
+    def __init__(self) -> None:
+        self._read, self._write = os.pipe()
+        os.set_blocking(self._read, False)
+        os.set_blocking(self._write, False)
+        self._flag = False
+        signal.set_wakeup_fd(self._write, warn_on_full_buffer=False)
+
+    def set(self) -> None:
+        self._flag = True
+        try:
+            os.write(self._write, b"\0")
+        except BlockingIOError:
+            pass  # the pipe is full: wait() will find a byte anyway
+
+    def clear(self) -> None:
+        self._flag = False
+        self._drain()
+
+    def is_set(self) -> bool:
+        return self._flag
+
+    def wait(self, timeout: float | None = None) -> bool:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self._flag:
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                break
+            if select.select([self._read], [], [], left)[0]:
+                self._drain()
+        return self._flag
+
+    def _drain(self) -> None:
+        try:
+            while os.read(self._read, 4096):
+                pass
+        except BlockingIOError:
+            pass
 
 
 def start_worker(listening_fd: int, server_pid: int, graceful_timeout: float,
                  load: Callable[[], Any]) -> Any:
-    """Run first in every worker, before it loads the app: the handlers of both signals,
-    then the request to be told when the server dies."""
+    """Run first in every worker, before it loads the app: its handler of STOP_ACCEPTING
+    and the thread that stops it if its server is gone."""
+    # A forked worker inherits the server's wakeup descriptor (WakeUpEvent): its signals
+    # would wake the server's loop.
+    signal.set_wakeup_fd(-1)
     # Until granian sets its own, a forked worker has the server's handlers, which only
     # mark the server's copy as stopping: a worker told to stop while it loaded the app
     # served on until the server killed it. Without a connection yet, it may just die.
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, signal.SIG_DFL)
     signal.signal(STOP_ACCEPTING, lambda *_: stop_accepting(listening_fd))
-
-    def server_gone(*_: object) -> None:
-        stop_accepting(listening_fd)
-        deadline = threading.Timer(graceful_timeout, os._exit, (1,))
-        deadline.daemon = True
-        deadline.start()
-        os.kill(os.getpid(), signal.SIGTERM)  # granian's own graceful stop
-
-    signal.signal(SERVER_GONE, server_gone)
-    try:
-        asked = ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, int(SERVER_GONE), 0, 0, 0) == 0
-    except AttributeError:  # not Linux: no prctl
-        asked = False
-    if asked and os.getppid() != server_pid:
-        server_gone()  # the server died before the request was made
+    threading.Thread(target=_stop_once_server_gone, name="server-watch", daemon=True,
+                     args=(server_pid, listening_fd, graceful_timeout)).start()
     return load()
+
+
+def _stop_once_server_gone(server_pid: int, listening_fd: int, graceful_timeout: float) -> None:
+    """A worker's watch: once its server is gone (the worker was handed to another parent),
+    stop accepting and stop as on a restart: SIGTERM to the main thread itself, where
+    granian's handler runs (a signal to the process may be taken by another thread, and the
+    main thread, waiting, would not run the handler), and exit after ``graceful_timeout``
+    whatever happened."""
+    while os.getppid() == server_pid:
+        time.sleep(SERVER_CHECK)
+    stop_accepting(listening_fd)
+    signal.pthread_kill(threading.main_thread().ident, signal.SIGTERM)  # type: ignore[arg-type]
+    time.sleep(graceful_timeout)
+    os._exit(1)
 
 
 def stop_accepting(listening_fd: int) -> None:

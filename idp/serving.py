@@ -271,7 +271,12 @@ def serve_granian(host: str, port: int, workers: int, counting: bool = False) ->
     from granian.net import SocketSpec
     from granian.server import MPServer
 
-    from idp.granian_workers import ignore_worker_signals, start_worker, stop_accepting_then_wait
+    from idp.granian_workers import (
+        WakeUpEvent,
+        ignore_worker_signals,
+        start_worker,
+        stop_accepting_then_wait,
+    )
 
     class OneListeningSocket(MPServer):
         """Every worker accepts from one socket, as gunicorn's do. On Linux granian 2.8
@@ -286,6 +291,11 @@ def serve_granian(host: str, port: int, workers: int, counting: bool = False) ->
             self._sfd = self._shd.get_fd()
             self._sso = socket.socket(fileno=self._sfd)
             self._sso.set_inheritable(True)
+
+        def startup(self, spawn_target, target_loader):  # type: ignore[no-untyped-def]
+            """The main loop's event is one a signal handler may set (WakeUpEvent)."""
+            self.main_loop_interrupt = WakeUpEvent()
+            super().startup(spawn_target, target_loader)
 
         def _spawn_worker(self, idx, target, callback_loader):  # type: ignore[no-untyped-def]
             """Each worker stops accepting before it stops and dies with the server

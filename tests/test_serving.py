@@ -283,3 +283,52 @@ def test_a_granian_worker_told_to_stop_while_it_loads_the_app_exits_at_once():
     # It ignored SIGTERM and served on until the server killed it, 10 s later.
     done = subprocess.run([sys.executable, "-c", TOLD_TO_STOP_WHILE_LOADING], timeout=60)
     assert done.returncode == -signal.SIGTERM
+
+
+# The main thread waits for the server's loop event; a SIGTERM handler sets it. The signal
+# is blocked in the main thread, so another thread takes it, as any thread of a server
+# with workers' watcher threads may. Prints how long the wait took, and whether it ended.
+WOKEN_BY_A_SIGNAL_TAKEN_ELSEWHERE = """
+import os, signal, sys, threading, time
+from idp.granian_workers import WakeUpEvent
+event = WakeUpEvent() if sys.argv[1] == "wake-up" else threading.Event()
+signal.signal(signal.SIGTERM, lambda *_: event.set())
+threading.Thread(target=time.sleep, args=(30,), daemon=True).start()
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGTERM)).start()
+started = time.monotonic()
+print(event.wait(timeout=8), round(time.monotonic() - started, 1))
+"""
+
+
+@pytest.mark.parametrize(("event", "woken"), [("wake-up", True), ("threading", False)])
+def test_a_signal_taken_by_another_thread_wakes_the_servers_loop_at_once(event, woken):
+    # granian's loop waited on a threading.Event, which its signal handlers set; a Ctrl-C
+    # could hang the server (idp.granian_workers). The threading case shows the test can fail.
+    done = subprocess.run([sys.executable, "-c", WOKEN_BY_A_SIGNAL_TAKEN_ELSEWHERE, event],
+                          capture_output=True, text=True, timeout=60, check=True)
+    ended, waited = done.stdout.split()
+    assert (ended == "True" and float(waited) < 3) is woken, done.stdout
+
+
+# A worker whose server is gone (a made-up server pid): its watch thread stops it.
+# argv[1] "stops": the SIGTERM handler ends the process with 7, as granian's graceful stop
+# ends a worker; "ignores": the handler does nothing, so only the graceful timeout ends it.
+SERVER_GONE = """
+import os, signal, socket, sys, threading
+from idp.granian_workers import start_worker
+listening = socket.create_server(("127.0.0.1", 0))
+def load():
+    if sys.argv[1] == "stops":
+        signal.signal(signal.SIGTERM, lambda *_: os._exit(7))
+    else:
+        signal.signal(signal.SIGTERM, lambda *_: None)
+    threading.Event().wait()
+start_worker(listening.fileno(), os.getppid() + 100000, 1, load)
+"""
+
+
+@pytest.mark.parametrize(("handler", "status"), [("stops", 7), ("ignores", 1)])
+def test_a_worker_whose_server_is_gone_stops_gracefully_or_after_the_graceful_timeout(handler, status):
+    done = subprocess.run([sys.executable, "-c", SERVER_GONE, handler], timeout=60)
+    assert done.returncode == status
