@@ -22,13 +22,17 @@ of a server killed with SIGKILL lived on, orphaned and serving. Each worker has 
 that notices when its server is gone and then stops it as a restart would, at most
 GRACEFUL_TIMEOUT seconds later.
 
-A signal handler must not take a lock that the thread it interrupted may hold. granian's
-main loop waits on a ``threading.Event`` that its SIGINT/SIGTERM/SIGHUP handlers set: a
-worker's exit could wake the loop, which then held the Event's lock (not reentrant) as the
-handler of a Ctrl-C that reached it with the worker ran and set the same Event, and the
-server hung for good. The loop waits on a ``WakeUpEvent`` instead (a pipe, no lock).
-Likewise no handler is relied on to run in a worker that its server left: a thread checks,
-and tells the worker's main thread itself.
+Twice in about twenty runs of tests/test_run_demo.py beside a benchmark, a stop was missed:
+a server whose workers had died of a Ctrl-C sat on, having logged nothing more; a worker of a
+killed server did not stop within 30 s, its handler apparently never run. What was seen fits a
+signal handler that never ran or never returned in a waiting main thread, and two ways were
+found; both are closed here. granian's main loop waits on a ``threading.Event`` that its
+signal handlers set: a signal taken by another thread of the server (a watcher, waiting for
+a worker) does not wake that wait, and a handler that runs while the main thread holds the
+Event's lock (it is not reentrant) deadlocks. The loop waits on a ``WakeUpEvent`` instead: a
+pipe, with no lock, which is also Python's wakeup descriptor. And no handler is relied on to
+stop a worker whose server is gone: a thread of the worker checks, and tells the worker's
+main thread itself.
 """
 
 from __future__ import annotations
