@@ -4,13 +4,18 @@ default one."""
 
 from __future__ import annotations
 
+import math
+from datetime import datetime, timedelta
+
 import babel.core
 import babel.localedata
 import pytest
+from babel.dates import format_timedelta
 from babel.units import format_unit
 from flask_babel import force_locale
 
-from idp import durations
+from idp import durations, otp
+from idp.flows import otp_step
 from idp.sms import read_sms_file
 from idp.web import LANGUAGE_COOKIE, LANGUAGES
 from tests.conftest import build_app
@@ -94,3 +99,27 @@ def test_an_sms_code_and_a_password_lifetime_are_said_without_loading_cldr_data(
     assert len(texts) == 3 and "Es válido durante 5 minutos." in texts[0], texts
     assert babel.localedata._cache == babel.localedata._dict_cache == {}
     assert babel.core._global_data is None
+
+
+@pytest.mark.parametrize("locale", sorted(LANGUAGES))
+def test_a_wait_on_the_sms_page_reads_as_babels_format_timedelta_said_it(app, locale, monkeypatch):
+    # The page said it with format_timedelta (seconds under a minute, else whole minutes,
+    # in hours when whole), which loaded the language's whole CLDR data.
+    now = datetime(2026, 1, 1)
+    monkeypatch.setattr(otp.clock, "now", lambda: now)
+    for seconds in (1, 30, 59, 60, 61, 119, 120, 3000, 3599, 3600, 3601, 5400, 7200, 82800, 86400):
+        minutes = math.ceil(seconds / 60)
+        babel_said = (format_timedelta(timedelta(seconds=seconds), threshold=1, locale=locale)
+                      if seconds < 60 else
+                      format_timedelta(timedelta(minutes=minutes), granularity="minute", locale=locale,
+                                       threshold=1 if minutes % 60 == 0 else math.inf))
+        with force_locale(locale):
+            assert otp_step.wait_text(now + timedelta(seconds=seconds)) == babel_said, seconds
+
+
+def test_a_wait_is_never_said_shorter_than_it_is(app, monkeypatch):
+    # Babel rounded 25 hours to "1 day"; a citizen told to wait a day would come back early.
+    now = datetime(2026, 1, 1)
+    monkeypatch.setattr(otp.clock, "now", lambda: now)
+    with force_locale("en"):
+        assert otp_step.wait_text(now + timedelta(hours=25)) == "25 hours"

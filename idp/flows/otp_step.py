@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import partial
 from types import SimpleNamespace
 from typing import Any
 
 from flask import current_app, make_response, redirect, render_template, request, url_for
-from flask_babel import format_timedelta
 
-from idp import flow_state, otp, ratelimit
+from idp import durations, flow_state, otp, ratelimit
 from idp.flows import forms
 from idp.kept_pages import CSRF_TOKEN, KeptPage
 from idp.models import Citizen, FlowState
@@ -203,11 +202,9 @@ def retry_time(state: FlowState, citizen: Citizen, problem: str | None) -> datet
 
 
 def wait_text(moment: datetime) -> str:
-    """"30 seconds", "50 minutes", "1 hour" in the page's language; never less than the wait."""
+    """"30 seconds", "50 minutes", "1 hour" in the page's language; never less than the wait.
+    Under a minute in seconds; else in whole minutes, rounded up, said in hours (or days)
+    when whole: as Babel's ``format_timedelta`` said them under a day, without its locale
+    data (``idp.durations``), and exactly beyond (Babel said 25 hours "1 day")."""
     seconds = otp.seconds_until(moment)
-    if seconds < 60:
-        return format_timedelta(timedelta(seconds=seconds), threshold=1)
-    minutes = math.ceil(seconds / 60)
-    # Whole hours read as hours; anything else as minutes, which Babel would round to hours.
-    return format_timedelta(timedelta(minutes=minutes), granularity="minute",
-                            threshold=1 if minutes % 60 == 0 else math.inf)
+    return durations.exact(seconds if seconds < 60 else math.ceil(seconds / 60) * 60)
