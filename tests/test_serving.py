@@ -116,6 +116,34 @@ def test_every_worker_runs_with_umask_077(served):
         assert "Umask:\t0077" in status, pid
 
 
+def batch_threads(pid: int) -> int:
+    return sum(os.sched_getscheduler(int(task.name)) == os.SCHED_BATCH
+               for task in Path(f"/proc/{pid}/task").iterdir())
+
+
+def test_every_worker_serves_from_threads_under_sched_batch(served):
+    # A waking request thread no longer preempts a login's argon2id (idp.serving.BATCH).
+    # Requests eight at a time until each worker has served some (they share one socket).
+    deadline = time.monotonic() + 30
+    while not all(batch_threads(pid) for pid in workers_of(served)) and time.monotonic() < deadline:
+        askers = [threading.Thread(target=requests.get, args=(f"{served.url}/healthz",),
+                                   kwargs={"timeout": 10}) for _ in range(8)]
+        for asker in askers:
+            asker.start()
+        for asker in askers:
+            asker.join()
+    assert all(batch_threads(pid) for pid in workers_of(served)), ready_workers(served)
+
+
+def test_a_thread_puts_itself_under_sched_batch_before_its_first_request():
+    seen = []
+    app = serving.in_batch_threads(lambda environ, start_response: seen.append(os.sched_getscheduler(0)))
+    thread = threading.Thread(target=app, args=({}, None))
+    thread.start()
+    thread.join()
+    assert seen == [os.SCHED_BATCH] and os.sched_getscheduler(0) == os.SCHED_OTHER  # that thread only
+
+
 def ask_after_a_pause(idp: LiveIdp) -> int | str:
     """One request on a new connection, sent a moment after connecting (as a client
     that resolves, handshakes TLS or builds its request after connecting): its status,
